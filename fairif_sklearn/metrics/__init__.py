@@ -1,0 +1,13 @@
+"""Fairness metrics (the paper's AD, AOD, EOD) and scorers for model selection."""
+
+from ._fairness import accuracy_difference, average_odds_difference, equal_opportunity_difference
+from ._scorers import ad_scorer, aod_scorer, eod_scorer
+
+__all__ = [
+    "accuracy_difference",
+    "ad_scorer",
+    "aod_scorer",
+    "average_odds_difference",
+    "eod_scorer",
+    "equal_opportunity_difference",
+]
