@@ -37,7 +37,7 @@ def _per_group(y_true, y_pred, sensitive_features, pos_label, metric):
         if type_of_target(labels) not in ("binary", "multiclass") or len(labels) > 2:
             raise ValueError(f"{metric} needs a binary target, got labels {labels.tolist()}.")
         if pos_label is None:
-            pos_label = labels.max() if len(labels) else 1
+            pos_label = labels[-1]  # np.unique sorts: the larger label
     values = []
     for g in range(len(groups)):
         t, p = y_true[codes == g], y_pred[codes == g]

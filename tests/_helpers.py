@@ -1,0 +1,72 @@
+"""Small data helpers and skorch nets that train in a blink, shared by the tests."""
+
+import numpy as np
+import torch
+from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
+
+from fairif_sklearn.nets import MLP, make_mlp_classifier
+
+
+def partial_groups(s, n_annotated, seed=0):
+    """``s`` as floats with all but ``n_annotated`` random rows marked missing (NaN)."""
+    rng = np.random.RandomState(seed)
+    out = np.full(len(s), np.nan)
+    rows = rng.choice(len(s), n_annotated, replace=False)
+    out[rows] = s[rows]
+    return out
+
+
+def small_net(n_features=10, **kw):
+    """A one-hidden-layer MLP (8 units), 5 epochs: fast enough for many fits."""
+    params = dict(hidden=(8,), max_epochs=5, batch_size=256)
+    params.update(kw)
+    return make_mlp_classifier(n_features, **params)
+
+
+def logreg_net(n_features, weight_decay=1e-2, max_epochs=600, lr=1.0, **kw):
+    """Logistic regression as a skorch net, full-batch gradient descent with L2."""
+    params = dict(
+        hidden=(),
+        optimizer=torch.optim.SGD,
+        optimizer__weight_decay=weight_decay,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=-1,
+        iterator_train__shuffle=False,
+    )
+    params.update(kw)
+    return make_mlp_classifier(n_features, **params)
+
+
+class ProbaMLP(torch.nn.Module):
+    """An MLP returning probabilities, for skorch's default NLLLoss."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.mlp = MLP(n_features, hidden=(8,))
+
+    def forward(self, X):
+        return torch.softmax(self.mlp(X), dim=-1)
+
+
+class LogitMLP(torch.nn.Module):
+    """An MLP returning one logit, for NeuralNetBinaryClassifier."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.mlp = MLP(n_features, hidden=(8,), n_classes=1)
+
+    def forward(self, X):
+        return self.mlp(X)[:, 0]
+
+
+def nll_net(n_features=10, **kw):
+    params = dict(max_epochs=5, lr=0.05, batch_size=256, train_split=None, verbose=0)
+    params.update(kw)
+    return NeuralNetClassifier(ProbaMLP, module__n_features=n_features, **params)
+
+
+def binary_net(n_features=10, **kw):
+    params = dict(max_epochs=5, lr=0.05, batch_size=256, train_split=None, verbose=0)
+    params.update(kw)
+    return NeuralNetBinaryClassifier(LogitMLP, module__n_features=n_features, **params)

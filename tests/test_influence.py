@@ -1,0 +1,197 @@
+"""The influence engine against brute-force references built with plain autograd."""
+
+import numpy as np
+import pytest
+import torch
+
+from fairif_sklearn.adapters import SkorchModel
+from fairif_sklearn.influence import (
+    CurvatureOperator,
+    annotated_gaps,
+    compute_influence,
+    influence_scores,
+    last_layer_names,
+    solve_cg,
+    solve_dense,
+)
+from fairif_sklearn.influence._engine import gaps_and_gradients
+from fairif_sklearn.influence._trees import flatten, unflatten
+
+from ._helpers import logreg_net, small_net
+
+
+@pytest.fixture(scope="module")
+def fitted(biased_data):
+    X, y, s = biased_data
+    nets = {
+        "logreg": logreg_net(X.shape[1], max_epochs=50),
+        "mlp": small_net(optimizer__weight_decay=1e-3),
+    }
+    torch.manual_seed(0)
+    return {name: (SkorchModel(net.fit(X[:400], y[:400])), X[:400], y[:400], s[:400]) for name, net in nets.items()}
+
+
+def _flat_params(model):
+    return flatten(model.params).double()
+
+
+def _mean_loss_of_flat(model, X, y):
+    def f(theta):
+        params = {k: v.to(torch.float32) for k, v in unflatten(theta, model.params).items()}
+        return model.losses(params, model.as_tensor(X), model.target_tensor(y)).double().mean()
+
+    return f
+
+
+def brute_force_hessian(model, X, y):
+    return torch.autograd.functional.hessian(_mean_loss_of_flat(model, X, y), _flat_params(model))
+
+
+def brute_force_ggn(model, X, y):
+    p = _flat_params(model).numel()
+    G = torch.zeros(p, p, dtype=torch.float64)
+    for i in range(len(y)):
+        x = model.as_tensor(X[i : i + 1])
+        yi = model.target_tensor(y[i : i + 1])
+
+        def out_of_theta(theta, x=x):
+            params = {k: v.to(torch.float32) for k, v in unflatten(theta, model.params).items()}
+            return model.output(params, x).double().reshape(-1)
+
+        J = torch.autograd.functional.jacobian(out_of_theta, _flat_params(model))
+        o = out_of_theta(_flat_params(model))
+        H_out = torch.autograd.functional.hessian(
+            lambda o, yi=yi: model.loss_from_output(o.float().reshape(1, -1), yi).double().sum(), o
+        )
+        G += J.T @ H_out @ J
+    return G / len(y)
+
+
+def per_sample_gradients(model, X, y):
+    """An explicit (n, p) matrix of per-sample loss gradients, one autograd call per row."""
+    theta = {k: v.clone().requires_grad_(True) for k, v in model.params.items()}
+    rows = []
+    for i in range(len(y)):
+        loss = model.losses(theta, model.as_tensor(X[i : i + 1]), model.target_tensor(y[i : i + 1])).sum()
+        rows.append(torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, list(theta.values()))]))
+    return torch.stack(rows).double()
+
+
+@pytest.mark.parametrize("name", ["logreg", "mlp"])
+def test_jvp_scores_equal_explicit_gradient_dot_products(fitted, name):
+    model, X, y, _ = fitted[name]
+    V = torch.randn(2, model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    scores = influence_scores(model, X, y, list(model.params), V, batch_size=64)
+    expected = (V @ per_sample_gradients(model, X, y).T).numpy()
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("name", ["logreg", "mlp"])
+def test_dense_hessian_equals_brute_force(fitted, name):
+    model, X, y, _ = fitted[name]
+    op = CurvatureOperator(model, X, y, list(model.params), curvature="hessian", damping=0.01, batch_size=128)
+    shift = model.weight_decay + 0.01
+    expected = brute_force_hessian(model, X, y) + shift * torch.eye(model.n_params(), dtype=torch.float64)
+    torch.testing.assert_close(op.dense(chunk=50), expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["logreg", "mlp"])
+def test_dense_gauss_newton_equals_brute_force(fitted, name):
+    model, X, y, _ = fitted[name]
+    X, y = X[:60], y[:60]
+    op = CurvatureOperator(model, X, y, list(model.params), curvature="gauss_newton", damping=0.0, batch_size=25)
+    expected = brute_force_ggn(model, X, y) + model.weight_decay * torch.eye(model.n_params(), dtype=torch.float64)
+    torch.testing.assert_close(op.dense(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_gauss_newton_is_the_hessian_for_logistic_regression(fitted):
+    model, X, y, _ = fitted["logreg"]
+    ops = [
+        CurvatureOperator(model, X, y, list(model.params), curvature=c, damping=0.0, batch_size=128)
+        for c in ("hessian", "gauss_newton")
+    ]
+    torch.testing.assert_close(ops[0].dense(), ops[1].dense(), rtol=1e-4, atol=1e-6)
+
+
+# the 5-epoch MLP's Hessian is indefinite: damp it enough to be positive definite
+@pytest.mark.parametrize("curvature, damping", [("hessian", 1.0), ("gauss_newton", 0.05)])
+def test_cg_equals_exact_solve(fitted, curvature, damping):
+    model, X, y, _ = fitted["mlp"]
+    names = list(model.params)
+    op = CurvatureOperator(model, X, y, names, curvature=curvature, damping=damping, batch_size=128)
+    B = torch.randn(2, model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    exact, info = solve_dense(op, B)
+    assert info.converged and info.min_eigenvalue > 0
+    cg, cg_info = solve_cg(op, B, tol=1e-10, maxiter=500)
+    assert cg_info.converged, cg_info
+    torch.testing.assert_close(cg, exact, rtol=1e-5, atol=1e-7 * exact.abs().max().item())
+
+
+def test_last_layer_solve_equals_exact_solve_on_the_last_layer(fitted):
+    model, X, y, s = fitted["mlp"]
+    names = last_layer_names(model)
+    assert names == ["module.layers.3.weight", "module.layers.3.bias"]
+    result = compute_influence(
+        model, X, y, X, y, s, ["0", "1"], method="last_layer", curvature="hessian", damping=0.01, batch_size=100
+    )
+    # brute force: the Hessian over the whole parameter vector, restricted to the last layer's block
+    offsets = np.cumsum([0] + [t.numel() for t in model.params.values()])
+    index = {k: i for i, k in enumerate(model.params)}
+    block = np.concatenate([np.arange(offsets[index[k]], offsets[index[k] + 1]) for k in names])
+    H = brute_force_hessian(model, X, y)[np.ix_(block, block)]
+    H += (model.weight_decay + 0.01) * torch.eye(len(block), dtype=torch.float64)
+    _, G, _ = gaps_and_gradients(
+        model, X, y, s, ["0", "1"], target="equalized_odds", temperature=1.0, names=list(model.params), batch_size=50
+    )
+    V = torch.linalg.solve(H, G[:, block].T).T
+    grads = per_sample_gradients(model, X, y)[:, block]
+    np.testing.assert_allclose(result.scores, (V @ grads.T).numpy(), rtol=1e-3, atol=1e-6)
+
+
+def test_gap_gradients_equal_finite_differences(fitted):
+    model, X, y, s = fitted["mlp"]
+    gaps, G, names = gaps_and_gradients(
+        model, X, y, s, ["0", "1"], target="equalized_odds", temperature=0.5, names=list(model.params), batch_size=64
+    )
+    assert names == ["TPR(1) - TPR(0)", "TNR(1) - TNR(0)"]
+    direction = torch.randn(model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    eps = 1e-3
+    original = model.params
+    shifted = {}
+    for sign in (1, -1):
+        theta = flatten(original).double() + sign * eps * direction
+        model.params = {k: v.float() for k, v in unflatten(theta, original).items()}
+        shifted[sign] = annotated_gaps(model, X, y, s, ["0", "1"], target="equalized_odds", temperature=0.5, batch_size=64)
+    model.params = original
+    numeric = (shifted[1] - shifted[-1]) / (2 * eps)
+    np.testing.assert_allclose((G @ direction).numpy(), numeric, rtol=2e-2, atol=1e-4)
+    np.testing.assert_allclose(
+        gaps, annotated_gaps(model, X, y, s, ["0", "1"], target="equalized_odds", temperature=0.5, batch_size=64)
+    )
+
+
+def test_soft_rates_by_hand():
+    from fairif_sklearn.influence._rates import gap_matrix, rate_counts, soft_rate_sums
+
+    proba = torch.tensor([[0.2, 0.8], [0.4, 0.6], [0.9, 0.1], [0.3, 0.7]], dtype=torch.float64)
+    y = torch.tensor([1, 0, 0, 1])
+    g = torch.tensor([0, 0, 1, 1])
+    sums = soft_rate_sums(proba, y, g, 2, ("TPR", "TNR"), temperature=1.0)
+    torch.testing.assert_close(sums, torch.tensor([0.8, 0.7, 0.4, 0.9], dtype=torch.float64))
+    C, names = gap_matrix(rate_counts(y.numpy(), g.numpy(), 2, ("TPR", "TNR")), 2, ("TPR", "TNR"), ["a", "b"])
+    np.testing.assert_allclose(C @ sums.numpy(), [0.7 - 0.8, 0.9 - 0.4])
+    assert names == ["TPR(b) - TPR(a)", "TNR(b) - TNR(a)"]
+    # three groups: each group's rate against the pooled rate
+    C3, names3 = gap_matrix(np.array([1.0, 2.0, 1.0]), 3, ("TPR",), ["a", "b", "c"])
+    np.testing.assert_allclose(C3 @ np.array([1.0, 1.0, 0.0]), [1 - 0.5, 0.5 - 0.5, 0 - 0.5])
+    assert names3 == ["TPR(a) - TPR(all)", "TPR(b) - TPR(all)", "TPR(c) - TPR(all)"]
+
+
+def test_indefinite_hessian_is_reported(fitted):
+    model, X, y, s = fitted["mlp"]
+    op = CurvatureOperator(model, X, y, list(model.params), curvature="hessian", damping=0.0, batch_size=128)
+    eig = torch.linalg.eigvalsh(op.dense())
+    if eig[0] > 0:
+        pytest.skip("this net's Hessian happens to be positive definite")
+    with pytest.raises(ValueError, match="not positive definite"):
+        compute_influence(model, X, y, X, y, s, ["0", "1"], method="exact", curvature="hessian", damping=0.0)

@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+from fairlearn.metrics import (
+    accuracy_score_difference,
+    equal_opportunity_difference as fl_eod,
+    equalized_odds_difference,
+)
+
+from fairif_sklearn.metrics import (
+    accuracy_difference,
+    average_odds_difference,
+    equal_opportunity_difference,
+)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_two_groups_agree_with_fairlearn(seed):
+    rng = np.random.RandomState(seed)
+    y = rng.randint(0, 2, 300)
+    p = np.where(rng.uniform(size=300) < 0.8, y, 1 - y)
+    s = rng.choice(["a", "b"], 300)
+    assert accuracy_difference(y, p, sensitive_features=s) == pytest.approx(
+        accuracy_score_difference(y, p, sensitive_features=s)
+    )
+    assert average_odds_difference(y, p, sensitive_features=s) == pytest.approx(
+        equalized_odds_difference(y, p, sensitive_features=s, agg="mean")
+    )
+    assert equal_opportunity_difference(y, p, sensitive_features=s) == pytest.approx(
+        fl_eod(y, p, sensitive_features=s)
+    )
+
+
+def test_paper_definitions_by_hand():
+    # group 0: TPR 1/2, TNR 1; group 1: TPR 1, TNR 1/2
+    y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
+    p = np.array([1, 0, 0, 0, 1, 1, 1, 0])
+    s = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    assert equal_opportunity_difference(y, p, sensitive_features=s) == 0.5
+    assert average_odds_difference(y, p, sensitive_features=s) == 0.5
+    assert accuracy_difference(y, p, sensitive_features=s) == 0.0
+
+
+def test_more_groups_is_largest_pairwise_difference():
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 2, 600)
+    p = np.where(rng.uniform(size=600) < 0.7, y, 1 - y)
+    s = rng.choice([0, 1, 2], 600)
+    tpr = [np.mean(p[(s == g) & (y == 1)]) for g in range(3)]
+    tnr = [np.mean(1 - p[(s == g) & (y == 0)]) for g in range(3)]
+    acc = [np.mean(p[s == g] == y[s == g]) for g in range(3)]
+    assert equal_opportunity_difference(y, p, sensitive_features=s) == pytest.approx(np.ptp(tpr))
+    assert average_odds_difference(y, p, sensitive_features=s) == pytest.approx((np.ptp(tpr) + np.ptp(tnr)) / 2)
+    assert accuracy_difference(y, p, sensitive_features=s) == pytest.approx(np.ptp(acc))
+    # fairlearn agrees on more groups too
+    assert average_odds_difference(y, p, sensitive_features=s) == pytest.approx(
+        equalized_odds_difference(y, p, sensitive_features=s, agg="mean")
+    )
+
+
+@pytest.mark.parametrize("missing", [np.nan, None, -1])
+def test_missing_groups_are_ignored(missing):
+    rng = np.random.RandomState(1)
+    y = rng.randint(0, 2, 400)
+    p = np.where(rng.uniform(size=400) < 0.8, y, 1 - y)
+    s = rng.randint(0, 2, 400).astype(object)
+    partial = s.copy()
+    partial[::3] = missing
+    keep = np.ones(400, bool)
+    keep[::3] = False
+    for f in (accuracy_difference, average_odds_difference, equal_opportunity_difference):
+        assert f(y, p, sensitive_features=partial) == pytest.approx(f(y[keep], p[keep], sensitive_features=s[keep]))
+
+
+def test_string_labels_and_pos_label():
+    y = np.array(["no", "yes", "yes", "no", "yes", "no"])
+    p = np.array(["no", "yes", "no", "no", "yes", "yes"])
+    s = np.array(["f", "f", "f", "m", "m", "m"])
+    # positive is "yes" (the larger label): TPR f = 1/2, m = 1
+    assert equal_opportunity_difference(y, p, sensitive_features=s) == 0.5
+    assert equal_opportunity_difference(y, p, sensitive_features=s, pos_label="no") == 0.5
+
+
+def test_clear_errors():
+    y = np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="sensitive_features has 3 rows"):
+        average_odds_difference(y, y, sensitive_features=[0, 1, 0])
+    with pytest.raises(ValueError, match="at least two groups"):
+        average_odds_difference(y, y, sensitive_features=[0, 0, 0, 0])
+    with pytest.raises(ValueError, match="no positive samples"):
+        equal_opportunity_difference(np.array([0, 0, 1, 1]), y, sensitive_features=[0, 0, 1, 1])
+    with pytest.raises(ValueError, match="binary target"):
+        average_odds_difference(np.array([0, 1, 2, 1]), y, sensitive_features=[0, 0, 1, 1])

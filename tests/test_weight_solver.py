@@ -1,0 +1,84 @@
+"""The k-dimensional dual weight solve against the n-dimensional problem solved by brute force."""
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from fairif_sklearn.weights import solve_weights
+
+
+def brute_force(scores, gaps, alpha):
+    """Minimise the primal over all n weights with L-BFGS-B, in the same mean-one form."""
+    a = scores - scores.mean(axis=1, keepdims=True)
+    n = a.shape[1]
+
+    def objective(u):
+        r = gaps - a @ u / n
+        return r @ r + alpha * u @ u / n, -2 * a.T @ r / n + 2 * alpha * u / n
+
+    res = minimize(objective, np.zeros(n), jac=True, method="L-BFGS-B", bounds=[(-1, None)] * n,
+                   options={"maxiter": 20000, "ftol": 1e-16, "gtol": 1e-12})
+    w = 1 + res.x
+    return w / w.mean(), res.fun
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("alpha", [10.0, 0.1, 0.001])
+def test_dual_solve_equals_brute_force(seed, alpha):
+    rng = np.random.RandomState(seed)
+    k, n = rng.choice([1, 2, 4]), 300
+    scores = rng.standard_t(3, size=(k, n)) * rng.uniform(0.5, 5)
+    gaps = rng.normal(scale=0.1, size=k)
+    sol = solve_weights(scores, gaps, alpha)
+    w_ref, _ = brute_force(scores, gaps, alpha)
+    assert sol.converged
+    np.testing.assert_allclose(sol.sample_weight, w_ref, atol=2e-4 * max(1, np.abs(w_ref).max()))
+    assert sol.sample_weight.min() >= 0
+    assert sol.sample_weight.mean() == pytest.approx(1.0)
+
+
+def test_unconstrained_solution_is_closed_form():
+    rng = np.random.RandomState(0)
+    scores = rng.normal(size=(2, 1000))
+    gaps = np.array([0.01, -0.02])
+    alpha = 1.0  # weights stay far from zero: the bound is inactive
+    sol = solve_weights(scores, gaps, alpha)
+    a = scores - scores.mean(axis=1, keepdims=True)
+    n = a.shape[1]
+    A = a / n
+    c = np.linalg.solve(A @ A.T + alpha / n * np.eye(2), gaps)
+    np.testing.assert_allclose(sol.sample_weight, 1 + A.T @ c, rtol=1e-8)
+    assert sol.n_clipped == 0
+    np.testing.assert_allclose(sol.predicted_gaps, gaps - a @ (sol.sample_weight - 1) / n)
+
+
+def test_alpha_trades_gap_against_weight_spread():
+    rng = np.random.RandomState(1)
+    scores = rng.normal(size=(2, 500))
+    gaps = np.array([0.05, 0.03])
+    sols = [solve_weights(scores, gaps, alpha) for alpha in (1.0, 0.1, 0.01, 0.001)]
+    remaining = [np.linalg.norm(s.predicted_gaps) for s in sols]
+    spread = [np.std(s.sample_weight) for s in sols]
+    assert remaining == sorted(remaining, reverse=True)
+    assert spread == sorted(spread)
+    assert remaining[-1] < 0.05 * np.linalg.norm(gaps)
+
+
+def test_scale_free_in_n():
+    # duplicating every row leaves the weights (per row) unchanged
+    rng = np.random.RandomState(2)
+    scores = rng.normal(size=(2, 200))
+    gaps = np.array([0.05, -0.03])
+    w1 = solve_weights(scores, gaps, 0.05).sample_weight
+    w2 = solve_weights(np.tile(scores, 5), gaps, 0.05).sample_weight
+    np.testing.assert_allclose(np.tile(w1, 5), w2, rtol=1e-8)
+
+
+def test_zero_gaps_give_unit_weights():
+    sol = solve_weights(np.random.RandomState(3).normal(size=(2, 50)), np.zeros(2), 0.1)
+    np.testing.assert_allclose(sol.sample_weight, 1.0)
+
+
+def test_alpha_must_be_positive():
+    with pytest.raises(ValueError, match="alpha must be positive"):
+        solve_weights(np.ones((1, 3)), np.ones(1), 0.0)
