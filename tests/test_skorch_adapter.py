@@ -8,7 +8,7 @@ import pytest
 import torch
 from skorch.dataset import ValidSplit
 
-from fairif_sklearn.adapters import SkorchModel, check_skorch_net, encode_target, fit_weighted
+from fairif_sklearn.adapters import SkorchModel, check_skorch_net, loss_target, fit_weighted
 
 from ._helpers import binary_net, logreg_net, nll_net
 
@@ -21,7 +21,7 @@ NETS = {
 
 def _fit(make, X, y, w=None, seed=0):
     net = make()
-    _, codes = encode_target(net, y)
+    codes = loss_target(net, y)
     torch.manual_seed(seed)
     return fit_weighted(net, X, codes, w)
 

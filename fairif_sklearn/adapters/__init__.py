@@ -3,8 +3,8 @@
 from ._skorch import (
     SkorchModel,
     check_skorch_net,
-    encode_target,
     fit_weighted,
+    loss_target,
 )
 
-__all__ = ["SkorchModel", "check_skorch_net", "encode_target", "fit_weighted"]
+__all__ = ["SkorchModel", "check_skorch_net", "fit_weighted", "loss_target"]

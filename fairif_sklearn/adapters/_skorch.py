@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.preprocessing import LabelEncoder
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from skorch.utils import to_tensor
 
@@ -54,17 +53,14 @@ def check_skorch_net(estimator: Any) -> None:
         )
 
 
-def encode_target(net: Any, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Encode a binary target as the net's loss expects it.
+def loss_target(net: Any, codes: np.ndarray) -> np.ndarray:
+    """0/1 class codes in the dtype the net's loss expects.
 
-    Returns the classes (sorted, as ``classes_``) and ``y`` as 0/1 in the dtype
-    of the net's loss: int64 for :class:`~skorch.NeuralNetClassifier`, float32
-    for :class:`~skorch.NeuralNetBinaryClassifier`.
+    int64 for :class:`~skorch.NeuralNetClassifier` (class indices), float32 for
+    :class:`~skorch.NeuralNetBinaryClassifier` (targets of a logit).
     """
-    encoder = LabelEncoder().fit(y)
-    codes = encoder.transform(y)
     dtype = np.float32 if isinstance(net, NeuralNetBinaryClassifier) else np.int64
-    return encoder.classes_, codes.astype(dtype)
+    return np.asarray(codes).astype(dtype)
 
 
 class _SampleWeightMixin:

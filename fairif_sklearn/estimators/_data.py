@@ -9,6 +9,7 @@ from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import validate_data
 
+from ..adapters import loss_target
 from ..influence import TARGETS
 from ..influence._rates import RATE_CLASS
 from ..utils import encode_groups, missing_group_mask
@@ -38,17 +39,27 @@ class FitData:
 _CHECK = dict(ensure_2d=False, allow_nd=True, dtype="numeric", ensure_all_finite=True)
 
 
-def _as_float32(X: np.ndarray) -> np.ndarray:
-    # skorch modules are float32 by default; scikit-learn transformers emit float64
-    return X.astype(np.float32) if X.dtype == np.float64 else X
+def _for_torch(X: np.ndarray) -> np.ndarray:
+    """float64 to float32 (skorch modules are float32 by default; scikit-learn
+    transformers emit float64), and a writable array (torch cannot wrap a
+    read-only one, such as pandas' copy-on-write views). Always a copy or the
+    caller's array untouched."""
+    if X.dtype == np.float64:
+        return X.astype(np.float32)
+    return X if X.flags.writeable else X.copy()
 
 
 def check_predict_X(est, X) -> np.ndarray:
     """Check ``X`` at predict time against the shape seen in ``fit``."""
     X = validate_data(est, X, reset=False, **_CHECK)
     if X.shape[1:] != est._input_shape:
+        if X.ndim == 2 and len(est._input_shape) == 1:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+                f"{est._input_shape[0]} features as input."
+            )
         raise ValueError(f"X has rows of shape {X.shape[1:]}, but the model was fitted on {est._input_shape}.")
-    return _as_float32(X)
+    return _for_torch(X)
 
 
 def prepare_data(est, X, y, sensitive_features) -> FitData:
@@ -128,9 +139,9 @@ def prepare_data(est, X, y, sensitive_features) -> FitData:
     groups, g_codes = encode_groups(s_val)
     _check_groups(groups, g_codes, yv_codes, est.target, classes)
     return FitData(
-        X_train=_as_float32(X[train_mask]),
-        y_train=y_codes[train_mask],
-        X_val=_as_float32(X_val),
+        X_train=_for_torch(X[train_mask]),
+        y_train=loss_target(est.estimator, y_codes[train_mask]),
+        X_val=_for_torch(X_val),
         y_val=yv_codes,
         g_val=g_codes,
         classes=classes,
@@ -152,6 +163,6 @@ def _check_groups(groups, g_codes, y_codes, target, classes):
         for g, name in enumerate(groups):
             if not np.any((g_codes == g) & (y_codes == c)):
                 raise ValueError(
-                    f"Group {name!r} of the annotated set has no sample of class {classes[c]!r}, "
+                    f"Group {name!r} of the annotated set has no sample of class {classes[c].item()!r}, "
                     f"so its {rate} (needed by target={target!r}) is undefined."
                 )

@@ -30,9 +30,14 @@ def missing_group_mask(sensitive_features) -> np.ndarray:
 def encode_groups(sensitive_features) -> tuple[np.ndarray, np.ndarray]:
     """The sorted distinct group labels and each row's code.
 
-    All rows must be annotated (see :func:`missing_group_mask`).
+    All rows must be annotated (see :func:`missing_group_mask`). Whole-number
+    floats become ints: groups given as floats so that NaN can mark a missing
+    label are still called 0 and 1, not 0.0 and 1.0.
     """
-    s = np.asarray(sensitive_features, dtype=object)
+    s = np.array(
+        [int(v) if isinstance(v, float | np.floating) and float(v).is_integer() else v for v in sensitive_features],
+        dtype=object,
+    )
     labels = sorted(set(s.tolist()), key=lambda v: (str(type(v)), v))
     index = {v: i for i, v in enumerate(labels)}
     codes = np.fromiter((index[v] for v in s), dtype=np.int64, count=len(s))

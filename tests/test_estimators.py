@@ -1,0 +1,289 @@
+"""FairIFClassifier and FairIFWeigher as scikit-learn estimators."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from fairif_sklearn import FairIFClassifier, FairIFWeigher
+from fairif_sklearn.metrics import aod_scorer, eod_scorer
+
+from ._helpers import binary_net, nll_net, partial_groups, small_net
+
+
+def _clf(**kw):
+    return FairIFClassifier(small_net(), random_state=0, **kw)
+
+
+def test_fit_predict_and_fitted_attributes(biased_data):
+    X, y, s = biased_data
+    groups = partial_groups(s, 400)
+    clf = _clf().fit(X, y, sensitive_features=groups)
+    annotated = ~np.isnan(groups)
+    assert clf.predict(X).shape == (len(y),)
+    np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1, rtol=1e-5)
+    assert 0.5 < clf.score(X, y) <= 1
+    np.testing.assert_array_equal(clf.classes_, [0, 1])
+    np.testing.assert_array_equal(clf.train_mask_, ~annotated)
+    w = clf.sample_weight_
+    assert w.shape == (len(y),) and w.min() >= 0
+    assert np.all(w[annotated] == 0) and w[~annotated].mean() == pytest.approx(1)
+    assert clf.influence_scores_.shape == (2, (~annotated).sum())
+    assert clf.gaps_.shape == clf.predicted_gaps_.shape == clf.final_gaps_.shape == (2,)
+    assert clf.gap_names_ == ["TPR(1) - TPR(0)", "TNR(1) - TNR(0)"]
+    assert clf.influence_info_["method"] == "exact" and clf.influence_info_["solver_converged"]
+    assert isinstance(clf.weigher_, FairIFWeigher)
+    assert clf.estimator_ is not clf.erm_estimator_
+    assert clf.n_features_in_ == X.shape[1]
+
+
+def test_constructor_annotated_set(biased_data):
+    X, y, s = biased_data
+    clf = _clf(X_val=X[:300], y_val=y[:300], sensitive_val=s[:300]).fit(X[300:], y[300:])
+    assert clf.train_mask_.all() and len(clf.sample_weight_) == len(y) - 300
+    assert clf.predict(X).shape == (len(y),)
+
+
+def test_weigher_weights_can_feed_any_estimator(biased_data):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, s = biased_data
+    weigher = FairIFWeigher(small_net(), random_state=0).fit(X, y, sensitive_features=partial_groups(s, 400))
+    LogisticRegression().fit(X, y, sample_weight=weigher.sample_weight_)
+    assert not hasattr(weigher, "estimator_")
+
+
+def test_string_labels_and_string_groups(biased_data):
+    X, y, s = biased_data
+    labels = np.array(["denied", "granted"])[y]
+    groups = np.array(["blue", "red"], dtype=object)[s]
+    groups[400:] = None
+    clf = _clf().fit(X, labels, sensitive_features=groups)
+    assert set(clf.predict(X)) <= {"denied", "granted"}
+    np.testing.assert_array_equal(clf.groups_, ["blue", "red"])
+    assert clf.gap_names_[0] == "TPR(red) - TPR(blue)"
+
+
+@pytest.mark.parametrize("make_net", [nll_net, binary_net], ids=["nll_probabilities", "binary_logit"])
+def test_other_skorch_nets(biased_data, make_net):
+    X, y, s = biased_data
+    clf = FairIFClassifier(make_net(), random_state=0).fit(X, y, sensitive_features=partial_groups(s, 400))
+    assert clf.predict(X).shape == (len(y),)
+    assert clf.predict_proba(X).shape == (len(y), 2)
+
+
+def test_three_groups_and_equal_opportunity(biased_data):
+    X, y, _ = biased_data
+    s3 = np.random.RandomState(0).randint(0, 3, len(y)).astype(float)
+    s3[500:] = -1
+    clf = _clf(target="equal_opportunity").fit(X, y, sensitive_features=s3)
+    assert clf.gap_names_ == ["TPR(0) - TPR(all)", "TPR(1) - TPR(all)", "TPR(2) - TPR(all)"]
+
+
+@pytest.mark.parametrize("influence", ["exact", "last_layer", "cg"])
+def test_influence_back_ends_run_end_to_end(biased_data, influence):
+    X, y, s = biased_data
+    clf = _clf(influence=influence, hessian_subsample=0.5).fit(X, y, sensitive_features=partial_groups(s, 400))
+    assert clf.influence_info_["method"] == influence
+    assert clf.influence_info_["n_curvature_rows"] == round(0.5 * clf.train_mask_.sum())
+    assert np.isfinite(clf.sample_weight_).all()
+
+
+def test_warm_start_retrain(biased_data):
+    X, y, s = biased_data
+    clf = _clf(retrain="warm_start").fit(X, y, sensitive_features=partial_groups(s, 400))
+    assert clf.estimator_.warm_start is False
+    assert len(clf.estimator_.history) == 2 * clf.estimator.max_epochs
+
+
+def test_reproducible_from_random_state(biased_data):
+    X, y, s = biased_data
+    groups = partial_groups(s, 400)
+    a = _clf().fit(X, y, sensitive_features=groups)
+    b = _clf().fit(X, y, sensitive_features=groups)
+    np.testing.assert_array_equal(a.sample_weight_, b.sample_weight_)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    c = FairIFClassifier(small_net(), random_state=1).fit(X, y, sensitive_features=groups)
+    assert not np.array_equal(a.sample_weight_, c.sample_weight_)
+
+
+def test_global_torch_rng_is_left_alone(biased_data):
+    X, y, s = biased_data
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    _clf().fit(X, y, sensitive_features=partial_groups(s, 400))
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_pickle_round_trip(biased_data):
+    X, y, s = biased_data
+    clf = _clf().fit(X, y, sensitive_features=partial_groups(s, 400))
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(restored.sample_weight_, clf.sample_weight_)
+
+
+def test_clone_and_nested_params():
+    clf = _clf(alpha=0.5)
+    params = clf.get_params()
+    assert params["alpha"] == 0.5 and params["estimator__max_epochs"] == 5
+    clf.set_params(estimator__max_epochs=7, alpha=0.2)
+    assert clf.estimator.max_epochs == 7 and clf.alpha == 0.2
+    cloned = clone(clf)
+    assert cloned.get_params()["estimator__max_epochs"] == 7 and cloned.estimator is not clf.estimator
+
+
+def test_inputs_and_estimator_are_not_modified(biased_data):
+    X, y, s = biased_data
+    X64 = X.astype(np.float64)
+    groups = partial_groups(s, 400)
+    copies = [X64.copy(), y.copy(), groups.copy()]
+    net = small_net()
+    net.initialize()  # an already-initialised net is fine: it is cloned
+    before = [p.detach().clone() for p in net.module_.parameters()]
+    FairIFClassifier(net, random_state=0).fit(X64, y, sensitive_features=groups)
+    for original, copy in zip((X64, y, groups), copies):
+        np.testing.assert_array_equal(original, copy)
+    for p, q in zip(net.module_.parameters(), before):
+        torch.testing.assert_close(p.detach(), q)
+    assert len(net.history) == 0
+
+
+def test_pandas_input(biased_data):
+    X, y, s = biased_data
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    groups = pd.Series(partial_groups(s, 400))
+    clf = _clf().fit(df, pd.Series(y), sensitive_features=groups)
+    np.testing.assert_array_equal(clf.feature_names_in_, df.columns)
+    assert clf.predict(df).shape == (len(y),)
+
+
+def test_pipeline_with_preprocessing_and_partial_annotations(biased_data, routing):
+    X, y, s = biased_data
+    X_shifted = X * 10 + 3  # needs the scaler
+    pipe = make_pipeline(StandardScaler(), _clf().set_fit_request(sensitive_features=True))
+    pipe.fit(X_shifted, y, sensitive_features=partial_groups(s, 400))
+    fairif = pipe[-1]
+    assert fairif.train_mask_.sum() == len(y) - 400
+    assert pipe.score(X_shifted, y) > 0.8
+
+
+def test_grid_search_over_alpha_with_fairness_scorers(biased_data, routing):
+    X, y, s = biased_data
+    groups = partial_groups(s, 600)
+    search = GridSearchCV(
+        _clf().set_fit_request(sensitive_features=True),
+        {"alpha": [1.0, 0.01]},
+        scoring={"accuracy": "accuracy", "aod": aod_scorer, "eod": eod_scorer},
+        refit="accuracy",
+        cv=KFold(2, shuffle=True, random_state=1),
+    )
+    search.fit(X, y, sensitive_features=groups)
+    # the scorers saw each fold's groups: recompute one by hand
+    train, test = next(iter(KFold(2, shuffle=True, random_state=1).split(X)))
+    fold = clone(search.estimator).set_params(alpha=1.0).fit(X[train], y[train], sensitive_features=groups[train])
+    expected = -aod_scorer._score_func(y[test], fold.predict(X[test]), sensitive_features=groups[test])
+    assert search.cv_results_["split0_test_aod"][0] == pytest.approx(expected)
+    assert np.all(search.cv_results_["mean_test_aod"] <= 0)
+    # the training rows of each fold are its unannotated rows
+    assert search.best_estimator_.train_mask_.sum() == np.isnan(groups).sum()
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _expect(match, X, y, sensitive_features=None, **kw):
+    with pytest.raises((ValueError, TypeError), match=match):
+        _clf(**kw).fit(X, y, sensitive_features=sensitive_features)
+
+
+def test_no_annotated_set(biased_data):
+    X, y, _ = biased_data
+    _expect("needs a group-annotated set", X, y)
+    _expect("no annotated row", X, y, np.full(len(y), np.nan))
+
+
+def test_one_group_missing_from_the_annotated_set(biased_data):
+    X, y, s = biased_data
+    groups = np.where(s == 0, 0.0, np.nan)
+    groups[500:] = np.nan
+    _expect("only one group", X, y, groups)
+
+
+def test_group_without_positives(biased_data):
+    X, y, s = biased_data
+    groups = partial_groups(s, 400).copy()
+    groups[(s == 1) & (y == 1)] = np.nan
+    _expect("Group 1 .* has no sample of class 1, so its TPR", X, y, groups)
+    groups = partial_groups(s, 400).copy()
+    groups[(s == 0) & (y == 0)] = np.nan
+    _expect("Group 0 .* has no sample of class 0, so its TNR", X, y, groups)
+    # equal opportunity does not need negatives
+    _clf(target="equal_opportunity").fit(X, y, sensitive_features=groups)
+
+
+def test_mismatched_lengths(biased_data):
+    X, y, s = biased_data
+    _expect("inconsistent numbers of samples", X, y[:-1], partial_groups(s, 400))
+    _expect("sensitive_features has 1499 rows but X has 1500", X, y, partial_groups(s, 400)[:-1])
+    _expect("same length", X, y, X_val=X[:10], y_val=y[:10], sensitive_val=s[:9])
+    _expect(r"X_val has rows of shape \(3,\)", X, y, X_val=X[:10, :3], y_val=y[:10], sensitive_val=s[:10])
+
+
+def test_nan_and_inf(biased_data):
+    X, y, s = biased_data
+    for bad in (np.nan, np.inf):
+        Xb = X.copy()
+        Xb[3, 2] = bad
+        _expect("Input X contains (NaN|infinity)", Xb, y, partial_groups(s, 400))
+    Xb = X[:50].copy()
+    Xb[0, 0] = np.nan
+    _expect("contains NaN", X, y, X_val=Xb, y_val=y[:50], sensitive_val=s[:50])
+
+
+def test_multiclass_target(biased_data):
+    X, y, s = biased_data
+    y3 = y + (np.arange(len(y)) % 7 == 0)
+    _expect("binary targets only.*'multiclass' with 3", X, y3, partial_groups(s, 400))
+
+
+def test_not_a_skorch_net(biased_data):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, s = biased_data
+    with pytest.raises(TypeError, match="skorch NeuralNetClassifier"):
+        FairIFClassifier(LogisticRegression()).fit(X, y, sensitive_features=partial_groups(s, 400))
+
+
+def test_both_annotated_sets_and_incomplete_constructor_set(biased_data):
+    X, y, s = biased_data
+    _expect("use one of the two", X, y, partial_groups(s, 400), X_val=X[:10], y_val=y[:10], sensitive_val=s[:10])
+    _expect("all three of X_val, y_val and sensitive_val", X, y, sensitive_val=s[:10])
+
+
+def test_all_rows_annotated_with_holdout(biased_data):
+    X, y, s = biased_data
+    _expect("leaves no training row", X, y, s)
+    clf = _clf(holdout_annotated=False).fit(X, y, sensitive_features=s)
+    assert clf.train_mask_.all()
+
+
+def test_invalid_parameters(biased_data):
+    X, y, s = biased_data
+    _expect("'alpha' parameter", X, y, partial_groups(s, 400), alpha=0)
+    _expect("'influence' parameter", X, y, partial_groups(s, 400), influence="magic")
+    _expect("'target' parameter", X, y, partial_groups(s, 400), target="demographic")
+
+
+def test_predict_checks_shape(biased_data):
+    X, y, s = biased_data
+    clf = _clf().fit(X, y, sensitive_features=partial_groups(s, 400))
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(X[:, :4])
