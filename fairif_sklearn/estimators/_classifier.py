@@ -165,11 +165,13 @@ gap_names_, groups_, classes_, train_mask_, influence_info_, n_features_in_
 
     def predict_proba(self, X):
         """Class probabilities of the final net, columns in the order of ``classes_``."""
-        return self.estimator_.predict_proba(self._check_X(X))
+        X = self._check_X(X)
+        return self.estimator_.predict_proba(X)
 
     def predict(self, X):
         """Predicted class labels of the final net."""
-        return self.classes_[np.asarray(self.estimator_.predict(self._check_X(X))).astype(int)]
+        X = self._check_X(X)
+        return self.classes_[np.asarray(self.estimator_.predict(X)).astype(int)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -74,6 +74,8 @@ def prepare_data(est, X, y, sensitive_features) -> FitData:
     est.n_features_in_ = X.shape[1] if X.ndim > 1 else 1
     est._input_shape = X.shape[1:]
     kind = type_of_target(y)
+    if len(np.unique(y)) < 2:
+        raise ValueError(f"y has only one class ({np.unique(y).tolist()}); FairIF needs a binary target.")
     if kind != "binary":
         n = len(np.unique(y))
         raise ValueError(
