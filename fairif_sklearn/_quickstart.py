@@ -35,7 +35,11 @@ def run(bias: str, seeds: int, n_samples: int, n_annotated: int, alpha: float, d
         net = make_mlp_classifier(X.shape[1], hidden=(16,), device=device)
         clf = FairIFClassifier(net, alpha=alpha, random_state=seed).fit(X, y, sensitive_features=groups)
         for name, model in (("ERM", clf.erm_estimator_), ("FairIF", clf)):
-            pred = clf.classes_[np.asarray(model.predict(X_test)).astype(int)] if name == "ERM" else model.predict(X_test)
+            pred = (
+                clf.classes_[np.asarray(model.predict(X_test)).astype(int)]
+                if name == "ERM"
+                else model.predict(X_test)
+            )
             results[name].append([f(y_test, pred, s_test) for f in METRICS.values()])
         print(
             f"  seed {seed}: annotated-set gaps {np.round(clf.gaps_, 4)} -> predicted "
@@ -64,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'method':8s}" + "".join(f"{m:>18s}" for m in METRICS))
     for name, rows in results.items():
         arr = np.array(rows)
-        cells = "".join(f"{m:>11.4f} +-{s:.4f}" for m, s in zip(arr.mean(0), arr.std(0)))
+        cells = "".join(f"{m:>11.4f} +-{s:.4f}" for m, s in zip(arr.mean(0), arr.std(0), strict=True))
         print(f"{name:8s}{cells}")
     print(f"\ndone in {time.perf_counter() - start:.1f} s")
 

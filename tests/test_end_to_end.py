@@ -24,8 +24,12 @@ def test_fairif_lowers_aod_against_erm_over_seeds(bias):
         erm, annotated = clf.erm_estimator_, slice(0, 1000)
         rows.append(
             [
-                average_odds_difference(y[annotated], erm.predict(X[annotated]), sensitive_features=s[annotated]),
-                average_odds_difference(y[annotated], clf.predict(X[annotated]), sensitive_features=s[annotated]),
+                average_odds_difference(
+                    y[annotated], erm.predict(X[annotated]), sensitive_features=s[annotated]
+                ),
+                average_odds_difference(
+                    y[annotated], clf.predict(X[annotated]), sensitive_features=s[annotated]
+                ),
                 average_odds_difference(y_test, erm.predict(X_test), sensitive_features=s_test),
                 average_odds_difference(y_test, clf.predict(X_test), sensitive_features=s_test),
                 np.mean(erm.predict(X_test) == y_test),

@@ -89,7 +89,9 @@ def test_three_groups_and_equal_opportunity(biased_data):
 @pytest.mark.parametrize("influence", ["exact", "last_layer", "cg"])
 def test_influence_back_ends_run_end_to_end(biased_data, influence):
     X, y, s = biased_data
-    clf = _clf(influence=influence, hessian_subsample=0.5).fit(X, y, sensitive_features=partial_groups(s, 400))
+    clf = _clf(influence=influence, hessian_subsample=0.5).fit(
+        X, y, sensitive_features=partial_groups(s, 400)
+    )
     assert clf.influence_info_["method"] == influence
     assert clf.influence_info_["n_curvature_rows"] == round(0.5 * clf.train_mask_.sum())
     assert np.isfinite(clf.sample_weight_).all()
@@ -149,9 +151,9 @@ def test_inputs_and_estimator_are_not_modified(biased_data):
     net.initialize()  # an already-initialised net is fine: it is cloned
     before = [p.detach().clone() for p in net.module_.parameters()]
     FairIFClassifier(net, random_state=0).fit(X64, y, sensitive_features=groups)
-    for original, copy in zip((X64, y, groups), copies):
+    for original, copy in zip((X64, y, groups), copies, strict=True):
         np.testing.assert_array_equal(original, copy)
-    for p, q in zip(net.module_.parameters(), before):
+    for p, q in zip(net.module_.parameters(), before, strict=True):
         torch.testing.assert_close(p.detach(), q)
     assert len(net.history) == 0
 
@@ -188,7 +190,11 @@ def test_grid_search_over_alpha_with_fairness_scorers(biased_data, routing):
     search.fit(X, y, sensitive_features=groups)
     # the scorers saw each fold's groups: recompute one by hand
     train, test = next(iter(KFold(2, shuffle=True, random_state=1).split(X)))
-    fold = clone(search.estimator).set_params(alpha=1.0).fit(X[train], y[train], sensitive_features=groups[train])
+    fold = (
+        clone(search.estimator)
+        .set_params(alpha=1.0)
+        .fit(X[train], y[train], sensitive_features=groups[train])
+    )
     expected = -aod_scorer._score_func(y[test], fold.predict(X[test]), sensitive_features=groups[test])
     assert search.cv_results_["split0_test_aod"][0] == pytest.approx(expected)
     assert np.all(search.cv_results_["mean_test_aod"] <= 0)
@@ -264,7 +270,9 @@ def test_not_a_skorch_net(biased_data):
 
 def test_both_annotated_sets_and_incomplete_constructor_set(biased_data):
     X, y, s = biased_data
-    _expect("use one of the two", X, y, partial_groups(s, 400), X_val=X[:10], y_val=y[:10], sensitive_val=s[:10])
+    _expect(
+        "use one of the two", X, y, partial_groups(s, 400), X_val=X[:10], y_val=y[:10], sensitive_val=s[:10]
+    )
     _expect("all three of X_val, y_val and sensitive_val", X, y, sensitive_val=s[:10])
 
 

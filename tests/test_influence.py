@@ -28,7 +28,10 @@ def fitted(biased_data):
         "mlp": small_net(optimizer__weight_decay=1e-3),
     }
     torch.manual_seed(0)
-    return {name: (SkorchModel(net.fit(X[:400], y[:400])), X[:400], y[:400], s[:400]) for name, net in nets.items()}
+    return {
+        name: (SkorchModel(net.fit(X[:400], y[:400])), X[:400], y[:400], s[:400])
+        for name, net in nets.items()
+    }
 
 
 def _flat_params(model):
@@ -99,8 +102,12 @@ def test_dense_hessian_equals_brute_force(fitted, name):
 def test_dense_gauss_newton_equals_brute_force(fitted, name):
     model, X, y, _ = fitted[name]
     X, y = X[:60], y[:60]
-    op = CurvatureOperator(model, X, y, list(model.params), curvature="gauss_newton", damping=0.0, batch_size=25)
-    expected = brute_force_ggn(model, X, y) + model.weight_decay * torch.eye(model.n_params(), dtype=torch.float64)
+    op = CurvatureOperator(
+        model, X, y, list(model.params), curvature="gauss_newton", damping=0.0, batch_size=25
+    )
+    expected = brute_force_ggn(model, X, y) + model.weight_decay * torch.eye(
+        model.n_params(), dtype=torch.float64
+    )
     torch.testing.assert_close(op.dense(), expected, rtol=1e-4, atol=1e-6)
 
 
@@ -132,7 +139,17 @@ def test_last_layer_solve_equals_exact_solve_on_the_last_layer(fitted):
     names = last_layer_names(model)
     assert names == ["module.layers.3.weight", "module.layers.3.bias"]
     result = compute_influence(
-        model, X, y, X, y, s, ["0", "1"], method="last_layer", curvature="hessian", damping=0.01, batch_size=100
+        model,
+        X,
+        y,
+        X,
+        y,
+        s,
+        ["0", "1"],
+        method="last_layer",
+        curvature="hessian",
+        damping=0.01,
+        batch_size=100,
     )
     # brute force: the Hessian over the whole parameter vector, restricted to the last layer's block
     offsets = np.cumsum([0] + [t.numel() for t in model.params.values()])
@@ -141,7 +158,15 @@ def test_last_layer_solve_equals_exact_solve_on_the_last_layer(fitted):
     H = brute_force_hessian(model, X, y)[np.ix_(block, block)]
     H += (model.weight_decay + 0.01) * torch.eye(len(block), dtype=torch.float64)
     _, G, _ = gaps_and_gradients(
-        model, X, y, s, ["0", "1"], target="equalized_odds", temperature=1.0, names=list(model.params), batch_size=50
+        model,
+        X,
+        y,
+        s,
+        ["0", "1"],
+        target="equalized_odds",
+        temperature=1.0,
+        names=list(model.params),
+        batch_size=50,
     )
     V = torch.linalg.solve(H, G[:, block].T).T
     grads = per_sample_gradients(model, X, y)[:, block]
@@ -151,7 +176,15 @@ def test_last_layer_solve_equals_exact_solve_on_the_last_layer(fitted):
 def test_gap_gradients_equal_finite_differences(fitted):
     model, X, y, s = fitted["mlp"]
     gaps, G, names = gaps_and_gradients(
-        model, X, y, s, ["0", "1"], target="equalized_odds", temperature=0.5, names=list(model.params), batch_size=64
+        model,
+        X,
+        y,
+        s,
+        ["0", "1"],
+        target="equalized_odds",
+        temperature=0.5,
+        names=list(model.params),
+        batch_size=64,
     )
     assert names == ["TPR(1) - TPR(0)", "TNR(1) - TNR(0)"]
     direction = torch.randn(model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(2))
@@ -161,12 +194,15 @@ def test_gap_gradients_equal_finite_differences(fitted):
     for sign in (1, -1):
         theta = flatten(original).double() + sign * eps * direction
         model.params = {k: v.float() for k, v in unflatten(theta, original).items()}
-        shifted[sign] = annotated_gaps(model, X, y, s, ["0", "1"], target="equalized_odds", temperature=0.5, batch_size=64)
+        shifted[sign] = annotated_gaps(
+            model, X, y, s, ["0", "1"], target="equalized_odds", temperature=0.5, batch_size=64
+        )
     model.params = original
     numeric = (shifted[1] - shifted[-1]) / (2 * eps)
     np.testing.assert_allclose((G @ direction).numpy(), numeric, rtol=2e-2, atol=1e-4)
     np.testing.assert_allclose(
-        gaps, annotated_gaps(model, X, y, s, ["0", "1"], target="equalized_odds", temperature=0.5, batch_size=64)
+        gaps,
+        annotated_gaps(model, X, y, s, ["0", "1"], target="equalized_odds", temperature=0.5, batch_size=64),
     )
 
 

@@ -18,19 +18,34 @@ def _retrained_gaps(weigher, X, y, X_val, y_val, s_val, w):
     torch.manual_seed(0)
     fit_weighted(net, X, y, w)
     return annotated_gaps(
-        SkorchModel(net), X_val, y_val, s_val, ["0", "1"], target="equalized_odds", temperature=1.0, batch_size=1024
+        SkorchModel(net),
+        X_val,
+        y_val,
+        s_val,
+        ["0", "1"],
+        target="equalized_odds",
+        temperature=1.0,
+        batch_size=1024,
     )
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_predicted_gap_change_matches_retraining(seed):
-    X, y, s = make_biased_classification(700, bias=["group_size", "group_shift", "class_size"][seed], random_state=seed)
+    X, y, s = make_biased_classification(
+        700, bias=["group_size", "group_shift", "class_size"][seed], random_state=seed
+    )
     X_val, y_val, s_val = X[500:], y[500:], s[500:]
     X, y = X[:500], y[:500]
     # logistic regression with L2, trained to convergence by full-batch gradient descent
     net = logreg_net(X.shape[1], weight_decay=1e-2, max_epochs=400, lr=2.0)
     weigher = FairIFWeigher(
-        net, X_val=X_val, y_val=y_val, sensitive_val=s_val, alpha=3.0, influence="exact", damping=0.0,
+        net,
+        X_val=X_val,
+        y_val=y_val,
+        sensitive_val=s_val,
+        alpha=3.0,
+        influence="exact",
+        damping=0.0,
         random_state=0,
     ).fit(X, y)
     assert weigher.influence_info_["method"] == "exact"

@@ -2,8 +2,10 @@ import numpy as np
 import pytest
 from fairlearn.metrics import (
     accuracy_score_difference,
-    equal_opportunity_difference as fl_eod,
     equalized_odds_difference,
+)
+from fairlearn.metrics import (
+    equal_opportunity_difference as fl_eod,
 )
 
 from fairif_sklearn.metrics import (
@@ -49,7 +51,9 @@ def test_more_groups_is_largest_pairwise_difference():
     tnr = [np.mean(1 - p[(s == g) & (y == 0)]) for g in range(3)]
     acc = [np.mean(p[s == g] == y[s == g]) for g in range(3)]
     assert equal_opportunity_difference(y, p, sensitive_features=s) == pytest.approx(np.ptp(tpr))
-    assert average_odds_difference(y, p, sensitive_features=s) == pytest.approx((np.ptp(tpr) + np.ptp(tnr)) / 2)
+    assert average_odds_difference(y, p, sensitive_features=s) == pytest.approx(
+        (np.ptp(tpr) + np.ptp(tnr)) / 2
+    )
     assert accuracy_difference(y, p, sensitive_features=s) == pytest.approx(np.ptp(acc))
     # fairlearn agrees on more groups too
     assert average_odds_difference(y, p, sensitive_features=s) == pytest.approx(
@@ -68,7 +72,9 @@ def test_missing_groups_are_ignored(missing):
     keep = np.ones(400, bool)
     keep[::3] = False
     for f in (accuracy_difference, average_odds_difference, equal_opportunity_difference):
-        assert f(y, p, sensitive_features=partial) == pytest.approx(f(y[keep], p[keep], sensitive_features=s[keep]))
+        assert f(y, p, sensitive_features=partial) == pytest.approx(
+            f(y[keep], p[keep], sensitive_features=s[keep])
+        )
 
 
 def test_string_labels_and_pos_label():

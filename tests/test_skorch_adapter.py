@@ -8,7 +8,7 @@ import pytest
 import torch
 from skorch.dataset import ValidSplit
 
-from fairif_sklearn.adapters import SkorchModel, check_skorch_net, loss_target, fit_weighted
+from fairif_sklearn.adapters import SkorchModel, check_skorch_net, fit_weighted, loss_target
 
 from ._helpers import binary_net, logreg_net, nll_net
 
@@ -76,7 +76,9 @@ def test_weights_travel_through_skorch_valid_split(biased_data):
     X, y, _ = biased_data
     w = np.ones(len(y))
     w[y == 1] = 0.0  # the loss then only sees class 0
-    net = _fit(lambda: logreg_net(10, max_epochs=200, lr=1.0, weight_decay=0.0, train_split=ValidSplit(5)), X, y, w)
+    net = _fit(
+        lambda: logreg_net(10, max_epochs=200, lr=1.0, weight_decay=0.0, train_split=ValidSplit(5)), X, y, w
+    )
     assert "valid_loss" in net.history[-1]
     assert np.mean(net.predict(X) == 0) > 0.95
 

@@ -16,8 +16,14 @@ def brute_force(scores, gaps, alpha):
         r = gaps - a @ u / n
         return r @ r + alpha * u @ u / n, -2 * a.T @ r / n + 2 * alpha * u / n
 
-    res = minimize(objective, np.zeros(n), jac=True, method="L-BFGS-B", bounds=[(-1, None)] * n,
-                   options={"maxiter": 20000, "ftol": 1e-16, "gtol": 1e-12})
+    res = minimize(
+        objective,
+        np.zeros(n),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-1, None)] * n,
+        options={"maxiter": 20000, "ftol": 1e-16, "gtol": 1e-12},
+    )
     w = 1 + res.x
     return w / w.mean(), res.fun
 

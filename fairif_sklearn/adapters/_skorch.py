@@ -172,9 +172,7 @@ class SkorchModel:
     def __init__(self, net: Any):
         self.net = net
         self._wrapper = _InferModule(net)
-        self.params = {
-            name: p.detach() for name, p in self._wrapper.named_parameters() if p.requires_grad
-        }
+        self.params = {name: p.detach() for name, p in self._wrapper.named_parameters() if p.requires_grad}
         first = next(iter(self.params.values()))
         self.device = first.device
         self.dtype = first.dtype

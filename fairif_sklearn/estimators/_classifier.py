@@ -153,8 +153,14 @@ gap_names_, groups_, classes_, train_mask_, influence_info_, n_features_in_
             net.set_params(warm_start=self.estimator.warm_start)
         self.estimator_ = net
         self.final_gaps_ = annotated_gaps(
-            SkorchModel(net), data.X_val, data.y_val, data.g_val, [str(g) for g in data.groups],
-            target=self.target, temperature=self.temperature, batch_size=self.batch_size,
+            SkorchModel(net),
+            data.X_val,
+            data.y_val,
+            data.g_val,
+            [str(g) for g in data.groups],
+            target=self.target,
+            temperature=self.temperature,
+            batch_size=self.batch_size,
         )
         self._log(f"gaps after reweighting {np.round(self.final_gaps_, 4)}")
         return self

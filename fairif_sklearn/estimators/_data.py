@@ -58,7 +58,9 @@ def check_predict_X(est, X) -> np.ndarray:
                 f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
                 f"{est._input_shape[0]} features as input."
             )
-        raise ValueError(f"X has rows of shape {X.shape[1:]}, but the model was fitted on {est._input_shape}.")
+        raise ValueError(
+            f"X has rows of shape {X.shape[1:]}, but the model was fitted on {est._input_shape}."
+        )
     return _for_torch(X)
 
 
@@ -78,9 +80,7 @@ def prepare_data(est, X, y, sensitive_features) -> FitData:
         raise ValueError(f"y has only one class ({np.unique(y).tolist()}); FairIF needs a binary target.")
     if kind != "binary":
         n = len(np.unique(y))
-        raise ValueError(
-            f"FairIF supports binary targets only; y is {kind!r} with {n} distinct value(s)."
-        )
+        raise ValueError(f"FairIF supports binary targets only; y is {kind!r} with {n} distinct value(s).")
     classes = np.unique(y)
     y_codes = np.searchsorted(classes, y)
     has_constructor_set = any(v is not None for v in (est.X_val, est.y_val, est.sensitive_val))
@@ -92,9 +92,7 @@ def prepare_data(est, X, y, sensitive_features) -> FitData:
                 "sensitive_features in fit were given; use one of the two."
             )
         if len(sensitive_features) != len(y):
-            raise ValueError(
-                f"sensitive_features has {len(sensitive_features)} rows but X has {len(y)}."
-            )
+            raise ValueError(f"sensitive_features has {len(sensitive_features)} rows but X has {len(y)}.")
         annotated = ~missing_group_mask(sensitive_features)
         if not annotated.any():
             raise ValueError(
@@ -111,9 +109,7 @@ def prepare_data(est, X, y, sensitive_features) -> FitData:
         s_val = np.asarray(sensitive_features, dtype=object)[annotated]
     elif has_constructor_set:
         if est.X_val is None or est.y_val is None or est.sensitive_val is None:
-            raise ValueError(
-                "The annotated set needs all three of X_val, y_val and sensitive_val."
-            )
+            raise ValueError("The annotated set needs all three of X_val, y_val and sensitive_val.")
         X_val = check_array(est.X_val, **_CHECK)
         y_val = column_or_1d(est.y_val)
         s_val = np.asarray(est.sensitive_val, dtype=object)

@@ -153,8 +153,15 @@ def compute_influence(
     method = resolve_method(method, model)
     names = last_layer_names(model) if method == "last_layer" else list(model.params)
     gaps, G, gap_names = gaps_and_gradients(
-        model, X_val, y_val, g_val, group_names,
-        target=target, temperature=temperature, names=names, batch_size=batch_size,
+        model,
+        X_val,
+        y_val,
+        g_val,
+        group_names,
+        target=target,
+        temperature=temperature,
+        names=names,
+        batch_size=batch_size,
     )
     rng = random_state if random_state is not None else np.random.RandomState()
     rows = subsample_rows(len(y_train), hessian_subsample, rng)
@@ -186,8 +193,8 @@ def compute_influence(
         method=method,
         solve=info,
         n_curvature_rows=len(rows),
-        diagnostics={"n_curvature_products": op.n_products, "gap_gradient_norm": torch.linalg.norm(G, dim=1).tolist()},
+        diagnostics={
+            "n_curvature_products": op.n_products,
+            "gap_gradient_norm": torch.linalg.norm(G, dim=1).tolist(),
+        },
     )
-
-
-

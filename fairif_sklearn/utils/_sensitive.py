@@ -35,7 +35,10 @@ def encode_groups(sensitive_features) -> tuple[np.ndarray, np.ndarray]:
     label are still called 0 and 1, not 0.0 and 1.0.
     """
     s = np.array(
-        [int(v) if isinstance(v, float | np.floating) and float(v).is_integer() else v for v in sensitive_features],
+        [
+            int(v) if isinstance(v, float | np.floating) and float(v).is_integer() else v
+            for v in sensitive_features
+        ],
         dtype=object,
     )
     labels = sorted(set(s.tolist()), key=lambda v: (str(type(v)), v))

@@ -90,8 +90,9 @@ def solve_weights(
 
     c = np.zeros(k)
     converged = False
-    it = 0
-    for it in range(1, max_iter + 1):
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter += 1
         u = primal(c)
         grad = d - c - a @ u / n  # half the dual gradient
         if np.linalg.norm(grad) <= tol * (1 + np.linalg.norm(d)):
@@ -108,4 +109,4 @@ def solve_weights(
     w = 1.0 + u
     w = w / w.mean()
     predicted = d - a @ (w - 1.0) / n
-    return WeightSolution(w, predicted, c, it, converged, int(np.sum(w == 0)))
+    return WeightSolution(w, predicted, c, n_iter, converged, int(np.sum(w == 0)))
