@@ -97,6 +97,23 @@ def test_influence_back_ends_run_end_to_end(biased_data, influence):
     assert np.isfinite(clf.sample_weight_).all()
 
 
+def test_cg_that_does_not_converge_warns(biased_data):
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y, s = biased_data
+    with pytest.warns(ConvergenceWarning, match="cg solve did not converge"):
+        clf = _clf(influence="cg", cg_maxiter=1).fit(X, y, sensitive_features=partial_groups(s, 400))
+    assert clf.influence_info_["solver_n_iter"] == [1, 1] and not clf.influence_info_["solver_converged"]
+
+
+def test_verbose_reports_the_stages(biased_data, capsys):
+    X, y, s = biased_data
+    _clf(verbose=1).fit(X, y, sensitive_features=partial_groups(s, 400))
+    out = capsys.readouterr().out
+    for stage in ("ERM fit on 1100 rows", "influence (auto) on 106 parameters", "gaps", "weighted fit"):
+        assert stage in out
+
+
 def test_warm_start_retrain(biased_data):
     X, y, s = biased_data
     clf = _clf(retrain="warm_start").fit(X, y, sensitive_features=partial_groups(s, 400))
@@ -147,15 +164,15 @@ def test_inputs_and_estimator_are_not_modified(biased_data):
     X64 = X.astype(np.float64)
     groups = partial_groups(s, 400)
     copies = [X64.copy(), y.copy(), groups.copy()]
-    net = small_net()
-    net.initialize()  # an already-initialised net is fine: it is cloned
+    net = small_net().fit(X[:100], y[:100])  # an already-fitted net is fine: it is cloned
     before = [p.detach().clone() for p in net.module_.parameters()]
+    n_epochs = len(net.history)
     FairIFClassifier(net, random_state=0).fit(X64, y, sensitive_features=groups)
     for original, copy in zip((X64, y, groups), copies, strict=True):
         np.testing.assert_array_equal(original, copy)
     for p, q in zip(net.module_.parameters(), before, strict=True):
         torch.testing.assert_close(p.detach(), q)
-    assert len(net.history) == 0
+    assert len(net.history) == n_epochs
 
 
 def test_pandas_input(biased_data):

@@ -53,16 +53,19 @@ gap_names_, groups_, classes_, train_mask_, influence_info_, n_features_in_
 
     Examples
     --------
-    >>> import sklearn
+    >>> import numpy as np
     >>> from fairif_sklearn import FairIFClassifier
     >>> from fairif_sklearn.datasets import make_biased_classification
     >>> from fairif_sklearn.nets import make_mlp_classifier
     >>> X, y, s = make_biased_classification(n_samples=2000, random_state=0)
-    >>> s_annotated = s.astype(float)
-    >>> s_annotated[500:] = float("nan")          # groups known for 500 rows only
-    >>> clf = FairIFClassifier(make_mlp_classifier(max_epochs=5), random_state=0)
-    >>> clf.fit(X, y, sensitive_features=s_annotated).predict(X[:3]).shape
+    >>> groups = s.astype(float)
+    >>> groups[500:] = np.nan  # group labels for 500 rows only
+    >>> net = make_mlp_classifier(X.shape[1], hidden=(8,), max_epochs=5)
+    >>> clf = FairIFClassifier(net, random_state=0).fit(X, y, sensitive_features=groups)
+    >>> clf.predict(X[:3]).shape
     (3,)
+    >>> clf.gap_names_
+    ['TPR(1) - TPR(0)', 'TNR(1) - TNR(0)']
     """
 
     _parameter_constraints = {
