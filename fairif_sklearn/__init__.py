@@ -7,6 +7,6 @@ groups of a small group-annotated set, and retrains with those weights.
 """
 
 from ._version import __version__
-from .estimators import FairIFClassifier, FairIFWeigher
+from .estimators import FairIFClassifier, FairIFWeigher, WeightedNetClassifier
 
-__all__ = ["FairIFClassifier", "FairIFWeigher", "__version__"]
+__all__ = ["FairIFClassifier", "FairIFWeigher", "WeightedNetClassifier", "__version__"]

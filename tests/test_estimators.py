@@ -312,3 +312,28 @@ def test_predict_checks_shape(biased_data):
     clf = _clf().fit(X, y, sensitive_features=partial_groups(s, 400))
     with pytest.raises(ValueError, match="features"):
         clf.predict(X[:, :4])
+
+
+def test_reweight_equals_refitting_with_another_alpha(biased_data):
+    X, y, s = biased_data
+    groups = partial_groups(s, 400)
+    weigher = FairIFWeigher(small_net(), alpha=0.1, random_state=0).fit(X, y, sensitive_features=groups)
+    other = FairIFWeigher(small_net(), alpha=0.01, random_state=0).fit(X, y, sensitive_features=groups)
+    weight, predicted = weigher.reweight(0.01)
+    np.testing.assert_allclose(weight, other.sample_weight_)
+    np.testing.assert_allclose(predicted, other.predicted_gaps_)
+
+
+def test_weighted_net_classifier_trains_on_fairif_weights(biased_data):
+    from fairif_sklearn import WeightedNetClassifier
+
+    X, y, s = biased_data
+    groups = partial_groups(s, 400)
+    clf = FairIFClassifier(small_net(), random_state=0).fit(X, y, sensitive_features=groups)
+    rows = clf.train_mask_
+    # the same seed as FairIF's stage 2 reproduces its final model
+    wrapped = WeightedNetClassifier(small_net(), random_state=0)
+    wrapped.fit(X[rows], y[rows], sample_weight=clf.sample_weight_[rows])
+    np.testing.assert_allclose(wrapped.predict_proba(X), clf.predict_proba(X), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="non-negative"):
+        wrapped.fit(X, y, sample_weight=-np.ones(len(y)))

@@ -175,7 +175,7 @@ gap_names_, groups_, classes_, train_mask_, influence_info_, n_features_in_
     def predict_proba(self, X):
         """Class probabilities of the final net, columns in the order of ``classes_``."""
         X = self._check_X(X)
-        return self.estimator_.predict_proba(X)
+        return self.estimator_.predict_proba(X).astype(np.float64)
 
     def predict(self, X):
         """Predicted class labels of the final net."""

@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from ..adapters import SkorchModel, check_skorch_net, fit_weighted
 from ..influence import CURVATURES, METHODS, TARGETS, compute_influence
@@ -200,6 +201,29 @@ class FairIFWeigher(MetaEstimatorMixin, BaseEstimator):
         check_skorch_net(self.estimator)
         self._fit(prepare_data(self, X, y, sensitive_features))
         return self
+
+    def reweight(self, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        """Weights for another ``alpha`` from the fitted influence scores, without refitting.
+
+        Only the weight solve depends on ``alpha``; the ERM fit and the
+        influence scores do not. This makes a path over ``alpha`` cost one stage
+        1 plus one cheap solve per value.
+
+        Parameters
+        ----------
+        alpha : float
+
+        Returns
+        -------
+        sample_weight : ndarray of shape (n_samples,)
+            As ``sample_weight_`` (zero for held-out annotated rows).
+        predicted_gaps : ndarray of shape (n_gaps,)
+        """
+        check_is_fitted(self, "influence_scores_")
+        solution = solve_weights(self.influence_scores_, self.gaps_, alpha)
+        weight = np.zeros(len(self.train_mask_))
+        weight[self.train_mask_] = solution.sample_weight
+        return weight, solution.predicted_gaps
 
     def _log(self, message: str) -> None:
         if self.verbose:

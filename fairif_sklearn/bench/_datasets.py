@@ -1,0 +1,120 @@
+"""The benchmark's data sets, each with its splits, its groups and its net."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..datasets import make_biased_classification
+from ..nets import make_mlp_classifier
+
+
+@dataclass
+class BenchData:
+    """One draw of a data set: train (groups for oracles only), annotated valid, test."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    s_train: np.ndarray
+    X_valid: np.ndarray
+    y_valid: np.ndarray
+    s_valid: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    s_test: np.ndarray
+    make_net: Callable[[], object]
+
+
+def _net(n_features, hidden, device, **kw):
+    return lambda: make_mlp_classifier(n_features, hidden=hidden, device=device, **kw)
+
+
+def synthetic(seed: int, *, bias: str, device: str, n_samples: int = 6000, n_valid: int = 1000) -> BenchData:
+    """The embedded generator: train, a 1000-row annotated valid set and a test set of the same bias."""
+    X, y, s = make_biased_classification(n_samples + n_valid, bias=bias, random_state=seed)
+    X_test, y_test, s_test = make_biased_classification(n_samples, bias=bias, random_state=10_000 + seed)
+    return BenchData(
+        f"synthetic-{bias}",
+        X[n_valid:], y[n_valid:], s[n_valid:],
+        X[:n_valid], y[:n_valid], s[:n_valid],
+        X_test, y_test, s_test,
+        _net(X.shape[1], (16,), device, max_epochs=10, batch_size=256, lr=0.02),
+    )  # fmt: skip
+
+
+def ci_mnist(seed: int, *, bias: str, device: str, data_home=None, max_epochs: int = 15) -> BenchData:
+    """CI-MNIST with one of the paper's biases and its MLP (one hidden layer of 64)."""
+    from ..datasets import make_ci_mnist
+
+    d = make_ci_mnist(bias, data_home=data_home, random_state=seed)
+    n_features = int(np.prod(d.X_train.shape[1:]))
+    return BenchData(
+        f"ci-mnist-{bias}",
+        d.X_train, d.y_train, d.s_train,
+        d.X_valid, d.y_valid, d.s_valid,
+        d.X_test, d.y_test, d.s_test,
+        _net(n_features, (64,), device, lr=1e-3, max_epochs=max_epochs, batch_size=256),
+    )  # fmt: skip
+
+
+def adult(
+    seed: int, *, device: str, data_home=None, sensitive: str = "sex", valid_fraction: float = 0.2
+) -> BenchData:
+    """UCI Adult (income > 50K): one-hot and scaled features without the sensitive column.
+
+    20% of the training file, drawn per seed, is the annotated valid set.
+    """
+    from sklearn.compose import make_column_selector, make_column_transformer
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from ..datasets import load_adult
+
+    d = load_adult(data_home=data_home, sensitive=sensitive)
+    X_all = d.X_train.drop(columns=[sensitive])
+    X_test = d.X_test.drop(columns=[sensitive])
+    rows = np.arange(len(X_all))
+    train, valid = train_test_split(rows, test_size=valid_fraction, random_state=seed, stratify=d.y_train)
+    encode = make_column_transformer(
+        (
+            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+            make_column_selector(dtype_include=object),
+        ),
+        (StandardScaler(), make_column_selector(dtype_exclude=object)),
+    )
+    encode.fit(X_all.iloc[train])
+
+    def tf(X):
+        return np.nan_to_num(encode.transform(X)).astype(np.float32)
+
+    X_tr, X_va = tf(X_all.iloc[train]), tf(X_all.iloc[valid])
+    return BenchData(
+        f"adult-{sensitive}",
+        X_tr, d.y_train[train], d.s_train[train],
+        X_va, d.y_train[valid], d.s_train[valid],
+        tf(X_test), d.y_test, d.s_test,
+        _net(X_tr.shape[1], (64,), device, lr=1e-3, max_epochs=10, batch_size=256),
+    )  # fmt: skip
+
+
+def subsample_valid(data: BenchData, fraction: float, seed: int) -> BenchData:
+    """The same draw with a random ``fraction`` of the annotated valid set (Table 4 of the paper)."""
+    if fraction >= 1:
+        return data
+    rng = np.random.RandomState(seed)
+    keep = np.sort(rng.choice(len(data.y_valid), int(round(fraction * len(data.y_valid))), replace=False))
+    return BenchData(
+        data.name, data.X_train, data.y_train, data.s_train,
+        data.X_valid[keep], data.y_valid[keep], data.s_valid[keep],
+        data.X_test, data.y_test, data.s_test, data.make_net,
+    )  # fmt: skip
+
+
+def set_threads(n: int | None) -> None:
+    """Limit torch's CPU threads (the benchmark's machines may be small)."""
+    if n:
+        torch.set_num_threads(n)
