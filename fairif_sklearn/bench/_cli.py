@@ -39,6 +39,12 @@ def _parse(argv):
         "of the annotated set, instead of the baselines",
     )  # fmt: skip
     p.add_argument("--max-epochs", type=int, default=15, help="ci-mnist: epochs of each fit")
+    p.add_argument("--influence", choices=("auto", "exact", "last_layer", "cg"), default="auto")
+    p.add_argument(
+        "--hessian-subsample", type=float, default=None,
+        help="rows (>= 1) or fraction (< 1) of the training set for the curvature; default: all, "
+        "or 5000 rows for ci-mnist",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
@@ -55,6 +61,15 @@ def _load(args, seed):
             seed, bias=args.bias, device=args.device, data_home=args.data_home, max_epochs=args.max_epochs
         )
     return _datasets.adult(seed, device=args.device, data_home=args.data_home)
+
+
+def _fairif_params(args) -> dict:
+    subsample = args.hessian_subsample
+    if subsample is None and args.dataset == "ci-mnist":
+        subsample = 5000
+    if subsample is not None and subsample >= 1:
+        subsample = int(subsample)
+    return {"influence": args.influence, "hessian_subsample": subsample}
 
 
 def _steps(args):
@@ -93,13 +108,13 @@ def run(args) -> tuple[list[dict], str]:
                 erm_result, erm_model = _methods.erm(data, seed)
                 results.append(erm_result)
             elif step == "fairif":
-                path = _methods.fairif_path(data, seed, args.alphas)
+                path = _methods.fairif_path(data, seed, args.alphas, **_fairif_params(args))
                 results += path + _methods.fairif_summary(path, erm_result)
             elif isinstance(step, tuple):
                 fraction = step[1]
                 label_f = f"FairIF [{fraction:g} of valid]"
                 sub = _datasets.subsample_valid(data, fraction, seed)
-                path = _methods.fairif_path(sub, seed, args.alphas, label=label_f)
+                path = _methods.fairif_path(sub, seed, args.alphas, label=label_f, **_fairif_params(args))
                 results += path + _methods.fairif_summary(path, erm_result, label=label_f)
             elif step == "to":
                 results.append(_methods.threshold_optimizer(data, seed, erm_model, oracle=False))
@@ -133,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     _report.write_csv(args.out / f"{stem}-runs.csv", rows)
     _report.write_csv(args.out / f"{stem}-summary.csv", summary)
     _report.plot(summary, args.out / f"{stem}.png", title)
-    print(
-        f"\nwrote {args.out / (stem + '-runs.csv')}, {args.out / (stem + '-summary.csv')}, {args.out / (stem + '.png')}"
-    )
+    files = [args.out / f"{stem}{suffix}" for suffix in ("-runs.csv", "-summary.csv", ".png")]
+    print("\nwrote " + ", ".join(map(str, files)))
     print(f"done in {time.perf_counter() - start:.0f} s")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass, field
 
@@ -65,11 +66,21 @@ def erm(data: BenchData, seed: int) -> tuple[Result, WeightedNetClassifier]:
     return _evaluate("ERM", GROUPS_NONE, data, lambda X, s: model.predict(X)), model
 
 
-def fairif_path(data: BenchData, seed: int, alphas=ALPHA_GRID, label: str = "FairIF") -> list[Result]:
+def fairif_path(
+    data: BenchData, seed: int, alphas=ALPHA_GRID, label: str = "FairIF", **fairif_params
+) -> list[Result]:
     """One stage 1, then a weighted fit for each alpha of the path."""
     weigher = FairIFWeigher(
-        data.make_net(), X_val=data.X_valid, y_val=data.y_valid, sensitive_val=data.s_valid, random_state=seed
-    ).fit(data.X_train, data.y_train)
+        data.make_net(),
+        X_val=data.X_valid,
+        y_val=data.y_valid,
+        sensitive_val=data.s_valid,
+        random_state=seed,
+        **fairif_params,
+    )
+    start = time.perf_counter()
+    weigher.fit(data.X_train, data.y_train)
+    stage1_seconds = time.perf_counter() - start  # includes the ERM fit
     results = []
     for alpha in alphas:
         weight, predicted = weigher.reweight(alpha)
@@ -86,6 +97,8 @@ def fairif_path(data: BenchData, seed: int, alphas=ALPHA_GRID, label: str = "Fai
                 predicted_gaps=predicted.tolist(),
                 weight_std=float(np.std(weight[weigher.train_mask_])),
                 influence=weigher.influence_info_["method"],
+                solver_converged=weigher.influence_info_["solver_converged"],
+                stage1_seconds=stage1_seconds,
             )
         )
     return results

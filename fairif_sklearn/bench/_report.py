@@ -87,8 +87,10 @@ def plot(summary: list[dict], path: Path, title: str) -> None:
                         xytext=(4, 4), fontsize=8, color="C0")  # fmt: skip
     markers = iter("sD^v<>pP*Xh")
     for i, e in enumerate(x for x in summary if not x["method"].endswith(PATH_SUFFIX)):
-        ax.errorbar(e["AOD_mean"], e["acc_mean"], xerr=e["AOD_std"], yerr=e["acc_std"], fmt=next(markers, "o"),
-                    color=f"C{i + 1}", capsize=3, label=f"{e['method']} [{e['groups']}]")  # fmt: skip
+        ax.errorbar(
+            e["AOD_mean"], e["acc_mean"], xerr=e["AOD_std"], yerr=e["acc_std"], fmt=next(markers, "o"),
+            color=f"C{i + 1}", capsize=3, label=f"{e['method']} [{e['groups']}]",
+        )  # fmt: skip
     ax.set_xlabel("average odds difference (AOD, test, lower is fairer)")
     ax.set_ylabel("accuracy (test)")
     ax.set_title(title)
