@@ -75,9 +75,9 @@ class FairIFWeigher(MetaEstimatorMixin, BaseEstimator):
     hessian_subsample : int, float or None, default=None
         Estimate the curvature on this many training rows (a float: this
         fraction), drawn at random; None uses all.
-    cg_tol : float, default=1e-6
+    cg_tol : float, default=1e-4
         Relative residual at which CG stops.
-    cg_maxiter : int, default=200
+    cg_maxiter : int, default=100
     holdout_annotated : bool, default=True
         With ``sensitive_features``, keep the annotated rows out of training (the
         paper's protocol); their weight in ``sample_weight_`` is zero.
@@ -153,8 +153,8 @@ class FairIFWeigher(MetaEstimatorMixin, BaseEstimator):
         damping=1e-3,
         temperature=1.0,
         hessian_subsample=None,
-        cg_tol=1e-6,
-        cg_maxiter=200,
+        cg_tol=1e-4,
+        cg_maxiter=100,
         holdout_annotated=True,
         batch_size=1024,
         random_state=None,
@@ -290,12 +290,14 @@ class FairIFWeigher(MetaEstimatorMixin, BaseEstimator):
             **result.diagnostics,
         }
         if not result.solve.converged:
+            remedies = "increase `damping` or `cg_maxiter`"
+            if self.curvature == "hessian":
+                remedies += ", or use curvature='gauss_newton'"
             warnings.warn(
                 f"The {result.solve.solver} solve did not converge (relative residuals "
-                f"{np.round(result.solve.residual, 4).tolist()}"
+                f"{np.round(result.solve.residual, 6).tolist()}"
                 f"{', negative curvature met' if result.solve.negative_curvature else ''}); "
-                "the influence scores are approximate. Increase `damping` or `cg_maxiter`, "
-                "or use curvature='gauss_newton'.",
+                f"the influence scores are approximate: {remedies}.",
                 ConvergenceWarning,
                 stacklevel=3,
             )
