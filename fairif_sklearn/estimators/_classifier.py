@@ -160,7 +160,7 @@ gap_names_, groups_, classes_, train_mask_, influence_info_, n_features_in_
             data.X_val,
             data.y_val,
             data.g_val,
-            [str(g) for g in data.groups],
+            data.group_names,
             target=self.target,
             temperature=self.temperature,
             batch_size=self.batch_size,

@@ -35,6 +35,11 @@ class FitData:
     train_mask: np.ndarray
     annotated_mask: np.ndarray | None
 
+    @property
+    def group_names(self) -> list[str]:
+        """The groups as strings, for naming the gaps."""
+        return [str(g) for g in self.groups]
+
 
 _CHECK = dict(ensure_2d=False, allow_nd=True, dtype="numeric", ensure_all_finite=True)
 

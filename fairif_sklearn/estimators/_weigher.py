@@ -246,7 +246,7 @@ class FairIFWeigher(MetaEstimatorMixin, BaseEstimator):
             data.X_val,
             data.y_val,
             data.g_val,
-            [str(g) for g in data.groups],
+            data.group_names,
             target=self.target,
             method=self.influence,
             curvature=self.curvature,
