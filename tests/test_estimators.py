@@ -337,3 +337,38 @@ def test_weighted_net_classifier_trains_on_fairif_weights(biased_data):
     np.testing.assert_allclose(wrapped.predict_proba(X), clf.predict_proba(X), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="non-negative"):
         wrapped.fit(X, y, sample_weight=-np.ones(len(y)))
+
+
+def test_memory_makes_a_grid_over_alpha_reuse_stage_one(biased_data, routing, tmp_path, monkeypatch):
+    import fairif_sklearn.estimators._weigher as weigher_module
+
+    X, y, s = biased_data
+    groups = partial_groups(s, 600, seed=3)
+    calls = {"erm": 0, "weighted": 0}
+    real = weigher_module.fit_weighted
+
+    def counting(net, X, y, w):
+        calls["erm" if w is None else "weighted"] += 1
+        return real(net, X, y, w)
+
+    monkeypatch.setattr(weigher_module, "fit_weighted", counting)
+    import fairif_sklearn.estimators._classifier as classifier_module
+
+    monkeypatch.setattr(classifier_module, "fit_weighted", counting)
+
+    def search(memory):
+        return GridSearchCV(
+            _clf(memory=memory).set_fit_request(sensitive_features=True),
+            {"alpha": [1.0, 0.1, 0.01]},
+            scoring={"accuracy": "accuracy", "aod": aod_scorer},
+            refit="accuracy",
+            cv=KFold(2, shuffle=True, random_state=1),
+        ).fit(X, y, sensitive_features=groups)
+
+    plain = search(None)
+    assert calls == {"erm": 2 * 3 + 1, "weighted": 2 * 3 + 1}
+    calls.update(erm=0, weighted=0)
+    cached = search(str(tmp_path / "cache"))
+    assert calls == {"erm": 2 + 1, "weighted": 2 * 3 + 1}  # one ERM per fold (and the refit)
+    for key in ("mean_test_accuracy", "mean_test_aod", "split0_test_aod"):
+        np.testing.assert_array_equal(plain.cv_results_[key], cached.cv_results_[key])

@@ -1,7 +1,7 @@
 """The FairIF estimators."""
 
 from ._classifier import FairIFClassifier
-from ._weighted_net import WeightedNetClassifier
 from ._weigher import FairIFWeigher
+from ._weighted_net import WeightedNetClassifier
 
 __all__ = ["FairIFClassifier", "FairIFWeigher", "WeightedNetClassifier"]

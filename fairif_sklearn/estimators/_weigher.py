@@ -220,10 +220,14 @@ class FairIFWeigher(MetaEstimatorMixin, BaseEstimator):
         predicted_gaps : ndarray of shape (n_gaps,)
         """
         check_is_fitted(self, "influence_scores_")
+        weight, solution = self._weights(alpha)
+        return weight, solution.predicted_gaps
+
+    def _weights(self, alpha: float):
         solution = solve_weights(self.influence_scores_, self.gaps_, alpha)
         weight = np.zeros(len(self.train_mask_))
         weight[self.train_mask_] = solution.sample_weight
-        return weight, solution.predicted_gaps
+        return weight, solution
 
     def _log(self, message: str) -> None:
         if self.verbose:
@@ -231,6 +235,11 @@ class FairIFWeigher(MetaEstimatorMixin, BaseEstimator):
 
     def _fit(self, data: FitData) -> None:
         """Stage 1 on checked data; sets the fitted attributes."""
+        self._fit_influence(data)
+        self._solve()
+
+    def _fit_influence(self, data: FitData) -> None:
+        """The part of stage 1 that does not depend on ``alpha``: ERM fit and influence."""
         rng = check_random_state(self.random_state)
         self._seeds = rng.randint(0, 2**31 - 1, size=1)
         net = clone(self.estimator)
@@ -259,19 +268,12 @@ class FairIFWeigher(MetaEstimatorMixin, BaseEstimator):
             random_state=rng,
             progress=progress_bar(self.verbose),
         )
-        solution = solve_weights(result.scores, result.gaps, self.alpha)
-        self._log(f"gaps {np.round(result.gaps, 4)} -> predicted {np.round(solution.predicted_gaps, 4)}")
-
-        weight = np.zeros(len(data.train_mask))
-        weight[data.train_mask] = solution.sample_weight
         self.erm_estimator_ = net
-        self.sample_weight_ = weight
         self.train_mask_ = data.train_mask
         self.classes_ = data.classes
         self.groups_ = data.groups
         self.influence_scores_ = result.scores
         self.gaps_ = result.gaps
-        self.predicted_gaps_ = solution.predicted_gaps
         self.gap_names_ = result.gap_names
         self.influence_info_ = {
             "method": result.method,
@@ -284,9 +286,6 @@ class FairIFWeigher(MetaEstimatorMixin, BaseEstimator):
             "negative_curvature": result.solve.negative_curvature,
             "min_eigenvalue": result.solve.min_eigenvalue,
             "n_curvature_rows": result.n_curvature_rows,
-            "weight_solve_n_iter": solution.n_iter,
-            "weight_solve_converged": solution.converged,
-            "n_zero_weight": solution.n_clipped,
             **result.diagnostics,
         }
         if not result.solve.converged:
@@ -299,5 +298,16 @@ class FairIFWeigher(MetaEstimatorMixin, BaseEstimator):
                 f"{', negative curvature met' if result.solve.negative_curvature else ''}); "
                 f"the influence scores are approximate: {remedies}.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
+
+    def _solve(self) -> None:
+        """The weight solve for the current ``alpha``; sets the weights and predicted gaps."""
+        self.sample_weight_, solution = self._weights(self.alpha)
+        self.predicted_gaps_ = solution.predicted_gaps
+        self.influence_info_.update(
+            weight_solve_n_iter=solution.n_iter,
+            weight_solve_converged=solution.converged,
+            n_zero_weight=solution.n_clipped,
+        )
+        self._log(f"gaps {np.round(self.gaps_, 4)} -> predicted {np.round(self.predicted_gaps_, 4)}")

@@ -60,7 +60,9 @@ class WeightedNetClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self._input_shape = X.shape[1:]
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) != 2:
-            raise ValueError(f"WeightedNetClassifier needs a binary target, got {len(self.classes_)} classes.")
+            raise ValueError(
+                f"WeightedNetClassifier needs a binary target, got {len(self.classes_)} classes."
+            )
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=float)
             if sample_weight.shape != (len(y),):
