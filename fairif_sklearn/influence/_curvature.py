@@ -135,38 +135,44 @@ def solve_dense(op: CurvatureOperator, B: torch.Tensor) -> tuple[torch.Tensor, S
 def solve_cg(
     op: CurvatureOperator, B: torch.Tensor, *, tol: float, maxiter: int
 ) -> tuple[torch.Tensor, SolveInfo]:
-    """Conjugate gradient for each row of ``B``, in float64 arithmetic.
+    """Conjugate gradient for the k rows of ``B`` at once, in float64 arithmetic.
 
-    Stops at a relative residual of ``tol``, after ``maxiter`` iterations, or at
-    the first direction of non-positive curvature (reported, never hidden).
+    The k systems are independent, but their curvature products share one pass
+    over the data per iteration. Each stops at a relative residual of ``tol``,
+    after ``maxiter`` iterations, or at the first direction of non-positive
+    curvature (reported, never hidden).
     """
     X = torch.zeros_like(B)
-    iters, residuals, negative = [], [], False
-    for row, b in enumerate(B):
-        x = torch.zeros_like(b)
-        r = b.clone()
-        p = r.clone()
-        rs = r @ r
-        b_norm = float(torch.sqrt(rs)) or 1.0
-        it = 0
-        while it < maxiter and float(torch.sqrt(rs)) > tol * b_norm:
-            Ap = op.matvec(p)
-            pAp = p @ Ap
-            if pAp <= 0:
-                negative = True
-                break
-            step = rs / pAp
-            x += step * p
-            r -= step * Ap
-            rs_new = r @ r
-            p = r + (rs_new / rs) * p
-            rs = rs_new
-            it += 1
-        X[row] = x
-        iters.append(it)
-        residuals.append(float(torch.sqrt(rs)) / b_norm)
+    R = B.clone()
+    P = R.clone()
+    rs = (R * R).sum(dim=1)
+    b_norm = torch.sqrt(rs).clamp_min(torch.finfo(B.dtype).tiny)
+    iters = torch.zeros(len(B), dtype=torch.long)
+    active = torch.sqrt(rs) > tol * b_norm
+    negative = False
+    for _ in range(maxiter):
+        if not active.any():
+            break
+        rows = active.nonzero().flatten()
+        AP = op.matmat(P[rows])
+        pAp = (P[rows] * AP).sum(dim=1)
+        bad = pAp <= 0
+        if bad.any():
+            negative = True
+            active[rows[bad]] = False
+            keep = ~bad
+            rows, AP, pAp = rows[keep], AP[keep], pAp[keep]
+        step = rs[rows] / pAp
+        X[rows] += step[:, None] * P[rows]
+        R[rows] -= step[:, None] * AP
+        rs_new = (R[rows] * R[rows]).sum(dim=1)
+        P[rows] = R[rows] + (rs_new / rs[rows])[:, None] * P[rows]
+        rs[rows] = rs_new
+        iters[rows] += 1
+        active[rows] = torch.sqrt(rs_new) > tol * b_norm[rows]
+    residuals = (torch.sqrt(rs) / b_norm).tolist()
     converged = not negative and all(res <= tol for res in residuals)
-    return X, SolveInfo("cg", iters, residuals, converged, None, negative)
+    return X, SolveInfo("cg", iters.tolist(), residuals, converged, None, negative)
 
 
 def subsample_rows(n: int, size: int | float | None, rng: np.random.RandomState) -> np.ndarray:
