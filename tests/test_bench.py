@@ -52,7 +52,7 @@ def test_alpha_is_chosen_on_the_valid_set_never_the_test_set():
 
 
 @pytest.mark.parametrize("dataset", ["ci-mnist", "adult"])
-def test_real_data_sets_need_their_files(tmp_path, dataset):
+def test_real_data_sets_need_their_files(tmp_path, dataset, offline):
     with pytest.raises(FileNotFoundError, match="FAIRIF_DATA"):
         main(["--dataset", dataset, "--data-home", str(tmp_path / "nowhere"), "--seeds", "1", "-q",
               "--out", str(tmp_path)])  # fmt: skip

@@ -82,9 +82,9 @@ def adult(
     encode = make_column_transformer(
         (
             OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-            make_column_selector(dtype_include=object),
+            make_column_selector(dtype_exclude="number"),
         ),
-        (StandardScaler(), make_column_selector(dtype_exclude=object)),
+        (StandardScaler(), make_column_selector(dtype_include="number")),
     )
     encode.fit(X_all.iloc[train])
 

@@ -1,5 +1,18 @@
-"""Data sets: an embedded generator of biased data."""
+"""Data sets: an embedded generator of biased data, CI-MNIST, MNIST and UCI Adult."""
 
+from ._adult import load_adult
+from ._ci_mnist import CI_MNIST_BIASES, TABLE5_COUNTS, make_ci_mnist
+from ._fetch import get_data_home
+from ._mnist import load_mnist
 from ._synthetic import BIASES, make_biased_classification
 
-__all__ = ["BIASES", "make_biased_classification"]
+__all__ = [
+    "BIASES",
+    "CI_MNIST_BIASES",
+    "TABLE5_COUNTS",
+    "get_data_home",
+    "load_adult",
+    "load_mnist",
+    "make_biased_classification",
+    "make_ci_mnist",
+]
