@@ -56,3 +56,37 @@ def test_real_data_sets_need_their_files(tmp_path, dataset, offline):
     with pytest.raises(FileNotFoundError, match="FAIRIF_DATA"):
         main(["--dataset", dataset, "--data-home", str(tmp_path / "nowhere"), "--seeds", "1", "-q",
               "--out", str(tmp_path)])  # fmt: skip
+
+
+def test_stage1_benchmark_measures_the_same_scores_every_way(tmp_path, capsys):
+    import json
+
+    from fairif_sklearn.bench.stage1 import main as stage1_main
+
+    sizes = [
+        "--n",
+        "1500",
+        "--scores-n",
+        "1500",
+        "--scores-n-image",
+        "300",
+        "--backends-n",
+        "800",
+        "--sizes",
+        "3000",
+    ]
+    argv = ["--repeats", "1", "--threads", "1", *sizes, "--no-real-data", "--out", str(tmp_path / "s1.json")]
+    assert stage1_main(argv) == 0
+    report = json.loads((tmp_path / "s1.json").read_text())
+    assert "stage 1 against one ERM epoch" in capsys.readouterr().out
+    for r in report["stage1_vs_epoch"]:
+        assert r["stage1_s"] > 0 and r["erm_epoch_s"] > 0
+    for r in report["scores"]:  # the baselines compute the JVP's scores
+        for how in ("per_sample_batched", "per_sample_full"):
+            if how in r:
+                assert r[how]["max_rel_diff_vs_jvp"] < 1e-4
+    exact, *others = report["backends"]
+    assert exact["backend"] == "exact"
+    cg = next(b for b in others if b["backend"] == "cg (Gauss-Newton)")
+    assert cg["score_correlation_with_exact"] > 0.999 and cg["gap_change_rel_diff_vs_exact"] < 0.01
+    assert [g["n"] for g in report["growth"]] == [3000]

@@ -45,6 +45,10 @@ def _parse(argv):
         help="rows (>= 1) or fraction (< 1) of the training set for the curvature; default: all, "
         "or 5000 rows for ci-mnist",
     )  # fmt: skip
+    p.add_argument(
+        "--damping", type=float, default=None,
+        help="FairIF's damping (default: the estimator's, 1e-3); larger values give stronger weights",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
@@ -69,7 +73,10 @@ def _fairif_params(args) -> dict:
         subsample = 5000
     if subsample is not None and subsample >= 1:
         subsample = int(subsample)
-    return {"influence": args.influence, "hessian_subsample": subsample}
+    params = {"influence": args.influence, "hessian_subsample": subsample}
+    if args.damping is not None:
+        params["damping"] = args.damping
+    return params
 
 
 def _steps(args):

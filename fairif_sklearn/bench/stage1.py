@@ -1,0 +1,340 @@
+"""``python -m fairif_sklearn.bench.stage1``: what stage 1 costs, measured.
+
+Prints, as medians over repeats and as ratios measured in the same run:
+
+* stage 1 (given the ERM model: gaps, the two inverse-curvature solves, the
+  influence scores and the weight solve) against one ERM training epoch of the
+  same net on the same data, for a tabular MLP and the CI-MNIST MLP;
+* the forward-mode JVP influence scores against materialised per-sample
+  gradients (``vmap(grad(...))``, the usual way) for the same scores: time, peak
+  memory (each in a fresh process) and agreement;
+* each influence back end: time, and agreement of its predicted gap change with
+  the exact solve's;
+* growth with the number of rows: stage-1 time and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from ..adapters import SkorchModel, fit_weighted, loss_target
+from ..influence import compute_influence, influence_scores
+from ..nets import make_mlp_classifier
+from ..weights import solve_weights
+
+_THREADS = int(os.environ.get("FAIRIF_BENCH_THREADS", "2"))
+
+
+def _data(kind: str, n: int, seed: int = 0):
+    """Tabular (20 features) or CI-MNIST-shaped (3x32x32) inputs with a group-dependent label."""
+    rng = np.random.RandomState(seed)
+    shape = (20,) if kind == "tabular" else (3, 32, 32)
+    X = rng.normal(size=(n, *shape)).astype(np.float32)
+    flat = X.reshape(n, -1)
+    s = (rng.uniform(size=n) < 0.2).astype(np.int64)
+    logit = flat[:, 0] + np.where(s == 1, flat[:, 1], flat[:, 2]) + 0.5 * rng.normal(size=n)
+    return X, (logit > 0).astype(np.int64), s
+
+
+def _net(kind: str, n_features: int, epochs: int):
+    return make_mlp_classifier(n_features, hidden=(64,), max_epochs=epochs, batch_size=256, lr=1e-3)
+
+
+def _fitted(kind: str, n: int, epochs: int = 2):
+    X, y, s = _data(kind, n)
+    n_val = min(5000, n // 10)
+    net = _net(kind, int(np.prod(X.shape[1:])), epochs)
+    torch.manual_seed(0)
+    fit_weighted(net, X[n_val:], loss_target(net, y[n_val:]), None)
+    return net, X[n_val:], y[n_val:], X[:n_val], y[:n_val], s[:n_val]
+
+
+def _reset_peak_memory() -> float:
+    """Reset the process's peak resident memory where Linux allows it; the current MB."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _proc_status_mb("VmRSS")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _proc_status_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise OSError(field)
+
+
+def _peak_memory_mb() -> float:
+    try:
+        return _proc_status_mb("VmHWM")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _stage1(net, X, y, X_val, y_val, s_val, **kw):
+    if isinstance(kw.get("random_state"), int):
+        kw["random_state"] = np.random.RandomState(kw["random_state"])
+    result = compute_influence(SkorchModel(net), X, y, X_val, y_val, s_val, ["0", "1"], **kw)
+    return result, solve_weights(result.scores, result.gaps, 0.1)
+
+
+def _real_ci_mnist():
+    """CI-MNIST (group shift) and the benchmark's net trained on it, or None without the data."""
+    from ._datasets import ci_mnist
+
+    try:
+        d = ci_mnist(0, bias="group_shift", device="cpu")
+    except FileNotFoundError:
+        return None
+    net = d.make_net()
+    torch.manual_seed(0)
+    fit_weighted(net, d.X_train, loss_target(net, d.y_train), None)
+    return net, d.X_train, d.y_train, d.X_valid, d.y_valid, d.s_valid
+
+
+def stage1_vs_epoch(kind: str, n: int, repeats: int, fitted=None, **kw) -> dict:
+    """Median stage-1 time against the median time of one ERM epoch of the same net on the same rows."""
+    net, X, y, X_val, y_val, s_val = fitted or _fitted(kind, n)
+    epoch_net = _net(kind, int(np.prod(X.shape[1:])), 1)
+    epoch = _median_time(lambda: fit_weighted(epoch_net, X, loss_target(epoch_net, y), None), repeats)
+    stage1 = _median_time(lambda: _stage1(net, X, y, X_val, y_val, s_val, **kw), repeats)
+    result, _ = _stage1(net, X, y, X_val, y_val, s_val, **kw)
+    settings = {k: v for k, v in kw.items() if k != "random_state"}
+    n_params = SkorchModel(net).n_params()
+    return {"data": kind, "n_train": len(y), "n_annotated": len(y_val), "n_params": n_params,
+            "erm_epoch_s": epoch, "stage1_s": stage1, "stage1_in_epochs": stage1 / epoch,
+            "cg_iterations": result.solve.n_iter, "settings": settings}  # fmt: skip
+
+
+def backends(kind: str, n: int, repeats: int) -> list[dict]:
+    """Each back end's time and the agreement of its predicted gap change with the exact solve's."""
+    net, X, y, X_val, y_val, s_val = _fitted(kind, n, epochs=10)
+    settings = {
+        "exact": dict(method="exact"),
+        "last_layer": dict(method="last_layer"),
+        "cg (Gauss-Newton)": dict(method="cg", curvature="gauss_newton"),
+        "cg (Hessian, damping 0.01)": dict(method="cg", curvature="hessian", damping=0.01),
+        "cg (Gauss-Newton, 20% subsample)": dict(method="cg", hessian_subsample=0.2, random_state=0),
+        "cg (Hessian 0.01, 20% subsample)": dict(
+            method="cg", curvature="hessian", damping=0.01, hessian_subsample=0.2, random_state=0
+        ),
+        "exact (Hessian, damping 0.01)": dict(method="exact", curvature="hessian", damping=0.01),
+    }  # fmt: skip
+    rows, reference = [], None
+    for name, kw in settings.items():
+        kw = {"curvature": "gauss_newton", **kw}
+        try:
+            seconds = _median_time(lambda kw=kw: _stage1(net, X, y, X_val, y_val, s_val, **kw), repeats)
+            result, solution = _stage1(net, X, y, X_val, y_val, s_val, **kw)
+        except ValueError as error:  # an indefinite Hessian
+            rows.append({"backend": name, "error": str(error)})
+            continue
+        change = solution.predicted_gaps - result.gaps
+        if reference is None:
+            reference = (result.scores, change)
+        corr = float(np.corrcoef(result.scores.ravel(), reference[0].ravel())[0, 1])
+        rel = float(np.linalg.norm(change - reference[1]) / np.linalg.norm(reference[1]))
+        rows.append({"backend": name, "seconds": seconds, "score_correlation_with_exact": corr,
+                     "gap_change_rel_diff_vs_exact": rel, "n_iter": result.solve.n_iter,
+                     "negative_curvature": result.solve.negative_curvature})  # fmt: skip
+    return rows
+
+
+def _scores_job(kind: str, n: int, how: str, batch_size: int = 1024) -> dict:
+    """One way of computing the scores of ``n`` rows, run in a fresh process for its peak memory.
+
+    The net is trained briefly on a small subset first, so the process's peak
+    before the scores is small next to what the scores need.
+    """
+    torch.set_num_threads(_THREADS)
+    net, *_ = _fitted(kind, 2000, epochs=1)
+    X, y, _ = _data(kind, n, seed=1)
+    model = SkorchModel(net)
+    V = torch.randn(2, model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    if how == "jvp":
+
+        def compute(X, y):
+            return influence_scores(model, X, y, list(model.params), V, batch_size=batch_size)
+
+    else:  # materialised per-sample gradients: all n x p at once ("full") or batch x p at a time
+
+        def loss(params, x, t):
+            return model.losses(params, x[None], t[None])[0]
+
+        per_sample = torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0, 0))
+        Vm = V.to(torch.float32)
+
+        def compute(X, y):
+            n = len(y)
+            step = n if how == "per_sample_full" else batch_size
+            scores = np.empty((2, n))
+            with model.eval_mode():
+                for lo in range(0, n, step):
+                    rows = slice(lo, min(lo + step, n))
+                    grads = per_sample(model.params, model.as_tensor(X[rows]), model.target_tensor(y[rows]))
+                    G = torch.cat([g.reshape(g.shape[0], -1) for g in grads.values()], dim=1)
+                    scores[:, rows] = (Vm @ G.T).double().numpy()
+            return scores
+
+    compute(X[:64], y[:64])  # warm-up: the first call of torch.func traces and allocates
+    before = _reset_peak_memory()
+    start = time.perf_counter()
+    scores = compute(X, y)
+    seconds = time.perf_counter() - start
+    peak_mb = _peak_memory_mb() - before
+    np.save(f"{tempfile.gettempdir()}/fairif_scores_{kind}_{how}.npy", scores)
+    return {"how": how, "seconds": seconds, "peak_extra_mb": peak_mb}
+
+
+def _in_subprocess(fn_name: str, *args) -> dict:
+    code = (f"import json; from fairif_sklearn.bench.stage1 import {fn_name}; "
+            f"print(json.dumps({fn_name}(*{args!r})))")  # fmt: skip
+    env = {**os.environ, "FAIRIF_BENCH_THREADS": str(_THREADS)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if out.returncode:
+        raise RuntimeError(f"{fn_name}{args!r} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def jvp_vs_per_sample_gradients(kind: str, n: int, repeats: int, hows: tuple[str, ...]) -> dict:
+    """Time and peak memory of the ways to the same scores, each run in fresh processes."""
+    out = {"data": kind, "n": n}
+    for how in hows:
+        runs = [_in_subprocess("_scores_job", kind, n, how) for _ in range(repeats)]
+        out[how] = {"seconds": statistics.median(r["seconds"] for r in runs),
+                    "peak_extra_mb": statistics.median(r["peak_extra_mb"] for r in runs)}  # fmt: skip
+    ref = np.load(f"{tempfile.gettempdir()}/fairif_scores_{kind}_jvp.npy")
+    for how in hows[1:]:
+        other = np.load(f"{tempfile.gettempdir()}/fairif_scores_{kind}_{how}.npy")
+        out[how]["max_rel_diff_vs_jvp"] = float(np.abs(ref - other).max() / np.abs(other).max())
+        out[how]["time_ratio_vs_jvp"] = out[how]["seconds"] / out["jvp"]["seconds"]
+    return out
+
+
+def _growth_job(n: int) -> dict:
+    """Stage 1 on ``n`` tabular rows (the net trained on at most 50,000 of them), in a fresh process."""
+    torch.set_num_threads(_THREADS)
+    net, *_ = _fitted("tabular", min(n, 50_000), epochs=1)
+    X, y, s = _data("tabular", n, seed=1)
+    m = min(5000, n // 10)
+    X_val, y_val, s_val, X, y = X[:m], y[:m], s[:m], X[m:], y[m:]
+    before = _reset_peak_memory()
+    start = time.perf_counter()
+    result, _ = _stage1(net, X, y, X_val, y_val, s_val, method="cg", hessian_subsample=min(n, 20_000),
+                        random_state=0)  # fmt: skip
+    seconds = time.perf_counter() - start
+    peak = _peak_memory_mb()
+    epoch_net = _net("tabular", X.shape[1], 1)
+    start = time.perf_counter()
+    fit_weighted(epoch_net, X, loss_target(epoch_net, y), None)
+    epoch = time.perf_counter() - start
+    return {"n": n, "stage1_s": seconds, "stage1_peak_extra_mb": peak - before,
+            "process_peak_mb": peak, "erm_epoch_s": epoch,
+            "cg_iterations": result.solve.n_iter}  # fmt: skip
+
+
+def _print_scores(r: dict) -> None:
+    print(f"\nscores of {r['n']} rows [{r['data']}]:        time      peak extra memory   max rel. diff")
+    for how in ("jvp", "per_sample_batched", "per_sample_full"):
+        if how in r:
+            x = r[how]
+            ratio = f"  ({x['time_ratio_vs_jvp']:.1f}x JVP)" if "time_ratio_vs_jvp" in x else ""
+            diff = f"{x['max_rel_diff_vs_jvp']:.1e}" if "max_rel_diff_vs_jvp" in x else "-"
+            print(f"  {how:20s} {x['seconds']:8.2f} s{ratio:14s} {x['peak_extra_mb']:8.0f} MB   {diff}")
+
+
+def main(argv=None) -> int:
+    global _THREADS
+    p = argparse.ArgumentParser(
+        prog="python -m fairif_sklearn.bench.stage1", description=__doc__.splitlines()[0]
+    )
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    p.add_argument("--scores-n", type=int, default=50_000, help="rows of the JVP vs per-sample comparison")
+    p.add_argument("--scores-n-image", type=int, default=10_000, help="the same for the CI-MNIST MLP")
+    p.add_argument("--n", type=int, default=50_000, help="rows of the stage-1 vs epoch comparison")
+    p.add_argument("--backends-n", type=int, default=20_000, help="rows of the back-end comparison")
+    p.add_argument("--no-real-data", action="store_true", help="CI-MNIST-shaped random data only")
+    p.add_argument("--out", default=None, help="write the figures as JSON here")
+    args = p.parse_args(argv)
+    _THREADS = args.threads
+    torch.set_num_threads(args.threads)
+    report = {"torch": torch.__version__, "threads": args.threads, "repeats": args.repeats}
+    print(f"torch {torch.__version__}, {args.threads} threads, medians over {args.repeats} repeats\n")
+    real = None if args.no_real_data else _real_ci_mnist()
+    mnist_kw = dict(method="cg", hessian_subsample=5000, random_state=0)
+    report["stage1_vs_epoch"] = [
+        stage1_vs_epoch("tabular", args.n, args.repeats, method="cg"),
+        stage1_vs_epoch(
+            "ci-mnist" if real else "ci-mnist-shaped random", args.n, args.repeats, real, **mnist_kw
+        ),
+    ]
+    if real:  # the damping the CI-MNIST results use
+        report["stage1_vs_epoch"].append(
+            stage1_vs_epoch("ci-mnist", 0, args.repeats, real, damping=0.03, **mnist_kw)
+        )
+    print("stage 1 against one ERM epoch of the same net on the same rows:")
+    for r in report["stage1_vs_epoch"]:
+        print(f"  {r['data']:22s} {r['n_train']:6d} rows {r['n_params']:7d} parameters {r['settings']}:\n"
+              f"      stage 1 {r['stage1_s']:.2f} s, one epoch {r['erm_epoch_s']:.2f} s, "
+              f"stage 1 = {r['stage1_in_epochs']:.2f} epochs "
+              f"(CG iterations {r['cg_iterations']})")  # fmt: skip
+    report["scores"] = [
+        jvp_vs_per_sample_gradients(
+            "tabular", args.scores_n, args.repeats, ("jvp", "per_sample_batched", "per_sample_full")
+        ),
+        jvp_vs_per_sample_gradients(
+            "ci-mnist", args.scores_n_image, args.repeats, ("jvp", "per_sample_batched")
+        ),
+    ]
+    for r in report["scores"]:
+        _print_scores(r)
+    report["backends"] = backends("tabular", args.backends_n, args.repeats)
+    print(f"\nback ends [tabular, {args.backends_n} rows]: time, score correlation and relative difference")
+    print("of the predicted gap change, each against the first (exact):")
+    for b in report["backends"]:
+        if "error" in b:
+            print(f"  {b['backend']:34s} {b['error']}")
+            continue
+        print(f"  {b['backend']:34s} {b['seconds']:6.2f} s  corr. {b['score_correlation_with_exact']:.4f}  "
+              f"rel. diff {b['gap_change_rel_diff_vs_exact']:.3f}  iterations {b['n_iter']}"
+              + ("  (stopped at negative curvature)" if b["negative_curvature"] else ""))  # fmt: skip
+    report["growth"] = [_in_subprocess("_growth_job", n) for n in args.sizes]
+    print("\ngrowth with n [tabular, CG on a 20000-row curvature subsample; one run each]:")
+    for g in report["growth"]:
+        print(f"  {g['n']:>9d} rows: stage 1 {g['stage1_s']:7.2f} s "
+              f"(one ERM epoch {g['erm_epoch_s']:.2f} s), "
+              f"stage-1 peak extra {g['stage1_peak_extra_mb']:.0f} MB, "
+              f"process peak {g['process_peak_mb']:.0f} MB")  # fmt: skip
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(report, f, indent=2, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
