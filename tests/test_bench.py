@@ -63,18 +63,8 @@ def test_stage1_benchmark_measures_the_same_scores_every_way(tmp_path, capsys):
 
     from fairif_sklearn.bench.stage1 import main as stage1_main
 
-    sizes = [
-        "--n",
-        "1500",
-        "--scores-n",
-        "1500",
-        "--scores-n-image",
-        "300",
-        "--backends-n",
-        "800",
-        "--sizes",
-        "3000",
-    ]
+    sizes = ["--n", "1500", "--scores-n", "1500", "--scores-n-image", "300", "--backends-n", "800",
+             "--sizes", "3000", "--grid-n", "1500"]  # fmt: skip
     argv = ["--repeats", "1", "--threads", "1", *sizes, "--no-real-data", "--out", str(tmp_path / "s1.json")]
     assert stage1_main(argv) == 0
     report = json.loads((tmp_path / "s1.json").read_text())
@@ -90,3 +80,4 @@ def test_stage1_benchmark_measures_the_same_scores_every_way(tmp_path, capsys):
     cg = next(b for b in others if b["backend"] == "cg (Gauss-Newton)")
     assert cg["score_correlation_with_exact"] > 0.999 and cg["gap_change_rel_diff_vs_exact"] < 0.01
     assert [g["n"] for g in report["growth"]] == [3000]
+    assert report["grid_search"]["same_results"]

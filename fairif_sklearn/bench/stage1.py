@@ -10,6 +10,8 @@ Prints, as medians over repeats and as ratios measured in the same run:
   memory (each in a fresh process) and agreement;
 * each influence back end: time, and agreement of its predicted gap change with
   the exact solve's;
+* ``GridSearchCV`` over ``alpha`` with and without ``memory=`` (stage 1 once
+  per fold instead of once per grid point): time, and identical results;
 * growth with the number of rows: stage-1 time and peak memory.
 """
 
@@ -256,6 +258,49 @@ def _growth_job(n: int) -> dict:
             "cg_iterations": result.solve.n_iter}  # fmt: skip
 
 
+def grid_search_saving(
+    n: int, alphas: tuple[float, ...] = (1.0, 0.3, 0.1, 0.03, 0.01), folds: int = 3
+) -> dict:
+    """``GridSearchCV`` over ``alpha`` with and without ``memory=``: time and the same results."""
+    import shutil
+
+    import sklearn
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    from ..datasets import make_biased_classification
+    from ..estimators import FairIFClassifier
+    from ..metrics import aod_scorer
+
+    X, y, s = make_biased_classification(n, random_state=0)
+    groups = s.astype(float)
+    groups[np.random.RandomState(1).uniform(size=n) > 0.2] = np.nan
+    net = make_mlp_classifier(X.shape[1], hidden=(64,), max_epochs=10, batch_size=256)
+    out, results = {"n": n, "alphas": list(alphas), "folds": folds}, {}
+    cache = tempfile.mkdtemp(prefix="fairif_grid_")
+    try:
+        with sklearn.config_context(enable_metadata_routing=True):
+            for name, memory in (("plain", None), ("memory", cache)):
+                clf = FairIFClassifier(net, memory=memory, random_state=0).set_fit_request(
+                    sensitive_features=True
+                )
+                search = GridSearchCV(
+                    clf, {"alpha": list(alphas)}, scoring={"acc": "accuracy", "aod": aod_scorer}, refit=False,
+                    cv=StratifiedKFold(folds, shuffle=True, random_state=0),
+                )  # fmt: skip
+                start = time.perf_counter()
+                search.fit(X, y, sensitive_features=groups)
+                out[f"{name}_s"] = time.perf_counter() - start
+                results[name] = search.cv_results_
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    out["speedup"] = out["plain_s"] / out["memory_s"]
+    out["same_results"] = bool(
+        np.array_equal(results["plain"]["mean_test_aod"], results["memory"]["mean_test_aod"])
+        and np.array_equal(results["plain"]["mean_test_acc"], results["memory"]["mean_test_acc"])
+    )
+    return out
+
+
 def _print_scores(r: dict) -> None:
     print(f"\nscores of {r['n']} rows [{r['data']}]:        time      peak extra memory   max rel. diff")
     for how in ("jvp", "per_sample_batched", "per_sample_full"):
@@ -278,6 +323,7 @@ def main(argv=None) -> int:
     p.add_argument("--scores-n-image", type=int, default=10_000, help="the same for the CI-MNIST MLP")
     p.add_argument("--n", type=int, default=50_000, help="rows of the stage-1 vs epoch comparison")
     p.add_argument("--backends-n", type=int, default=20_000, help="rows of the back-end comparison")
+    p.add_argument("--grid-n", type=int, default=6000, help="rows of the grid-search comparison")
     p.add_argument("--no-real-data", action="store_true", help="CI-MNIST-shaped random data only")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
@@ -323,6 +369,10 @@ def main(argv=None) -> int:
         print(f"  {b['backend']:34s} {b['seconds']:6.2f} s  corr. {b['score_correlation_with_exact']:.4f}  "
               f"rel. diff {b['gap_change_rel_diff_vs_exact']:.3f}  iterations {b['n_iter']}"
               + ("  (stopped at negative curvature)" if b["negative_curvature"] else ""))  # fmt: skip
+    g = report["grid_search"] = grid_search_saving(args.grid_n)
+    print(f"\nGridSearchCV over {len(g['alphas'])} alphas x {g['folds']} folds [{g['n']} rows, one run]: "
+          f"{g['plain_s']:.1f} s plain, {g['memory_s']:.1f} s with memory= ({g['speedup']:.1f}x), "
+          f"same cv_results_: {g['same_results']}")  # fmt: skip
     report["growth"] = [_in_subprocess("_growth_job", n) for n in args.sizes]
     print("\ngrowth with n [tabular, CG on a 20000-row curvature subsample; one run each]:")
     for g in report["growth"]:
