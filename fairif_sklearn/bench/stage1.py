@@ -13,6 +13,9 @@ Prints, as medians over repeats and as ratios measured in the same run:
 * ``GridSearchCV`` over ``alpha`` with and without ``memory=`` (stage 1 once
   per fold instead of once per grid point): time, and identical results;
 * growth with the number of rows: stage-1 time and peak memory.
+
+``--device cuda`` runs the same on a GPU; memory is then the GPU's peak
+allocation (``torch.cuda.max_memory_allocated``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from ..nets import make_mlp_classifier
 from ..weights import solve_weights
 
 _THREADS = int(os.environ.get("FAIRIF_BENCH_THREADS", "2"))
+_DEVICE = os.environ.get("FAIRIF_BENCH_DEVICE", "cpu")
 
 
 def _data(kind: str, n: int, seed: int = 0):
@@ -50,7 +54,18 @@ def _data(kind: str, n: int, seed: int = 0):
 
 
 def _net(kind: str, n_features: int, epochs: int):
-    return make_mlp_classifier(n_features, hidden=(64,), max_epochs=epochs, batch_size=256, lr=1e-3)
+    return make_mlp_classifier(
+        n_features, hidden=(64,), max_epochs=epochs, batch_size=256, lr=1e-3, device=_DEVICE
+    )
+
+
+def _on_gpu() -> bool:
+    return torch.device(_DEVICE).type == "cuda"
+
+
+def _sync() -> None:
+    if _on_gpu():
+        torch.cuda.synchronize()
 
 
 def _fitted(kind: str, n: int, epochs: int = 2):
@@ -63,7 +78,11 @@ def _fitted(kind: str, n: int, epochs: int = 2):
 
 
 def _reset_peak_memory() -> float:
-    """Reset the process's peak resident memory where Linux allows it; the current MB."""
+    """Reset the peak memory (the GPU's on CUDA, else the process's resident); the current MB."""
+    if _on_gpu():
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        return torch.cuda.memory_allocated() / 2**20
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -81,6 +100,9 @@ def _proc_status_mb(field: str) -> float:
 
 
 def _peak_memory_mb() -> float:
+    if _on_gpu():
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() / 2**20
     try:
         return _proc_status_mb("VmHWM")
     except OSError:
@@ -90,8 +112,10 @@ def _peak_memory_mb() -> float:
 def _median_time(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
+        _sync()
         start = time.perf_counter()
         fn()
+        _sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -108,7 +132,7 @@ def _real_ci_mnist():
     from ._datasets import ci_mnist
 
     try:
-        d = ci_mnist(0, bias="group_shift", device="cpu")
+        d = ci_mnist(0, bias="group_shift", device=_DEVICE)
     except FileNotFoundError:
         return None
     net = d.make_net()
@@ -176,6 +200,7 @@ def _scores_job(kind: str, n: int, how: str, batch_size: int = 1024) -> dict:
     X, y, _ = _data(kind, n, seed=1)
     model = SkorchModel(net)
     V = torch.randn(2, model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    V = V.to(model.device)
     if how == "jvp":
 
         def compute(X, y):
@@ -198,13 +223,14 @@ def _scores_job(kind: str, n: int, how: str, batch_size: int = 1024) -> dict:
                     rows = slice(lo, min(lo + step, n))
                     grads = per_sample(model.params, model.as_tensor(X[rows]), model.target_tensor(y[rows]))
                     G = torch.cat([g.reshape(g.shape[0], -1) for g in grads.values()], dim=1)
-                    scores[:, rows] = (Vm @ G.T).double().numpy()
+                    scores[:, rows] = (Vm @ G.T).double().cpu().numpy()
             return scores
 
     compute(X[:64], y[:64])  # warm-up: the first call of torch.func traces and allocates
     before = _reset_peak_memory()
     start = time.perf_counter()
     scores = compute(X, y)
+    _sync()
     seconds = time.perf_counter() - start
     peak_mb = _peak_memory_mb() - before
     np.save(f"{tempfile.gettempdir()}/fairif_scores_{kind}_{how}.npy", scores)
@@ -214,7 +240,7 @@ def _scores_job(kind: str, n: int, how: str, batch_size: int = 1024) -> dict:
 def _in_subprocess(fn_name: str, *args) -> dict:
     code = (f"import json; from fairif_sklearn.bench.stage1 import {fn_name}; "
             f"print(json.dumps({fn_name}(*{args!r})))")  # fmt: skip
-    env = {**os.environ, "FAIRIF_BENCH_THREADS": str(_THREADS)}
+    env = {**os.environ, "FAIRIF_BENCH_THREADS": str(_THREADS), "FAIRIF_BENCH_DEVICE": _DEVICE}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if out.returncode:
         raise RuntimeError(f"{fn_name}{args!r} failed:\n{out.stderr[-3000:]}")
@@ -247,12 +273,11 @@ def _growth_job(n: int) -> dict:
     start = time.perf_counter()
     result, _ = _stage1(net, X, y, X_val, y_val, s_val, method="cg", hessian_subsample=min(n, 20_000),
                         random_state=0)  # fmt: skip
+    _sync()
     seconds = time.perf_counter() - start
     peak = _peak_memory_mb()
     epoch_net = _net("tabular", X.shape[1], 1)
-    start = time.perf_counter()
-    fit_weighted(epoch_net, X, loss_target(epoch_net, y), None)
-    epoch = time.perf_counter() - start
+    epoch = _median_time(lambda: fit_weighted(epoch_net, X, loss_target(epoch_net, y), None), 1)
     return {"n": n, "stage1_s": seconds, "stage1_peak_extra_mb": peak - before,
             "process_peak_mb": peak, "erm_epoch_s": epoch,
             "cg_iterations": result.solve.n_iter}  # fmt: skip
@@ -274,7 +299,7 @@ def grid_search_saving(
     X, y, s = make_biased_classification(n, random_state=0)
     groups = s.astype(float)
     groups[np.random.RandomState(1).uniform(size=n) > 0.2] = np.nan
-    net = make_mlp_classifier(X.shape[1], hidden=(64,), max_epochs=10, batch_size=256)
+    net = make_mlp_classifier(X.shape[1], hidden=(64,), max_epochs=10, batch_size=256, device=_DEVICE)
     out, results = {"n": n, "alphas": list(alphas), "folds": folds}, {}
     cache = tempfile.mkdtemp(prefix="fairif_grid_")
     try:
@@ -302,7 +327,8 @@ def grid_search_saving(
 
 
 def _print_scores(r: dict) -> None:
-    print(f"\nscores of {r['n']} rows [{r['data']}]:        time      peak extra memory   max rel. diff")
+    memory = "GPU memory" if _on_gpu() else "peak extra memory"
+    print(f"\nscores of {r['n']} rows [{r['data']}]:        time      {memory:17s}   max rel. diff")
     for how in ("jvp", "per_sample_batched", "per_sample_full"):
         if how in r:
             x = r[how]
@@ -311,8 +337,11 @@ def _print_scores(r: dict) -> None:
             print(f"  {how:20s} {x['seconds']:8.2f} s{ratio:14s} {x['peak_extra_mb']:8.0f} MB   {diff}")
 
 
+PARTS = ("epoch", "scores", "backends", "grid", "growth")
+
+
 def main(argv=None) -> int:
-    global _THREADS
+    global _THREADS, _DEVICE
     p = argparse.ArgumentParser(
         prog="python -m fairif_sklearn.bench.stage1", description=__doc__.splitlines()[0]
     )
@@ -325,61 +354,77 @@ def main(argv=None) -> int:
     p.add_argument("--backends-n", type=int, default=20_000, help="rows of the back-end comparison")
     p.add_argument("--grid-n", type=int, default=6000, help="rows of the grid-search comparison")
     p.add_argument("--no-real-data", action="store_true", help="CI-MNIST-shaped random data only")
+    p.add_argument("--device", default="cpu", help="torch device of the nets, e.g. cuda")
+    p.add_argument(
+        "--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure (default: all)"
+    )
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
-    _THREADS = args.threads
+    _THREADS, _DEVICE = args.threads, args.device
+    if _on_gpu() and not torch.cuda.is_available():
+        p.error(f"--device {args.device}: torch sees no CUDA device")
     torch.set_num_threads(args.threads)
-    report = {"torch": torch.__version__, "threads": args.threads, "repeats": args.repeats}
-    print(f"torch {torch.__version__}, {args.threads} threads, medians over {args.repeats} repeats\n")
-    real = None if args.no_real_data else _real_ci_mnist()
-    mnist_kw = dict(method="cg", hessian_subsample=5000, random_state=0)
-    report["stage1_vs_epoch"] = [
-        stage1_vs_epoch("tabular", args.n, args.repeats, method="cg"),
-        stage1_vs_epoch(
-            "ci-mnist" if real else "ci-mnist-shaped random", args.n, args.repeats, real, **mnist_kw
-        ),
-    ]
-    if real:  # the damping the CI-MNIST results use
-        report["stage1_vs_epoch"].append(
-            stage1_vs_epoch("ci-mnist", 0, args.repeats, real, damping=0.03, **mnist_kw)
+    device = torch.cuda.get_device_name() if _on_gpu() else "cpu"
+    report = {"torch": torch.__version__, "threads": args.threads, "repeats": args.repeats, "device": device}
+    print(f"torch {torch.__version__} on {device}, {args.threads} CPU threads, "
+          f"medians over {args.repeats} repeats\n")  # fmt: skip
+    if "epoch" in args.parts:
+        real = None if args.no_real_data else _real_ci_mnist()
+        mnist_kw = dict(method="cg", hessian_subsample=5000, random_state=0)
+        report["stage1_vs_epoch"] = [
+            stage1_vs_epoch("tabular", args.n, args.repeats, method="cg"),
+            stage1_vs_epoch(
+                "ci-mnist" if real else "ci-mnist-shaped random", args.n, args.repeats, real, **mnist_kw
+            ),
+        ]
+        if real:  # the damping the CI-MNIST results use
+            report["stage1_vs_epoch"].append(
+                stage1_vs_epoch("ci-mnist", 0, args.repeats, real, damping=0.03, **mnist_kw)
+            )
+        print("stage 1 against one ERM epoch of the same net on the same rows:")
+        for r in report["stage1_vs_epoch"]:
+            print(f"  {r['data']:22s} {r['n_train']:6d} rows {r['n_params']:7d} parameters {r['settings']}:\n"
+                  f"      stage 1 {r['stage1_s']:.2f} s, one epoch {r['erm_epoch_s']:.2f} s, "
+                  f"stage 1 = {r['stage1_in_epochs']:.2f} epochs "
+                  f"(CG iterations {r['cg_iterations']})")  # fmt: skip
+    if "scores" in args.parts:
+        report["scores"] = [
+            jvp_vs_per_sample_gradients(
+                "tabular", args.scores_n, args.repeats, ("jvp", "per_sample_batched", "per_sample_full")
+            ),
+            jvp_vs_per_sample_gradients(
+                "ci-mnist", args.scores_n_image, args.repeats, ("jvp", "per_sample_batched")
+            ),
+        ]
+        for r in report["scores"]:
+            _print_scores(r)
+    if "backends" in args.parts:
+        report["backends"] = backends("tabular", args.backends_n, args.repeats)
+        print(
+            f"\nback ends [tabular, {args.backends_n} rows]: time, score correlation and relative difference"
         )
-    print("stage 1 against one ERM epoch of the same net on the same rows:")
-    for r in report["stage1_vs_epoch"]:
-        print(f"  {r['data']:22s} {r['n_train']:6d} rows {r['n_params']:7d} parameters {r['settings']}:\n"
-              f"      stage 1 {r['stage1_s']:.2f} s, one epoch {r['erm_epoch_s']:.2f} s, "
-              f"stage 1 = {r['stage1_in_epochs']:.2f} epochs "
-              f"(CG iterations {r['cg_iterations']})")  # fmt: skip
-    report["scores"] = [
-        jvp_vs_per_sample_gradients(
-            "tabular", args.scores_n, args.repeats, ("jvp", "per_sample_batched", "per_sample_full")
-        ),
-        jvp_vs_per_sample_gradients(
-            "ci-mnist", args.scores_n_image, args.repeats, ("jvp", "per_sample_batched")
-        ),
-    ]
-    for r in report["scores"]:
-        _print_scores(r)
-    report["backends"] = backends("tabular", args.backends_n, args.repeats)
-    print(f"\nback ends [tabular, {args.backends_n} rows]: time, score correlation and relative difference")
-    print("of the predicted gap change, each against the first (exact):")
-    for b in report["backends"]:
-        if "error" in b:
-            print(f"  {b['backend']:34s} {b['error']}")
-            continue
-        print(f"  {b['backend']:34s} {b['seconds']:6.2f} s  corr. {b['score_correlation_with_exact']:.4f}  "
-              f"rel. diff {b['gap_change_rel_diff_vs_exact']:.3f}  iterations {b['n_iter']}"
-              + ("  (stopped at negative curvature)" if b["negative_curvature"] else ""))  # fmt: skip
-    g = report["grid_search"] = grid_search_saving(args.grid_n)
-    print(f"\nGridSearchCV over {len(g['alphas'])} alphas x {g['folds']} folds [{g['n']} rows, one run]: "
-          f"{g['plain_s']:.1f} s plain, {g['memory_s']:.1f} s with memory= ({g['speedup']:.1f}x), "
-          f"same cv_results_: {g['same_results']}")  # fmt: skip
-    report["growth"] = [_in_subprocess("_growth_job", n) for n in args.sizes]
-    print("\ngrowth with n [tabular, CG on a 20000-row curvature subsample; one run each]:")
-    for g in report["growth"]:
-        print(f"  {g['n']:>9d} rows: stage 1 {g['stage1_s']:7.2f} s "
-              f"(one ERM epoch {g['erm_epoch_s']:.2f} s), "
-              f"stage-1 peak extra {g['stage1_peak_extra_mb']:.0f} MB, "
-              f"process peak {g['process_peak_mb']:.0f} MB")  # fmt: skip
+        print("of the predicted gap change, each against the first (exact):")
+        for b in report["backends"]:
+            if "error" in b:
+                print(f"  {b['backend']:34s} {b['error']}")
+                continue
+            corr = b["score_correlation_with_exact"]
+            print(f"  {b['backend']:34s} {b['seconds']:6.2f} s  corr. {corr:.4f}  "
+                  f"rel. diff {b['gap_change_rel_diff_vs_exact']:.3f}  iterations {b['n_iter']}"
+                  + ("  (stopped at negative curvature)" if b["negative_curvature"] else ""))  # fmt: skip
+    if "grid" in args.parts:
+        g = report["grid_search"] = grid_search_saving(args.grid_n)
+        print(f"\nGridSearchCV over {len(g['alphas'])} alphas x {g['folds']} folds [{g['n']} rows, one run]: "
+              f"{g['plain_s']:.1f} s plain, {g['memory_s']:.1f} s with memory= ({g['speedup']:.1f}x), "
+              f"same cv_results_: {g['same_results']}")  # fmt: skip
+    if "growth" in args.parts:
+        report["growth"] = [_in_subprocess("_growth_job", n) for n in args.sizes]
+        print("\ngrowth with n [tabular, CG on a 20000-row curvature subsample; one run each]:")
+        for g in report["growth"]:
+            print(f"  {g['n']:>9d} rows: stage 1 {g['stage1_s']:7.2f} s "
+                  f"(one ERM epoch {g['erm_epoch_s']:.2f} s), "
+                  f"stage-1 peak extra {g['stage1_peak_extra_mb']:.0f} MB, "
+                  f"{'GPU' if _on_gpu() else 'process'} peak {g['process_peak_mb']:.0f} MB")  # fmt: skip
     if args.out:
         with open(args.out, "w") as f:
             json.dump(report, f, indent=2, default=str)

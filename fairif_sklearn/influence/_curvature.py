@@ -147,7 +147,7 @@ def solve_cg(
     P = R.clone()
     rs = (R * R).sum(dim=1)
     b_norm = torch.sqrt(rs).clamp_min(torch.finfo(B.dtype).tiny)
-    iters = torch.zeros(len(B), dtype=torch.long)
+    iters = torch.zeros(len(B), dtype=torch.long, device=B.device)
     active = torch.sqrt(rs) > tol * b_norm
     negative = False
     for _ in range(maxiter):
