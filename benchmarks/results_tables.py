@@ -51,17 +51,19 @@ def _list_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def table1(folder: Path, variants: list[str]) -> str:
-    header = ["variant", "model"] + [
-        f"{m} ({who})" for m in ("Acc", "AD", "AOD", "EOD") for who in ("paper", "ours")
-    ]
+    """One cell per metric: the paper's figure / ours (mean ± std over seeds)."""
+    header = ["variant", "model"] + [f"{m} (paper / ours)" for m in ("Acc", "AD", "AOD", "EOD")]
     rows = []
     for bias in variants:
         summary = _summary(folder, bias)
         for method, label in ROWS.items():
-            paper_key = "ERM" if method == "ERM" else "FairIF" if method == "FairIF (alpha=0.1)" else None
-            paper = [f"{v:g}" for v in PAPER[bias][paper_key]] if paper_key else [""] * 4
-            ours = _ours(summary[method])
-            rows.append([VARIANTS[bias], label] + [x for pair in zip(paper, ours, strict=True) for x in pair])
+            paper_key = {"ERM": "ERM", "FairIF (alpha=0.1)": "FairIF"}.get(method)
+            paper = PAPER[bias][paper_key] if paper_key else (None,) * 4
+            cells = [
+                f"{'—' if p is None else f'{p:.{d}f}'} / {o}"
+                for p, d, o in zip(paper, (2, 2, 4, 4), _ours(summary[method]), strict=True)
+            ]
+            rows.append([VARIANTS[bias], label, *cells])
     return _list_table(header, rows)
 
 
