@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 
 import numpy as np
 import torch
@@ -36,7 +35,7 @@ from pydvl.influence.torch.util import SecondOrderMode
 from torch.utils.data import DataLoader, TensorDataset
 
 from fairif_sklearn.adapters import SkorchModel
-from fairif_sklearn.bench.stage1 import _fitted, _peak_memory_mb, _reset_peak_memory
+from fairif_sklearn.bench.stage1 import _fitted, _peak_memory_mb, _reset_peak_memory, _timed
 from fairif_sklearn.influence import compute_influence
 
 DAMPING = 0.3  # keeps the damped Hessian of the briefly trained MLP positive definite
@@ -85,9 +84,8 @@ def _measure(fn, repeats, single_run_above_s=60.0):
     times, peaks, out = [], [], None
     while len(times) < repeats and not (times and times[0] > single_run_above_s):
         before = _reset_peak_memory()
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
+        seconds, out = _timed(fn)
+        times.append(seconds)
         peaks.append(_peak_memory_mb() - before)
     return out, statistics.median(times), statistics.median(peaks), len(times)
 
@@ -121,18 +119,13 @@ def main(argv=None) -> int:
         X_val, y_val, s_val = X_val[:2000], y_val[:2000], s_val[:2000]
         X, y = X[:n], y[:n]
         data = (net, X, y, X_val, y_val, s_val)
-        ways = {
-            "FairIF exact (JVP scores)": lambda data=data: _ours(*data, "exact"),
-            "FairIF cg (JVP scores)": lambda data=data: _ours(*data, "cg"),
-            "pyDVL DirectInfluence": lambda data=data: _pydvl(*data, "direct"),
-            "pyDVL CgInfluence": lambda data=data: _pydvl(*data, "cg"),
-        }
-        if n > args.slow_max_rows:
-            del ways["FairIF exact (JVP scores)"], ways["pyDVL CgInfluence"]
-            ways = {k: ways[k] for k in ("pyDVL DirectInfluence", "FairIF cg (JVP scores)")}
+        # the first way run at each size is the reference
+        ways = [("FairIF exact (JVP scores)", _ours, "exact")] if n <= args.slow_max_rows else []
+        ways += [("pyDVL DirectInfluence", _pydvl, "direct"), ("FairIF cg (JVP scores)", _ours, "cg")]
+        ways += [("pyDVL CgInfluence", _pydvl, "cg")] if n <= args.slow_max_rows else []
         reference = None
-        for name, fn in ways.items():
-            scores, seconds, peak, runs = _measure(fn, args.repeats)
+        for name, way, kind in ways:
+            scores, seconds, peak, runs = _measure(lambda w=way, k=kind, d=data: w(*d, k), args.repeats)
             if reference is None:
                 reference = scores
             # pyDVL's up-weighting influence is the negative of our score
