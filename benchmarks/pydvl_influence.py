@@ -32,11 +32,8 @@ import numpy as np
 import torch
 from pydvl.influence.torch import CgInfluence, DirectInfluence
 from pydvl.influence.torch.util import SecondOrderMode
+from stage1 import _fitted, _peak_memory_mb, _reset_peak_memory, _stage1, _timed
 from torch.utils.data import DataLoader, TensorDataset
-
-from fairif_sklearn.adapters import SkorchModel
-from fairif_sklearn.bench.stage1 import _fitted, _peak_memory_mb, _reset_peak_memory, _timed
-from fairif_sklearn.influence import compute_influence
 
 DAMPING = 0.3  # keeps the damped Hessian of the briefly trained MLP positive definite
 BATCH = 1024
@@ -44,7 +41,7 @@ BATCH = 1024
 
 def _ours(net, X, y, X_val, y_val, s_val, method):
     kw = dict(method=method, curvature="hessian", damping=DAMPING, cg_maxiter=500, cg_tol=1e-6)
-    return compute_influence(SkorchModel(net), X, y, X_val, y_val, s_val, ["0", "1"], **kw).scores
+    return _stage1(net, X, y, X_val, y_val, s_val, **kw)[0].scores
 
 
 def _gap_weights(module, X_val, y_val, s_val):

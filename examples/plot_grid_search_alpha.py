@@ -20,11 +20,12 @@ import tempfile
 import matplotlib.pyplot as plt
 import numpy as np
 import sklearn
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV
 
 from fairif_sklearn import FairIFClassifier
 from fairif_sklearn.datasets import make_biased_classification
 from fairif_sklearn.metrics import ad_scorer, aod_scorer, eod_scorer
+from fairif_sklearn.model_selection import AnnotatedStratifiedKFold
 from fairif_sklearn.nets import make_mlp_classifier
 
 sklearn.set_config(enable_metadata_routing=True)
@@ -37,8 +38,10 @@ groups[np.random.RandomState(42).uniform(size=len(s)) > 0.25] = np.nan  # unknow
 # The search
 # ----------
 # ``set_fit_request(sensitive_features=True)`` routes the groups to ``fit`` (the
-# annotated rows of each training fold form its annotated set); the scorers
-# request them on their own. Scorers are negated gaps: higher is fairer.
+# annotated rows of each training fold form its annotated set); the scorers and
+# ``AnnotatedStratifiedKFold`` (which keeps annotated rows of every group and
+# class on both sides of each fold) request them on their own. Scorers are
+# negated gaps: higher is fairer.
 net = make_mlp_classifier(X.shape[1], hidden=(16,), max_epochs=10)
 cache = tempfile.mkdtemp(prefix="fairif_cache_")
 clf = FairIFClassifier(net, memory=cache, random_state=0).set_fit_request(sensitive_features=True)
@@ -47,7 +50,7 @@ search = GridSearchCV(
     {"alpha": [3.0, 1.0, 0.3, 0.1, 0.03, 0.01]},
     scoring={"accuracy": "accuracy", "AD": ad_scorer, "AOD": aod_scorer, "EOD": eod_scorer},
     refit=False,
-    cv=StratifiedKFold(3, shuffle=True, random_state=0),
+    cv=AnnotatedStratifiedKFold(3, shuffle=True, random_state=0),
 )
 search.fit(X, y, sensitive_features=groups)
 

@@ -49,14 +49,42 @@ def run(bias: str, seeds: int, n_samples: int, n_annotated: int, alpha: float, d
     return results
 
 
+DESCRIPTION = """\
+The quickstart: ERM against FairIF on the embedded biased data, over seeds.
+Each seed draws a training and a test set, fits an MLP without weights (ERM)
+and FairIFClassifier with group labels for the first --n-annotated rows only,
+and prints the test set's accuracy, AD, AOD and EOD (mean +- std). It needs no
+download and runs on the CPU in about a minute."""
+
+EPILOG = """\
+examples:
+  fairif-quickstart
+  fairif-quickstart --bias group_shift --seeds 3 --alpha 0.03"""
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Each option's default after its help, line breaks of the description and epilog kept."""
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bias", choices=sorted(BIASES), default="group_size")
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--n-samples", type=int, default=6000)
-    parser.add_argument("--n-annotated", type=int, default=1000)
-    parser.add_argument("--alpha", type=float, default=0.1)
-    parser.add_argument("--device", default="cpu")
+    parser = argparse.ArgumentParser(
+        prog="fairif-quickstart", description=DESCRIPTION, epilog=EPILOG, formatter_class=_HelpFormatter
+    )
+    parser.add_argument(
+        "--bias", choices=sorted(BIASES), default="group_size", help="how the embedded data are biased"
+    )
+    parser.add_argument("--seeds", type=int, default=5, help="number of seeds (data draws and fits)")
+    parser.add_argument("--n-samples", type=int, default=6000, help="rows of the training and test sets")
+    parser.add_argument(
+        "--n-annotated", type=int, default=1000, help="rows with group labels, held out of training"
+    )
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=0.1,
+        help="FairIF's penalty on the weights (smaller: closes more of the gaps)",
+    )
+    parser.add_argument("--device", default="cpu", help="torch device of the nets, e.g. cuda")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     print(

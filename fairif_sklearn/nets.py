@@ -7,6 +7,8 @@ from typing import Any
 import torch
 from skorch import NeuralNetClassifier
 
+__all__ = ["MLP", "make_mlp_classifier"]
+
 
 class MLP(torch.nn.Module):
     """A multilayer perceptron returning logits.

@@ -1,9 +1,13 @@
 """Small data helpers and skorch nets that train in a blink, shared by the tests."""
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 
+from fairif_sklearn import FairIFWeigher
+from fairif_sklearn._influence import compute_influence
 from fairif_sklearn.nets import MLP, make_mlp_classifier
 
 
@@ -70,3 +74,35 @@ def binary_net(n_features=10, **kw):
     params = dict(max_epochs=5, lr=0.05, batch_size=256, train_split=None, verbose=0)
     params.update(kw)
     return NeuralNetBinaryClassifier(LogitMLP, module__n_features=n_features, **params)
+
+
+def influence_of(model, X, y, X_val, y_val, s_val, **settings):
+    """Stage 1 of the private engine with the estimators' default settings but ``settings``.
+
+    The annotated set has the groups "0" and "1".
+    """
+    defaults = FairIFWeigher(None)._influence_settings()
+    return compute_influence(
+        model, X, y, X_val, y_val, s_val, ["0", "1"], replace(defaults, **settings),
+        random_state=np.random.RandomState(0),
+    )  # fmt: skip
+
+
+class LazyMLP(torch.nn.Module):
+    """An MLP whose first layer takes its width from the first batch (for scikit-learn's checks)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = torch.nn.Sequential(
+            torch.nn.Flatten(), torch.nn.LazyLinear(8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
+        )
+
+    def forward(self, X):
+        return self.layers(X)
+
+
+def any_width_net(**kw):
+    """A small net for inputs of any width."""
+    params = dict(criterion=torch.nn.CrossEntropyLoss, max_epochs=5, lr=0.05, batch_size=256, train_split=None)
+    params.update(kw)
+    return NeuralNetClassifier(LazyMLP, verbose=0, **params)

@@ -6,7 +6,7 @@ import torch
 
 from fairif_sklearn.datasets import make_biased_classification
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 @pytest.fixture
@@ -40,11 +40,24 @@ def offline(monkeypatch):
 
 @pytest.fixture(scope="session")
 def shared_data():
-    """The data directory with the real MNIST and Adult files (``$FAIRIF_DATA``); CI sets it."""
-    import os
-    from pathlib import Path
+    """The data directory with the real MNIST and Adult files, found as the loaders find it.
 
-    home = os.environ.get("FAIRIF_DATA")
-    if not home or not (Path(home) / "mnist").is_dir() or not (Path(home) / "adult").is_dir():
-        pytest.skip("FAIRIF_DATA does not point at a data directory with mnist/ and adult/ (CI sets it)")
-    return Path(home)
+    That is ``fairif_sklearn.datasets.get_data_home()``: ``$FAIRIF_DATA``, else
+    ``~/fairif_data`` (CI sets ``FAIRIF_DATA``). Without both ``mnist/`` and
+    ``adult/`` there, the tests that need them are skipped, saying how to get them.
+    """
+    import os
+
+    from fairif_sklearn.datasets import get_data_home
+
+    home = get_data_home()
+    lacking = [folder for folder in ("mnist", "adult") if not (home / folder).is_dir()]
+    if lacking:
+        rule = "$FAIRIF_DATA" if os.environ.get("FAIRIF_DATA") else "~/fairif_data, as FAIRIF_DATA is not set"
+        pytest.skip(
+            f"no {' or '.join(f + '/' for f in lacking)} in the data directory {home} ({rule}): set "
+            "FAIRIF_DATA to a folder with mnist/ and adult/, or put the files in ~/fairif_data (online, "
+            "fairif_sklearn.datasets.load_mnist() and load_adult() download them there); see the README "
+            "and the docs of fairif_sklearn.datasets for the files and where to get them"
+        )
+    return home

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from fairif_sklearn import FairIFClassifier
-from fairif_sklearn.adapters import SkorchModel
-from fairif_sklearn.influence import compute_influence, influence_scores
+from fairif_sklearn._influence import influence_scores
+from fairif_sklearn._skorch import NetFunctions
 from fairif_sklearn.nets import make_mlp_classifier
 
-from ._helpers import small_net
+from ._helpers import influence_of, small_net
 from .test_influence import per_sample_gradients
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="torch sees no CUDA device")
@@ -35,14 +35,14 @@ def cpu_and_cuda(biased_data):
 
 def test_model_lives_on_the_gpu(cpu_and_cuda):
     _, cuda, *_ = cpu_and_cuda
-    model = SkorchModel(cuda)
+    model = NetFunctions(cuda)
     assert model.device.type == "cuda"
     assert all(p.is_cuda for p in model.params.values())
 
 
 def test_jvp_scores_on_cuda_equal_explicit_gradient_dot_products(cpu_and_cuda):
     _, cuda, X, y, *_ = cpu_and_cuda
-    model = SkorchModel(cuda)
+    model = NetFunctions(cuda)
     X, y = X[:200], y[:200]
     V = torch.randn(2, model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     scores = influence_scores(model, X, y, list(model.params), V.to("cuda"), batch_size=64)
@@ -63,8 +63,7 @@ def test_jvp_scores_on_cuda_equal_explicit_gradient_dot_products(cpu_and_cuda):
 def test_stage1_on_cuda_equals_stage1_on_cpu(cpu_and_cuda, kw):
     cpu, cuda, X, y, X_val, y_val, s_val = cpu_and_cuda
     results = [
-        compute_influence(SkorchModel(net), X, y, X_val, y_val, s_val, ["0", "1"], cg_tol=1e-8, **kw)
-        for net in (cpu, cuda)
+        influence_of(NetFunctions(net), X, y, X_val, y_val, s_val, cg_tol=1e-8, **kw) for net in (cpu, cuda)
     ]
     np.testing.assert_allclose(results[1].gaps, results[0].gaps, rtol=1e-5, atol=1e-6)
     scale = np.abs(results[0].scores).max()

@@ -2,7 +2,9 @@
 
 import gzip
 import io
+import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from fairif_sklearn.datasets import (
     CI_MNIST_BIASES,
     TABLE5_COUNTS,
+    DataNotFoundError,
     get_data_home,
     load_adult,
     load_mnist,
@@ -53,17 +56,112 @@ def test_a_recompressed_file_is_accepted(shared_data, tmp_path):
     check_file(copy, key)
 
 
+def _plain(key):
+    return key.split("/")[1].removesuffix(".gz")
+
+
 @pytest.mark.parametrize("loader", [load_mnist, load_adult, make_ci_mnist])
-def test_missing_files_offline_say_where_to_put_them(tmp_path, offline, loader):
-    with pytest.raises(FileNotFoundError, match="FAIRIF_DATA") as info:
-        loader(data_home=tmp_path / "nowhere")
-    assert str(tmp_path / "nowhere") in str(info.value) and "download failed" in str(info.value)
+def test_missing_files_offline_are_one_paragraph_that_says_everything(tmp_path, offline, loader, monkeypatch):
+    monkeypatch.setenv("FAIRIF_DATA", str(tmp_path / "env"))
+    home = tmp_path / "nowhere"
+    with pytest.raises(DataNotFoundError) as info:
+        loader(data_home=home)
+    error, message = info.value, str(info.value)
+    assert isinstance(error, FileNotFoundError)
+    assert error.__cause__ is None and error.__suppress_context__  # raised from None: no chained traceback
+    assert "\n" not in message  # one paragraph
+    folder = "adult" if loader is load_adult else "mnist"
+    title = "UCI Adult" if folder == "adult" else "MNIST"
+    keys = [k for k in SHA256 if k.startswith(folder + "/")]
+    assert error.dataset == folder and error.missing == [_plain(k) for k in keys] and error.data_home == home
+    assert f"The {title} data set is missing" in message
+    # where it looked, each rule in order with its path, and which one chose the directory
+    assert str(home / folder) in message
+    rules = [
+        f"the data_home argument ({home}, used)",
+        f"$FAIRIF_DATA ({tmp_path / 'env'}, not used)",
+        f"~/fairif_data ({Path.home() / 'fairif_data'}, not used)",
+    ]
+    assert ", then ".join(rules) in message
+    # why nothing was downloaded, in one clause
+    assert f"the download failed ({URLS[keys[0]][0]}: no network in this test)" in message
     assert len(offline) == 1  # one attempt, then the clear error
+    for key in keys:
+        name = _plain(key)
+        assert URLS[key][0] in message  # where to get it
+        assert f"{name} or {name}.gz" in message  # the names accepted
+        assert f"{name} {SHA256[key][1]}" in message  # the decompressed file's sum
+
+
+def test_the_message_says_which_rule_chose_the_data_directory(tmp_path, offline, monkeypatch):
+    monkeypatch.setenv("FAIRIF_DATA", str(tmp_path / "env"))
+    with pytest.raises(DataNotFoundError, match="download failed") as info:
+        load_adult()
+    message = str(info.value)
+    assert f"missing adult.data and adult.test in {tmp_path / 'env' / 'adult'}," in message
+    assert f"the data_home argument (not given), then $FAIRIF_DATA ({tmp_path / 'env'}, used)" in message
+    monkeypatch.delenv("FAIRIF_DATA")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(DataNotFoundError) as info:
+        load_adult()
+    expected = f"$FAIRIF_DATA (not set), then ~/fairif_data ({tmp_path / 'home' / 'fairif_data'}, used)"
+    assert expected in str(info.value)
+
+
+def test_only_the_missing_files_are_named(shared_data, tmp_path, offline):
+    (tmp_path / "adult").mkdir()
+    (tmp_path / "adult" / "adult.data.gz").write_bytes((shared_data / "adult/adult.data.gz").read_bytes())
+    with pytest.raises(DataNotFoundError) as info:
+        load_adult(data_home=tmp_path)
+    assert info.value.missing == ["adult.test"]
+    assert "missing adult.test in" in str(info.value) and "adult.data or" not in str(info.value)
+    assert offline == [URLS["adult/adult.test.gz"][0]]
 
 
 def test_no_download_when_asked_not_to(tmp_path, offline):
-    with pytest.raises(FileNotFoundError, match="download_if_missing=False"):
+    with pytest.raises(DataNotFoundError, match=r"downloading is off \(download_if_missing=False\)"):
         load_adult(data_home=tmp_path, download_if_missing=False)
+    assert offline == []
+
+
+def test_an_http_error_is_named(tmp_path, monkeypatch):
+    def urlopen(url, *args, **kwargs):
+        raise urllib.error.HTTPError(url, 404, "Not Found", {}, None)
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    with pytest.raises(DataNotFoundError, match=r"the download failed \(https://\S+adult.data: HTTP 404"):
+        load_adult(data_home=tmp_path)
+
+
+def test_plain_files_load_and_check(shared_data, tmp_path, offline):
+    # UCI serves adult.data and adult.test uncompressed; a folder of plain files is as good as the .gz
+    for key in SHA256:
+        target = tmp_path / key.removesuffix(".gz")
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(gzip.decompress((shared_data / key).read_bytes()))
+        check_file(target, key)
+        check_file(target, key.removesuffix(".gz"))
+        assert fetch_file(key.removesuffix(".gz"), data_home=tmp_path) == target
+    plain, packed = load_adult(data_home=tmp_path), load_adult(data_home=shared_data)
+    np.testing.assert_array_equal(plain.y_test, packed.y_test)
+    assert plain.frame_train.equals(packed.frame_train)
+    mnist = load_mnist(data_home=tmp_path)
+    assert np.bincount(mnist.y_train).tolist() == MNIST_TRAIN_COUNTS
+    assert np.bincount(mnist.y_test).tolist() == MNIST_TEST_COUNTS
+    np.testing.assert_array_equal(mnist.X_test, load_mnist(data_home=shared_data).X_test)
+    assert offline == []
+
+
+def test_mixed_plain_and_gzipped_files_and_a_corrupt_plain_file(shared_data, tmp_path, offline):
+    (tmp_path / "adult").mkdir()
+    data = gzip.decompress((shared_data / "adult/adult.data.gz").read_bytes())
+    (tmp_path / "adult" / "adult.data").write_bytes(data)
+    # gzip bytes under the plain name (a mirror's file saved without .gz) are read as gzip
+    (tmp_path / "adult" / "adult.test").write_bytes((shared_data / "adult/adult.test.gz").read_bytes())
+    assert len(load_adult(data_home=tmp_path, download_if_missing=False).y_test) == 16281
+    (tmp_path / "adult" / "adult.data").write_bytes(data.replace(b"Male", b"Mole", 1))
+    with pytest.raises(ValueError, match="does not match its SHA-256 sum"):
+        load_adult(data_home=tmp_path)
     assert offline == []
 
 
@@ -188,3 +286,62 @@ def test_ci_mnist_bad_arguments(shared_data):
         make_ci_mnist(data_home=shared_data, red_fraction=1.5)
     with pytest.raises(ValueError, match="splits must be among"):
         make_ci_mnist(data_home=shared_data, splits=["training"])
+
+
+# the console scripts: a missing data set is one paragraph on stderr, and --help is plain text with defaults
+
+
+@pytest.mark.parametrize("dataset", ["adult", "ci-mnist"])
+def test_bench_without_data_prints_one_paragraph_and_exits_2(tmp_path, offline, capsys, dataset):
+    from fairif_sklearn.bench import main
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    argv = ["--dataset", dataset, "--data-home", str(empty), "--seeds", "1", "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert err.startswith("fairif-bench: error: The ") and "\n\n" not in err.strip()
+    text = " ".join(err.split())  # wrapped at whitespace only: paths and URLs stay whole
+    folder = "adult" if dataset == "adult" else "mnist"
+    assert f"missing {'adult.data and adult.test' if folder == 'adult' else 'train-images'}" in text
+    assert str(empty / folder) in text and f"the data_home argument ({empty}, used)" in text
+    assert "the download failed" in text and "no network in this test" in text
+    for key in (k for k in SHA256 if k.startswith(folder + "/")):
+        assert URLS[key][0] in text and SHA256[key][1] in text and f"{_plain(key)}.gz" in text
+    assert len(offline) == 1 and not (tmp_path / "out").exists()
+
+
+def _help(main, capsys) -> str:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_bench_help_is_plain_text_with_defaults(capsys):
+    from fairif_sklearn.bench import main
+
+    text = _help(main, capsys)
+    assert "``" not in text and ":func:" not in text
+    assert text.startswith("usage: fairif-bench")
+    flat = " ".join(text.split())
+    for default in ("(default: synthetic)", "(default: group_size)", "(default: 3)", "(default: 6000)",
+                    "(default: cpu)", "(default: fairif_results)", "(default: 15)", "(default: auto)",
+                    "(default: $FAIRIF_DATA, else ~/fairif_data)"):  # fmt: skip
+        assert default in flat, default
+    assert "None" not in text  # an unset option says what happens instead
+    assert "examples:" in text and "fairif-bench --dataset adult --data-home" in text
+
+
+def test_quickstart_help_is_plain_text_with_defaults(capsys):
+    from fairif_sklearn._quickstart import main
+
+    text = _help(main, capsys)
+    assert "``" not in text
+    assert text.startswith("usage: fairif-quickstart")
+    flat = " ".join(text.split())
+    for default in ("(default: group_size)", "(default: 5)", "(default: 6000)", "(default: 1000)",
+                    "(default: 0.1)", "(default: cpu)"):  # fmt: skip
+        assert default in flat, default
+    assert "examples:" in text and "fairif-quickstart --bias group_shift" in text

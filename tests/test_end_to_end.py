@@ -8,6 +8,8 @@ from fairif_sklearn.datasets import make_biased_classification
 from fairif_sklearn.metrics import average_odds_difference
 from fairif_sklearn.nets import make_mlp_classifier
 
+pytestmark = pytest.mark.slow
+
 ACCURACY_MARGIN = 0.01  # FairIF may cost at most one point of accuracy on average
 
 

@@ -38,8 +38,10 @@ def test_fit_predict_and_fitted_attributes(biased_data):
     assert clf.gaps_.shape == clf.predicted_gaps_.shape == clf.final_gaps_.shape == (2,)
     assert clf.gap_names_ == ["TPR(1) - TPR(0)", "TNR(1) - TNR(0)"]
     assert clf.influence_info_["method"] == "exact" and clf.influence_info_["solver_converged"]
-    assert isinstance(clf.weigher_, FairIFWeigher)
     assert clf.estimator_ is not clf.erm_estimator_
+    # the classifier's stage 1 is the weigher's: same parameters, same weights
+    weigher = FairIFWeigher(**clf.get_params(deep=False)).fit(X, y, sensitive_features=groups)
+    np.testing.assert_array_equal(weigher.sample_weight_, clf.sample_weight_)
     assert clf.n_features_in_ == X.shape[1]
 
 
@@ -89,7 +91,7 @@ def test_three_groups_and_equal_opportunity(biased_data):
 @pytest.mark.parametrize("influence", ["exact", "last_layer", "cg"])
 def test_influence_back_ends_run_end_to_end(biased_data, influence):
     X, y, s = biased_data
-    clf = _clf(influence=influence, hessian_subsample=0.5).fit(
+    clf = _clf(influence=influence, curvature_subsample=0.5).fit(
         X, y, sensitive_features=partial_groups(s, 400)
     )
     assert clf.influence_info_["method"] == influence
@@ -101,7 +103,7 @@ def test_cg_that_does_not_converge_warns(biased_data):
     from sklearn.exceptions import ConvergenceWarning
 
     X, y, s = biased_data
-    with pytest.warns(ConvergenceWarning, match="cg solve did not converge"):
+    with pytest.warns(ConvergenceWarning, match="CG solve stopped at relative residuals"):
         clf = _clf(influence="cg", cg_maxiter=1).fit(X, y, sensitive_features=partial_groups(s, 400))
     assert clf.influence_info_["solver_n_iter"] == [1, 1] and not clf.influence_info_["solver_converged"]
 
@@ -244,10 +246,20 @@ def test_group_without_positives(biased_data):
     X, y, s = biased_data
     groups = partial_groups(s, 400).copy()
     groups[(s == 1) & (y == 1)] = np.nan
-    _expect("Group 1 .* has no sample of class 1, so its TPR", X, y, groups)
+    _expect(
+        "Group '1' of the annotated set has no positive sample .class 1., so its TPR is undefined",
+        X,
+        y,
+        groups,
+    )
     groups = partial_groups(s, 400).copy()
     groups[(s == 0) & (y == 0)] = np.nan
-    _expect("Group 0 .* has no sample of class 0, so its TNR", X, y, groups)
+    _expect(
+        "Group '0' of the annotated set has no negative sample .class 0., so its TNR is undefined",
+        X,
+        y,
+        groups,
+    )
     # equal opportunity does not need negatives
     _clf(target="equal_opportunity").fit(X, y, sensitive_features=groups)
 
@@ -256,7 +268,12 @@ def test_mismatched_lengths(biased_data):
     X, y, s = biased_data
     _expect("inconsistent numbers of samples", X, y[:-1], partial_groups(s, 400))
     _expect("sensitive_features has 1499 rows but X has 1500", X, y, partial_groups(s, 400)[:-1])
-    _expect("same length", X, y, X_val=X[:10], y_val=y[:10], sensitive_val=s[:9])
+    _expect(
+        "sensitive_val has 9 rows but X_val has 10", X, y, X_val=X[:10], y_val=y[:10], sensitive_val=s[:9]
+    )
+    _expect(
+        "X_val and y_val must have the same length", X, y, X_val=X[:10], y_val=y[:9], sensitive_val=s[:10]
+    )
     _expect(r"X_val has rows of shape \(3,\)", X, y, X_val=X[:10, :3], y_val=y[:10], sensitive_val=s[:10])
 
 
@@ -335,26 +352,26 @@ def test_weighted_net_classifier_trains_on_fairif_weights(biased_data):
     wrapped = WeightedNetClassifier(small_net(), random_state=0)
     wrapped.fit(X[rows], y[rows], sample_weight=clf.sample_weight_[rows])
     np.testing.assert_allclose(wrapped.predict_proba(X), clf.predict_proba(X), rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match="Negative values in data passed to `sample_weight`"):
         wrapped.fit(X, y, sample_weight=-np.ones(len(y)))
 
 
 def test_memory_makes_a_grid_over_alpha_reuse_stage_one(biased_data, routing, tmp_path, monkeypatch):
-    import fairif_sklearn.estimators._weigher as weigher_module
+    import fairif_sklearn._estimators._classifier as classifier_module
+    import fairif_sklearn._estimators._stage1 as stage1_module
 
     X, y, s = biased_data
     groups = partial_groups(s, 600, seed=3)
     calls = {"erm": 0, "weighted": 0}
-    real = weigher_module.fit_weighted
+    real = stage1_module.fit_net
 
-    def counting(net, X, y, w):
+    def counting(net, X, y, w=None):
         calls["erm" if w is None else "weighted"] += 1
         return real(net, X, y, w)
 
-    monkeypatch.setattr(weigher_module, "fit_weighted", counting)
-    import fairif_sklearn.estimators._classifier as classifier_module
-
-    monkeypatch.setattr(classifier_module, "fit_weighted", counting)
+    # where the fits happen: ERM in stage 1, the weighted fit in the classifier
+    monkeypatch.setattr(stage1_module, "fit_net", counting)
+    monkeypatch.setattr(classifier_module, "fit_net", counting)
 
     def search(memory):
         return GridSearchCV(

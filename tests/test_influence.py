@@ -1,23 +1,26 @@
-"""The influence engine against brute-force references built with plain autograd."""
+"""The influence engine against brute-force references built with plain autograd.
+
+The engine is private (``fairif_sklearn._influence``): these tests check its
+mathematics directly against references, which the public estimators cannot
+expose, so they import it by its private name.
+"""
 
 import numpy as np
 import pytest
 import torch
 
-from fairif_sklearn.adapters import SkorchModel
-from fairif_sklearn.influence import (
+from fairif_sklearn._influence import (
     CurvatureOperator,
     annotated_gaps,
-    compute_influence,
     influence_scores,
-    last_layer_names,
     solve_cg,
     solve_dense,
 )
-from fairif_sklearn.influence._engine import gaps_and_gradients
-from fairif_sklearn.influence._trees import flatten, unflatten
+from fairif_sklearn._influence._engine import gaps_and_gradients
+from fairif_sklearn._influence._trees import flatten, unflatten
+from fairif_sklearn._skorch import NetFunctions
 
-from ._helpers import logreg_net, small_net
+from ._helpers import influence_of, logreg_net, small_net
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ def fitted(biased_data):
     }
     torch.manual_seed(0)
     return {
-        name: (SkorchModel(net.fit(X[:400], y[:400])), X[:400], y[:400], s[:400])
+        name: (NetFunctions(net.fit(X[:400], y[:400])), X[:400], y[:400], s[:400])
         for name, net in nets.items()
     }
 
@@ -41,7 +44,9 @@ def _flat_params(model):
 def _mean_loss_of_flat(model, X, y):
     def f(theta):
         params = {k: v.to(torch.float32) for k, v in unflatten(theta, model.params).items()}
-        return model.losses(params, model.as_tensor(X), model.target_tensor(y)).double().mean()
+        return (
+            model.losses(params, model.inputs(X, slice(None)), model.targets(y, slice(None))).double().mean()
+        )
 
     return f
 
@@ -54,8 +59,8 @@ def brute_force_ggn(model, X, y):
     p = _flat_params(model).numel()
     G = torch.zeros(p, p, dtype=torch.float64)
     for i in range(len(y)):
-        x = model.as_tensor(X[i : i + 1])
-        yi = model.target_tensor(y[i : i + 1])
+        x = model.inputs(X, slice(i, i + 1))
+        yi = model.targets(y, slice(i, i + 1))
 
         def out_of_theta(theta, x=x):
             params = {k: v.to(torch.float32) for k, v in unflatten(theta, model.params).items()}
@@ -75,7 +80,7 @@ def per_sample_gradients(model, X, y):
     theta = {k: v.clone().requires_grad_(True) for k, v in model.params.items()}
     rows = []
     for i in range(len(y)):
-        loss = model.losses(theta, model.as_tensor(X[i : i + 1]), model.target_tensor(y[i : i + 1])).sum()
+        loss = model.losses(theta, model.inputs(X, slice(i, i + 1)), model.targets(y, slice(i, i + 1))).sum()
         rows.append(torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, list(theta.values()))]))
     return torch.stack(rows).double()
 
@@ -92,7 +97,9 @@ def test_jvp_scores_equal_explicit_gradient_dot_products(fitted, name):
 @pytest.mark.parametrize("name", ["logreg", "mlp"])
 def test_dense_hessian_equals_brute_force(fitted, name):
     model, X, y, _ = fitted[name]
-    op = CurvatureOperator(model, X, y, list(model.params), curvature="hessian", damping=0.01, batch_size=128)
+    op = CurvatureOperator(
+        model, X, y, np.arange(len(y)), list(model.params), curvature="hessian", damping=0.01, batch_size=128
+    )
     shift = model.weight_decay + 0.01
     expected = brute_force_hessian(model, X, y) + shift * torch.eye(model.n_params(), dtype=torch.float64)
     torch.testing.assert_close(op.dense(chunk=50), expected, rtol=1e-4, atol=1e-6)
@@ -103,7 +110,14 @@ def test_dense_gauss_newton_equals_brute_force(fitted, name):
     model, X, y, _ = fitted[name]
     X, y = X[:60], y[:60]
     op = CurvatureOperator(
-        model, X, y, list(model.params), curvature="gauss_newton", damping=0.0, batch_size=25
+        model,
+        X,
+        y,
+        np.arange(len(y)),
+        list(model.params),
+        curvature="gauss_newton",
+        damping=0.0,
+        batch_size=25,
     )
     expected = brute_force_ggn(model, X, y) + model.weight_decay * torch.eye(
         model.n_params(), dtype=torch.float64
@@ -114,7 +128,9 @@ def test_dense_gauss_newton_equals_brute_force(fitted, name):
 def test_gauss_newton_is_the_hessian_for_logistic_regression(fitted):
     model, X, y, _ = fitted["logreg"]
     ops = [
-        CurvatureOperator(model, X, y, list(model.params), curvature=c, damping=0.0, batch_size=128)
+        CurvatureOperator(
+            model, X, y, np.arange(len(y)), list(model.params), curvature=c, damping=0.0, batch_size=128
+        )
         for c in ("hessian", "gauss_newton")
     ]
     torch.testing.assert_close(ops[0].dense(), ops[1].dense(), rtol=1e-4, atol=1e-6)
@@ -125,7 +141,9 @@ def test_gauss_newton_is_the_hessian_for_logistic_regression(fitted):
 def test_cg_equals_exact_solve(fitted, curvature, damping):
     model, X, y, _ = fitted["mlp"]
     names = list(model.params)
-    op = CurvatureOperator(model, X, y, names, curvature=curvature, damping=damping, batch_size=128)
+    op = CurvatureOperator(
+        model, X, y, np.arange(len(y)), names, curvature=curvature, damping=damping, batch_size=128
+    )
     B = torch.randn(2, model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     exact, info = solve_dense(op, B)
     assert info.converged and info.min_eigenvalue > 0
@@ -136,20 +154,10 @@ def test_cg_equals_exact_solve(fitted, curvature, damping):
 
 def test_last_layer_solve_equals_exact_solve_on_the_last_layer(fitted):
     model, X, y, s = fitted["mlp"]
-    names = last_layer_names(model)
+    names = model.last_linear_names()
     assert names == ["module.layers.3.weight", "module.layers.3.bias"]
-    result = compute_influence(
-        model,
-        X,
-        y,
-        X,
-        y,
-        s,
-        ["0", "1"],
-        method="last_layer",
-        curvature="hessian",
-        damping=0.01,
-        batch_size=100,
+    result = _influence(
+        model, X, y, s, method="last_layer", curvature="hessian", damping=0.01, batch_size=100
     )
     # brute force: the Hessian over the whole parameter vector, restricted to the last layer's block
     offsets = np.cumsum([0] + [t.numel() for t in model.params.values()])
@@ -171,6 +179,10 @@ def test_last_layer_solve_equals_exact_solve_on_the_last_layer(fitted):
     V = torch.linalg.solve(H, G[:, block].T).T
     grads = per_sample_gradients(model, X, y)[:, block]
     np.testing.assert_allclose(result.scores, (V @ grads.T).numpy(), rtol=1e-3, atol=1e-6)
+
+
+def _influence(model, X, y, s, **kw):
+    return influence_of(model, X, y, X, y, s, **{"method": "exact", **kw})
 
 
 def test_gap_gradients_equal_finite_differences(fitted):
@@ -207,7 +219,7 @@ def test_gap_gradients_equal_finite_differences(fitted):
 
 
 def test_soft_rates_by_hand():
-    from fairif_sklearn.influence._rates import gap_matrix, rate_counts, soft_rate_sums
+    from fairif_sklearn._influence._gaps import gap_matrix, rate_counts, soft_rate_sums
 
     proba = torch.tensor([[0.2, 0.8], [0.4, 0.6], [0.9, 0.1], [0.3, 0.7]], dtype=torch.float64)
     y = torch.tensor([1, 0, 0, 1])
@@ -225,9 +237,11 @@ def test_soft_rates_by_hand():
 
 def test_indefinite_hessian_is_reported(fitted):
     model, X, y, s = fitted["mlp"]
-    op = CurvatureOperator(model, X, y, list(model.params), curvature="hessian", damping=0.0, batch_size=128)
+    op = CurvatureOperator(
+        model, X, y, np.arange(len(y)), list(model.params), curvature="hessian", damping=0.0, batch_size=128
+    )
     eig = torch.linalg.eigvalsh(op.dense())
     if eig[0] > 0:
         pytest.skip("this net's Hessian happens to be positive definite")
     with pytest.raises(ValueError, match="not positive definite"):
-        compute_influence(model, X, y, X, y, s, ["0", "1"], method="exact", curvature="hessian", damping=0.0)
+        _influence(model, X, y, s, curvature="hessian", damping=0.0)

@@ -1,4 +1,9 @@
-"""On a convex model, influence predicts what retraining with the weights does to the gaps."""
+"""On a convex model, influence predicts what retraining with the weights does to the gaps.
+
+Retraining and the gaps are measured with the private adapter and engine
+(``fairif_sklearn._skorch``, ``fairif_sklearn._influence``), the same code the
+estimators use, to compare prediction and outcome without a second copy.
+"""
 
 import numpy as np
 import pytest
@@ -6,19 +11,21 @@ import torch
 from sklearn.base import clone
 
 from fairif_sklearn import FairIFWeigher
-from fairif_sklearn.adapters import SkorchModel, fit_weighted
+from fairif_sklearn._influence import annotated_gaps
+from fairif_sklearn._skorch import NetFunctions, fit_net
 from fairif_sklearn.datasets import make_biased_classification
-from fairif_sklearn.influence import annotated_gaps
 
 from ._helpers import logreg_net
+
+pytestmark = pytest.mark.slow
 
 
 def _retrained_gaps(weigher, X, y, X_val, y_val, s_val, w):
     net = clone(weigher.estimator)
     torch.manual_seed(0)
-    fit_weighted(net, X, y, w)
+    fit_net(net, X, y, w)
     return annotated_gaps(
-        SkorchModel(net),
+        NetFunctions(net),
         X_val,
         y_val,
         s_val,

@@ -1,4 +1,8 @@
-"""Sample weights reach a plain skorch net's loss, batch by batch, without changing the net."""
+"""Sample weights reach a plain skorch net's loss, batch by batch, without changing the net.
+
+The adapter is private (``fairif_sklearn._skorch``); these tests check its
+contract with skorch directly, so they import it by its private name.
+"""
 
 import copy
 import pickle
@@ -8,7 +12,7 @@ import pytest
 import torch
 from skorch.dataset import ValidSplit
 
-from fairif_sklearn.adapters import SkorchModel, check_skorch_net, fit_weighted, loss_target
+from fairif_sklearn._skorch import NetFunctions, check_net, fit_net
 
 from ._helpers import binary_net, logreg_net, nll_net
 
@@ -21,9 +25,8 @@ NETS = {
 
 def _fit(make, X, y, w=None, seed=0):
     net = make()
-    codes = loss_target(net, y)
     torch.manual_seed(seed)
-    return fit_weighted(net, X, codes, w)
+    return fit_net(net, X, y, w)
 
 
 def _params(net):
@@ -67,8 +70,9 @@ def test_batch_loss_is_weighted_mean(biased_data):
     X, y = X[:100], y[:100]
     w = np.random.RandomState(0).uniform(0, 3, 100)
     net = _fit(lambda: logreg_net(10, max_epochs=1, lr=0.0), X, y, w)
-    model = SkorchModel(net)
-    losses = model.losses(model.params, model.as_tensor(X), model.target_tensor(y)).double().numpy()
+    model = NetFunctions(net)
+    x, t = model.inputs(X, slice(None)), model.targets(y, slice(None))
+    losses = model.losses(model.params, x, t).double().numpy()
     assert net.history[-1, "train_loss"] == pytest.approx(np.sum(w * losses) / np.sum(w), rel=1e-5)
 
 
@@ -97,7 +101,7 @@ def test_user_net_is_not_modified(biased_data):
     before = copy.deepcopy(net.get_params())
     from sklearn.base import clone
 
-    fit_weighted(clone(net), X, y.astype(np.int64), np.ones(len(y)))
+    fit_net(clone(net), X, y.astype(np.int64), np.ones(len(y)))
     assert not hasattr(net, "module_")
     assert net.get_params().keys() == before.keys()
 
@@ -106,4 +110,4 @@ def test_unsupported_estimator():
     from sklearn.linear_model import LogisticRegression
 
     with pytest.raises(TypeError, match="skorch NeuralNetClassifier"):
-        check_skorch_net(LogisticRegression())
+        check_net(LogisticRegression())

@@ -8,27 +8,66 @@ run the real data sets (read from ``--data-home`` or ``FAIRIF_DATA``).
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
+import textwrap
 import time
 from pathlib import Path
 
-from ..datasets import BIASES
+from ..datasets import BIASES, DataNotFoundError
+from ..datasets._fetch import fetch_dataset
 from . import _datasets, _methods, _report
+
+DESCRIPTION = """\
+FairIF against ERM and fairlearn's mitigators (ThresholdOptimizer,
+ExponentiatedGradient, Kamiran-Calders reweighing), over seeds. It prints the
+test set's accuracy, AD, AOD and EOD (mean +- std) and writes CSV files and a
+PNG of accuracy against AOD to --out.
+
+With no argument it runs the embedded biased data set (no download) on the CPU
+in under two minutes. --dataset ci-mnist and --dataset adult run the real data
+sets, read from --data-home, else $FAIRIF_DATA, else ~/fairif_data, and
+downloaded there (with SHA-256 checks) only when missing and online."""
+
+EPILOG = """\
+examples:
+  fairif-bench                               # embedded biased data, CPU, about a minute
+  fairif-bench --dataset ci-mnist --bias class_size --seeds 5 --device cuda
+  fairif-bench --dataset adult --data-home /path/to/data   # holds adult/adult.data(.gz)"""
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Each option's default after its help (unless None or a flag's False), line breaks kept."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help  # the help text says what happens when the option is not given
+        return super()._get_help_string(action)
 
 
 def _parse(argv):
-    p = argparse.ArgumentParser(prog="fairif-bench", description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", choices=("synthetic", "ci-mnist", "adult"), default="synthetic")
+    p = argparse.ArgumentParser(
+        prog="fairif-bench", description=DESCRIPTION, epilog=EPILOG, formatter_class=_HelpFormatter
+    )
+    p.add_argument(
+        "--dataset", choices=("synthetic", "ci-mnist", "adult"), default="synthetic",
+        help="the embedded biased data (no download), CI-MNIST or UCI Adult",
+    )  # fmt: skip
     p.add_argument("--bias", choices=sorted(BIASES), default="group_size", help="for synthetic and ci-mnist")
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
-    p.add_argument("--n-samples", type=int, default=6000, help="synthetic: training rows (default 6000)")
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds")
+    p.add_argument("--n-samples", type=int, default=6000, help="synthetic: training rows")
     p.add_argument("--device", default="cpu", help="torch device of the nets, e.g. cuda")
     p.add_argument(
         "--out", type=Path, default=Path("fairif_results"), help="folder for the CSV and PNG files"
     )
     p.add_argument(
-        "--data-home", default=None, help="data folder (default: $FAIRIF_DATA, then ~/fairif_data)"
-    )
-    p.add_argument("--alphas", type=float, nargs="+", default=list(_methods.ALPHA_GRID), help="FairIF's path")
+        "--data-home", default=None,
+        help="data folder holding mnist/ and adult/ (default: $FAIRIF_DATA, else ~/fairif_data)",
+    )  # fmt: skip
+    p.add_argument(
+        "--alphas", type=float, nargs="+", default=list(_methods.ALPHA_GRID),
+        help=f"FairIF's path of alphas ({_methods.DEFAULT_ALPHA:g} is always added)",
+    )  # fmt: skip
     p.add_argument(
         "--eg-max-iter", type=int, default=5, help="ExponentiatedGradient iterations (nets to fit)"
     )
@@ -36,20 +75,23 @@ def _parse(argv):
     p.add_argument(
         "--valid-fractions", type=float, nargs="+", default=None, metavar="F",
         help="validation-size study (the paper's Table 4), e.g. 1 0.5 0.25 0.1: FairIF with that fraction "
-        "of the annotated set, instead of the baselines",
+        "of the annotated set, instead of the baselines (default: off)",
     )  # fmt: skip
     p.add_argument("--max-epochs", type=int, default=15, help="ci-mnist: epochs of each fit")
-    p.add_argument("--influence", choices=("auto", "exact", "last_layer", "cg"), default="auto")
+    p.add_argument(
+        "--influence", choices=("auto", "exact", "last_layer", "cg"), default="auto",
+        help="FairIF's influence back end",
+    )  # fmt: skip
     p.add_argument(
         "--hessian-subsample", type=float, default=None,
-        help="rows (>= 1) or fraction (< 1) of the training set for the curvature; default: all, "
-        "or 5000 rows for ci-mnist",
+        help="rows (>= 1) or fraction (< 1) of the training set for the curvature (default: all rows, "
+        "or 5000 rows for ci-mnist)",
     )  # fmt: skip
     p.add_argument(
         "--damping", type=float, default=None,
         help="FairIF's damping (default: the estimator's, 1e-3); larger values give stronger weights",
     )  # fmt: skip
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     if _methods.DEFAULT_ALPHA not in args.alphas:
@@ -142,11 +184,31 @@ def run(args) -> tuple[list[dict], str]:
     return rows, name
 
 
+def _check_data(args) -> None:
+    """Find (or download) a real data set's files before the progress bar starts."""
+    if args.dataset != "synthetic":
+        fetch_dataset("mnist" if args.dataset == "ci-mnist" else "adult", data_home=args.data_home)
+
+
+def _error(message: str) -> None:
+    """Print ``message`` to stderr as one wrapped paragraph (paths and URLs kept whole)."""
+    width = min(shutil.get_terminal_size((100, 24)).columns, 100) - 1
+    text = textwrap.fill(
+        f"fairif-bench: error: {message}", width=width, break_long_words=False, break_on_hyphens=False
+    )
+    print(text, file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``fairif-bench``."""
+    """Entry point of ``fairif-bench``; 2 when a real data set's files are missing."""
     args = _parse(argv)
     start = time.perf_counter()
-    rows, name = run(args)
+    try:
+        _check_data(args)
+        rows, name = run(args)
+    except DataNotFoundError as error:  # its message says what is missing and where to get it
+        _error(str(error))
+        return 2
     summary = _report.summarise(rows)
     title = f"{name}: test set, mean +- std over {args.seeds} seeds"
     print("\n" + _report.format_table(summary, title))

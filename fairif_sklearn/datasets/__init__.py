@@ -2,7 +2,7 @@
 
 from ._adult import load_adult
 from ._ci_mnist import CI_MNIST_BIASES, TABLE5_COUNTS, make_ci_mnist
-from ._fetch import get_data_home
+from ._fetch import DataNotFoundError, get_data_home
 from ._mnist import load_mnist
 from ._synthetic import BIASES, make_biased_classification
 
@@ -10,6 +10,7 @@ __all__ = [
     "BIASES",
     "CI_MNIST_BIASES",
     "TABLE5_COUNTS",
+    "DataNotFoundError",
     "get_data_home",
     "load_adult",
     "load_mnist",

@@ -1,9 +1,10 @@
 """Fairness metrics (the paper's AD, AOD, EOD) and scorers for model selection."""
 
 from ._fairness import accuracy_difference, average_odds_difference, equal_opportunity_difference
-from ._scorers import ad_scorer, aod_scorer, eod_scorer
+from ._scorers import FairnessScoringError, ad_scorer, aod_scorer, eod_scorer
 
 __all__ = [
+    "FairnessScoringError",
     "accuracy_difference",
     "ad_scorer",
     "aod_scorer",

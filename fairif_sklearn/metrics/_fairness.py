@@ -1,116 +1,135 @@
 """The paper's fairness metrics: AD, AOD and EOD.
 
-With two groups they are the paper's definitions (and agree with fairlearn's
+With two groups they are the paper's definitions, and agree with fairlearn's
 ``accuracy_score_difference``, ``equalized_odds_difference(agg="mean")`` and
-``equal_opportunity_difference``). With more groups each difference is the
-largest pairwise one (max minus min over groups). Rows whose group label is
-missing (``None``, NaN or ``-1``) are ignored, so a partially annotated
-``sensitive_features`` can be passed as it is.
+``equal_opportunity_difference``. With more groups each difference is the
+largest pairwise one (max minus min over groups), as fairlearn's ``difference``.
+Groups follow the rules of the whole library: rows whose group label is missing
+(``None``, NaN, ``-1``, pandas' ``NA``) are ignored, so a partially annotated
+``sensitive_features`` can be passed as it is, and several sensitive columns
+(a 2-D array, a DataFrame, or tuples) define the groups as their combinations.
+
+When a group has no positive rows its TPR is undefined (likewise TNR without
+negatives): these metrics raise instead of making a number up (see Raises).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils.multiclass import type_of_target
 
-from ..utils import encode_groups, missing_group_mask
+from .._rates import RATE_CLASS, Groups, check_rates_defined, read_groups, resolve_pos_label
 
 
-def _per_group(y_true, y_pred, sensitive_features, pos_label, metric):
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
+def _check(y_true, y_pred, sensitive_features) -> tuple[np.ndarray, np.ndarray, Groups]:
+    """The annotated rows' labels and predictions, and their groups."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim != 1:
         raise ValueError(
             f"y_true and y_pred must be 1-D of the same length, got shapes {y_true.shape} and {y_pred.shape}."
         )
-    if len(sensitive_features) != len(y_true):
+    groups = read_groups(sensitive_features, n_rows=len(y_true), rows_of="y_true")
+    keep = groups.annotated
+    if groups.n_groups < 2:
         raise ValueError(
-            f"sensitive_features has {len(sensitive_features)} rows but y_true has {len(y_true)}."
+            "sensitive_features must hold at least two groups among its annotated rows, "
+            f"found {groups.names}."
         )
-    keep = ~missing_group_mask(sensitive_features)
-    y_true, y_pred = y_true[keep], y_pred[keep]
-    groups, codes = encode_groups(np.asarray(sensitive_features, dtype=object)[keep])
-    if len(groups) < 2:
-        raise ValueError(f"sensitive_features must hold at least two groups, found {len(groups)}.")
-    if metric != "accuracy":
-        labels = np.unique(np.concatenate([y_true, y_pred]))
-        if type_of_target(labels) not in ("binary", "multiclass") or len(labels) > 2:
-            raise ValueError(f"{metric} needs a binary target, got labels {labels.tolist()}.")
-        if pos_label is None:
-            pos_label = labels[-1]  # np.unique sorts: the larger label
-    values = []
-    for g in range(len(groups)):
-        t, p = y_true[codes == g], y_pred[codes == g]
-        if metric == "accuracy":
-            values.append(np.mean(t == p))
-            continue
-        cls = (t == pos_label) if metric == "TPR" else (t != pos_label)
-        if not cls.any():
-            raise ValueError(
-                f"Group {groups[g]!r} has no {'positive' if metric == 'TPR' else 'negative'} "
-                f"samples, so its {metric} is undefined."
-            )
-        hit = (p[cls] == pos_label) if metric == "TPR" else (p[cls] != pos_label)
-        values.append(np.mean(hit))
-    return np.array(values)
+    return y_true[keep], y_pred[keep], Groups(keep[keep], groups.codes[keep], groups.labels, groups.names)
 
 
 def _spread(values: np.ndarray) -> float:
     return float(values.max() - values.min())
 
 
+def _group_means(hit: np.ndarray, groups: Groups, rows: np.ndarray) -> np.ndarray:
+    """The mean of ``hit`` over each group's rows among ``rows``."""
+    return np.array([hit[rows & (groups.codes == g)].mean() for g in range(groups.n_groups)])
+
+
+def _rates(y_true, y_pred, sensitive_features, pos_label, rates) -> list[np.ndarray]:
+    """Each rate of ``rates`` for each group."""
+    y_true, y_pred, groups = _check(y_true, y_pred, sensitive_features)
+    pos_label = resolve_pos_label(np.concatenate([y_true, y_pred]), pos_label)
+    true_class = (y_true == pos_label).astype(np.int64)
+    check_rates_defined(true_class, groups, rates, where="sensitive_features")
+    pred_class = (y_pred == pos_label).astype(np.int64)
+    return [_group_means(pred_class == RATE_CLASS[r], groups, true_class == RATE_CLASS[r]) for r in rates]
+
+
+_PARAMETERS = """\
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True and predicted labels{binary}.
+    sensitive_features : array-like of shape (n_samples,) or (n_samples, n_columns)
+        Group labels; missing ones (``None``, NaN, ``-1``, pandas ``NA``) are
+        ignored, so a partially annotated array can be passed as it is; several
+        columns (a 2-D array or a DataFrame) or tuples define intersectional
+        groups."""
+_POS_LABEL = """
+    pos_label : label, default=None
+        The positive class; the larger label when None."""
+_RETURNS = """
+
+    Returns
+    -------
+    float
+        {what}"""
+_UNDEFINED = """
+
+    Raises
+    ------
+    ValueError
+        When a group has no {rows} row: its {rate} is undefined there.
+        fairlearn returns a number in that case (its rate functions fall back to
+        0); these metrics raise on purpose, because a made-up rate turns into a
+        gap of up to 1 (or hides one) that no prediction caused, and a model
+        selected on it would be selected on noise."""
+
+
+def _doc(what: str, rows: str = "", rate: str = ""):
+    """Write a metric's Parameters, Returns and (for rates) Raises sections."""
+
+    def fill(metric):
+        sections = _PARAMETERS.format(binary=" (binary)" if rate else "") + (_POS_LABEL if rate else "")
+        sections += _RETURNS.format(what=what)
+        if rate:
+            sections += _UNDEFINED.format(rows=rows, rate=rate)
+        metric.__doc__ = metric.__doc__.replace("    {{sections}}", sections)
+        return metric
+
+    return fill
+
+
+@_doc("In [0, 1]; the paper reports it in per cent.")
 def accuracy_difference(y_true, y_pred, *, sensitive_features) -> float:
     """Accuracy difference (AD): the largest gap in accuracy between groups.
 
-    Parameters
-    ----------
-    y_true, y_pred : array-like of shape (n_samples,)
-    sensitive_features : array-like of shape (n_samples,)
-        Group labels; missing ones (``None``, NaN, ``-1``) are ignored.
-
-    Returns
-    -------
-    float
-        In [0, 1] (the paper reports it in per cent).
+    {{sections}}
     """
-    return _spread(_per_group(y_true, y_pred, sensitive_features, None, "accuracy"))
+    y_true, y_pred, groups = _check(y_true, y_pred, sensitive_features)
+    return _spread(_group_means(y_true == y_pred, groups, np.ones(len(y_true), dtype=bool)))
 
 
+@_doc("In [0, 1].", rows="positive or no negative", rate="TPR or TNR")
 def average_odds_difference(y_true, y_pred, *, sensitive_features, pos_label=None) -> float:
     """Average odds difference (AOD): the mean of the TPR and TNR differences.
 
-    Parameters
-    ----------
-    y_true, y_pred : array-like of shape (n_samples,)
-        Binary labels.
-    sensitive_features : array-like of shape (n_samples,)
-        Group labels; missing ones (``None``, NaN, ``-1``) are ignored.
-    pos_label : label, default=None
-        The positive class; the larger label when None.
+    Equal to fairlearn's ``equalized_odds_difference(..., agg="mean")``.
 
-    Returns
-    -------
-    float
+    {{sections}}
     """
-    tpr = _per_group(y_true, y_pred, sensitive_features, pos_label, "TPR")
-    tnr = _per_group(y_true, y_pred, sensitive_features, pos_label, "TNR")
+    tpr, tnr = _rates(y_true, y_pred, sensitive_features, pos_label, ("TPR", "TNR"))
     return 0.5 * (_spread(tpr) + _spread(tnr))
 
 
+@_doc("In [0, 1].", rows="positive", rate="TPR")
 def equal_opportunity_difference(y_true, y_pred, *, sensitive_features, pos_label=None) -> float:
     """Equal opportunity difference (EOD): the largest difference in TPR.
 
-    Parameters
-    ----------
-    y_true, y_pred : array-like of shape (n_samples,)
-        Binary labels.
-    sensitive_features : array-like of shape (n_samples,)
-        Group labels; missing ones (``None``, NaN, ``-1``) are ignored.
-    pos_label : label, default=None
-        The positive class; the larger label when None.
+    Equal to fairlearn's ``equal_opportunity_difference``.
 
-    Returns
-    -------
-    float
+    {{sections}}
     """
-    return _spread(_per_group(y_true, y_pred, sensitive_features, pos_label, "TPR"))
+    (tpr,) = _rates(y_true, y_pred, sensitive_features, pos_label, ("TPR",))
+    return _spread(tpr)

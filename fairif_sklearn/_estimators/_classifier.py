@@ -1,0 +1,92 @@
+"""FairIFClassifier: the whole FairIF method as one scikit-learn classifier."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+from sklearn.base import ClassifierMixin, _fit_context, clone
+
+from .._influence import annotated_gaps
+from .._skorch import NetFunctions, fit_net, seeded
+from ._base import _FairIFBase
+from ._docs import fill_doc
+from ._predict import _NetPredictMixin
+
+
+@fill_doc
+class FairIFClassifier(_NetPredictMixin, ClassifierMixin, _FairIFBase):
+    """A skorch classifier made fairer by influence-balanced reweighting (FairIF).
+
+    ``fit`` runs the whole method of Wang, Wu and He: an ERM fit, the influence
+    of every training row on the gaps in true-positive and true-negative rates
+    between the groups of a small annotated set, the sample weights that close
+    those gaps (stage 1, as :class:`FairIFWeigher` computes it), and a final fit
+    of the net with those weights. ``predict``, ``predict_proba`` and ``score``
+    use the final net.
+
+    Parameters
+    ----------
+    {{parameters}}
+
+    Attributes
+    ----------
+    estimator_ : skorch net
+        The final net, trained with ``sample_weight_``.
+    final_gaps_ : ndarray of shape (n_gaps,)
+        The soft-rate gaps on the annotated set at the final model: compare with
+        ``gaps_`` and ``predicted_gaps_`` to see whether influence worked.
+    {{attributes}}
+
+    See Also
+    --------
+    FairIFWeigher : Stage 1 alone: the weights without the final fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fairif_sklearn import FairIFClassifier
+    >>> from fairif_sklearn.datasets import make_biased_classification
+    >>> from fairif_sklearn.nets import make_mlp_classifier
+    >>> X, y, s = make_biased_classification(n_samples=2000, random_state=0)
+    >>> groups = s.astype(float)
+    >>> groups[500:] = np.nan  # group labels for 500 rows only
+    >>> net = make_mlp_classifier(X.shape[1], hidden=(8,), max_epochs=5)
+    >>> clf = FairIFClassifier(net, random_state=0).fit(X, y, sensitive_features=groups)
+    >>> clf.predict(X[:3]).shape
+    (3,)
+    >>> clf.gap_names_
+    ['TPR(1) - TPR(0)', 'TNR(1) - TNR(0)']
+    """
+
+    @_fit_context(prefer_skip_nested_validation=False)  # the net is cloned and checked in fit
+    def fit(self, X, y, *, sensitive_features=None):
+        """Run FairIF: ERM, influence, weight solve, weighted fit.
+
+        {{fit_sections}}
+        """
+        data, stage1 = self._fit_stage1(X, y, sensitive_features)
+        self._set_weights(data, stage1)
+        if self.retrain == "scratch":
+            net = clone(self.estimator)
+        else:
+            net = copy.deepcopy(stage1.erm_estimator)
+            net.set_params(warm_start=True)
+        self._log("weighted fit")
+        with seeded(stage1.seed, net.device):  # same initialisation and batch order as ERM
+            fit_net(net, data.X_train, data.y_train, self.sample_weight_[data.train_mask])
+        if self.retrain == "warm_start":
+            net.set_params(warm_start=self.estimator.warm_start)
+        self.estimator_ = net
+        self.final_gaps_ = annotated_gaps(
+            NetFunctions(net),
+            data.X_val,
+            data.y_val,
+            data.g_val,
+            data.groups.names,
+            target=self.target,
+            temperature=self.temperature,
+            batch_size=self.batch_size,
+        )
+        self._log(f"gaps after reweighting {np.round(self.final_gaps_, 4)}")
+        return self

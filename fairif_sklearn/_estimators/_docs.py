@@ -1,0 +1,123 @@
+"""The parameter and attribute descriptions the FairIF estimators share.
+
+Each public class documents every parameter on its own page; the text is
+written once here and put in place by :func:`fill_doc`.
+"""
+
+from __future__ import annotations
+
+PARAMETERS = """\
+    estimator : skorch.NeuralNetClassifier or skorch.NeuralNetBinaryClassifier
+        The net (fitted or not); it is cloned, never modified.
+    X_val, y_val, sensitive_val : array-like, default=None
+        A fixed annotated set. An annotated set given here does not go through
+        a :class:`~sklearn.pipeline.Pipeline`'s preprocessing (a warning says
+        so when ``X_val`` is clearly not on ``X``'s scale); in a Pipeline pass
+        ``sensitive_features`` to :meth:`fit` instead. Give one or the other.
+    alpha : float, default=0.1
+        Penalty on ``||w - 1||^2 / n``, the paper's lambda in a form that does not
+        depend on the number of rows. Smaller closes more of the gaps with larger
+        weights; tune it with :class:`~sklearn.model_selection.GridSearchCV`.
+    target : {"equalized_odds", "equal_opportunity"}, default="equalized_odds"
+        Balance TPR and TNR (the paper's choice) or TPR only.
+    influence : {"auto", "exact", "last_layer", "cg"}, default="auto"
+        How the inverse-curvature products are computed: the full matrix solved
+        exactly (small models), the exact solve restricted to the final linear
+        layer, or conjugate gradient. ``"auto"`` is exact up to 2000 parameters
+        and CG beyond.
+    curvature : {"gauss_newton", "hessian"}, default="gauss_newton"
+        The generalised Gauss-Newton matrix (always positive semi-definite) or
+        the Hessian of the training objective (the paper's; often indefinite
+        for a network).
+    damping : float, default=1e-3
+        Added to the curvature's diagonal, on top of the optimizer's weight decay.
+    temperature : float, default=1.0
+        Temperature of the softmax behind the soft rates.
+    curvature_subsample : int, float or None, default=None
+        Estimate the curvature on this many training rows (a float: this
+        fraction), drawn at random; None uses all.
+    cg_tol : float, default=1e-4
+        Relative residual at which CG stops.
+    cg_maxiter : int, default=100
+        Most CG iterations.
+    holdout_annotated : bool, default=True
+        With ``sensitive_features``, keep the annotated rows out of training (the
+        paper's protocol); their weight in ``sample_weight_`` is zero.
+    retrain : {"scratch", "warm_start"}, default="scratch"
+        How :class:`FairIFClassifier`'s final fit trains: a fresh clone (the
+        paper's choice) or a continuation of the ERM model.
+    memory : str, joblib.Memory or None, default=None
+        Cache the part of the fit that does not depend on ``alpha`` (the ERM fit
+        and the influence scores), as :class:`~sklearn.pipeline.Pipeline` caches
+        transformers. A grid search over ``alpha`` then costs one ERM fit and one
+        influence computation per fold, with the same results. A string is a
+        cache folder.
+    batch_size : int, default=1024
+        Rows per batch in stage 1.
+    random_state : int, RandomState or None, default=None
+        Seeds the fits (initialisation, shuffling) and the curvature subsample.
+    verbose : int, default=0
+        1 prints the stages and shows progress bars. The net's own ``verbose``
+        controls its epoch table.
+    hessian_subsample : int, float or None
+        Deprecated: the old name of ``curvature_subsample`` (it subsamples the
+        Gauss-Newton matrix too); it will be removed in 0.3."""
+
+ATTRIBUTES = """\
+    erm_estimator_ : skorch net
+        The net fitted by ERM.
+    sample_weight_ : ndarray of shape (n_samples,)
+        One weight per row of the ``X`` given to ``fit``: never negative, mean
+        one over the training rows, zero for annotated rows held out of training.
+    influence_scores_ : ndarray of shape (n_gaps, n_train)
+        ``a_{F,i}``: up-weighting training row ``i`` by ``u_i`` changes gap ``F``
+        by about ``-a_{F,i} * u_i / n_train``.
+    gaps_ : ndarray of shape (n_gaps,)
+        The soft-rate gaps on the annotated set at the ERM model.
+    predicted_gaps_ : ndarray of shape (n_gaps,)
+        The gaps the solve predicts (to first order) after reweighting.
+    gap_names_ : list of str
+        A name per gap, e.g. ``"TPR(1) - TPR(0)"``.
+    groups_ : ndarray
+        The group labels of the annotated set (tuples for several sensitive
+        columns).
+    classes_ : ndarray of shape (2,)
+        The class labels.
+    train_mask_ : ndarray of bool of shape (n_samples,)
+        The rows trained on.
+    influence_info_ : dict
+        Diagnostics: method used, solver iterations and residuals, curvature
+        rows, weight-solve iterations, rows with zero weight.
+    n_features_in_ : int
+        Number of features (the second dimension of ``X``).
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the features, when ``X`` has string column names."""
+
+
+FIT_SECTIONS = """\
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Training inputs; integers and booleans are cast to float32.
+        y : array-like of shape (n_samples,)
+            Binary target.
+        sensitive_features : array-like of shape (n_samples,) or (n_samples, n_columns), default=None
+            Group labels aligned with ``X``, missing (None, NaN, -1 or pandas NA)
+            for rows without one; the annotated rows form the annotated set.
+            Several columns (a 2-D array or a DataFrame) or tuples define the
+            groups as their combinations. Routed by scikit-learn's metadata
+            routing (``set_fit_request(sensitive_features=True)``).
+
+        Returns
+        -------
+        self : {name}
+            The fitted estimator."""
+
+
+def fill_doc(cls: type) -> type:
+    """Put the shared descriptions into the docstrings of ``cls`` and of its ``fit``."""
+    doc = cls.__doc__.replace("    {{parameters}}", PARAMETERS)
+    cls.__doc__ = doc.replace("    {{attributes}}", ATTRIBUTES)
+    sections = FIT_SECTIONS.format(name=cls.__name__)
+    cls.fit.__doc__ = cls.fit.__doc__.replace("        {{fit_sections}}", sections)
+    return cls

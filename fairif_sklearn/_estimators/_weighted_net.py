@@ -1,0 +1,91 @@
+"""WeightedNetClassifier: a skorch classifier whose ``fit`` takes ``sample_weight``."""
+
+from __future__ import annotations
+
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight
+
+from .._rates import check_binary_target
+from .._skorch import check_net, fit_net, seeded
+from .._validation import as_model_input, validate_fit_X_y
+from ._predict import _NetPredictMixin
+
+
+class WeightedNetClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Give a plain skorch classifier a ``fit(X, y, sample_weight=...)``.
+
+    skorch nets take no ``sample_weight``; this wrapper fits a clone of the net
+    with the weights reaching its loss batch by batch (``sum(w * l) / sum(w)``),
+    as FairIF's second stage does. Use it to train a net on FairIF's
+    ``sample_weight_``, or to hand a net to anything that reweights, such as
+    fairlearn's :class:`~fairlearn.reductions.ExponentiatedGradient`.
+
+    Parameters
+    ----------
+    estimator : skorch.NeuralNetClassifier or skorch.NeuralNetBinaryClassifier
+        Cloned, never modified.
+    random_state : int, RandomState or None, default=None
+        Seeds the fit (initialisation, shuffling).
+
+    Attributes
+    ----------
+    estimator_ : skorch net
+        The fitted net.
+    classes_ : ndarray of shape (2,)
+        The class labels.
+    n_features_in_ : int
+        Number of features (the second dimension of ``X``).
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the features, when ``X`` has string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fairif_sklearn import WeightedNetClassifier
+    >>> from fairif_sklearn.nets import make_mlp_classifier
+    >>> X = np.random.RandomState(0).normal(size=(200, 3))
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> clf = WeightedNetClassifier(make_mlp_classifier(3, max_epochs=3), random_state=0)
+    >>> clf.fit(X, y, sample_weight=np.where(y == 1, 2.0, 1.0)).predict(X[:2]).shape
+    (2,)
+    """
+
+    _parameter_constraints = {"estimator": [object], "random_state": ["random_state"]}
+
+    def __init__(self, estimator, *, random_state=None):
+        self.estimator = estimator
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=False)  # the net is cloned and checked in fit
+    def fit(self, X, y, sample_weight=None):
+        """Fit a clone of the net, with per-sample loss weights if given.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            What the net's module takes (cast to float32 from float64, integer
+            or boolean arrays).
+        y : array-like of shape (n_samples,)
+            Labels of two classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, not all zero; each batch's loss is
+            ``sum(w * l) / sum(w)``.
+
+        Returns
+        -------
+        self : WeightedNetClassifier
+        """
+        check_net(self.estimator)
+        X, y = validate_fit_X_y(self, X, y)
+        self.classes_, codes = check_binary_target(y, who=type(self).__name__)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+            if not sample_weight.any():
+                raise ValueError("sample_weight is zero for every row; at least one row must count.")
+        net = clone(self.estimator)
+        seed = check_random_state(self.random_state).randint(0, 2**31 - 1)
+        with seeded(seed, net.device):
+            fit_net(net, as_model_input(X), codes, sample_weight)
+        self.estimator_ = net
+        return self

@@ -1,0 +1,208 @@
+"""Groups, targets and rates: the rules that fitting, the metrics and the scorers share.
+
+* **Missing group labels.** A row has no group label when its value is
+  ``None``, NaN, ``-1`` (as in :class:`sklearn.semi_supervised.SelfTrainingClassifier`),
+  pandas' ``NA`` or ``NaT``, or NumPy's ``NaT``; so ``-1`` cannot name a group.
+* **Groups.** Group labels come as one column (array, list, Series) or as
+  several (a 2-D array, a DataFrame, or rows that are tuples): with several
+  columns the groups are their combinations (intersectional groups), as in
+  fairlearn's :class:`~fairlearn.metrics.MetricFrame`. A row missing some but
+  not all of its columns is an error, not a guess.
+* **Targets.** Equalized odds balances the true-positive and true-negative rates
+  (TPR, TNR), equal opportunity the TPR alone. Each rate averages over the rows
+  of one class, and is undefined for a group without such rows.
+* **Binary targets.** ``y`` has exactly two classes and no missing value; the
+  larger label (in sorted order) is the positive one unless ``pos_label`` says
+  otherwise.
+"""
+
+from __future__ import annotations
+
+import numbers
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils.multiclass import type_of_target
+
+TARGETS: dict[str, tuple[str, ...]] = {
+    "equalized_odds": ("TPR", "TNR"),
+    "equal_opportunity": ("TPR",),
+}
+# the class (0 negative, 1 positive) whose rows a rate averages over
+RATE_CLASS = {"TPR": 1, "TNR": 0}
+_CLASS_WORD = {1: "positive", 0: "negative"}
+
+
+def _is_missing(v) -> bool:
+    if v is None:
+        return True
+    pd = sys.modules.get("pandas")  # pd.NA and pd.NaT can only come from a loaded pandas
+    if pd is not None and (v is pd.NA or v is pd.NaT):
+        return True
+    if isinstance(v, np.datetime64 | np.timedelta64):
+        return bool(np.isnat(v))
+    if isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_):
+        return bool(np.isnan(v)) or v == -1
+    return False
+
+
+def _plain(v):
+    """NumPy scalars as Python ones, whole floats as ints (groups given as floats so
+    that NaN can mark a missing label are still called 0 and 1)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _columns(sensitive_features, n_rows, name: str, rows_of: str) -> tuple[np.ndarray, list | None]:
+    """The labels as a 2-D object array (rows x columns) and the column names, if any."""
+    columns = getattr(sensitive_features, "columns", None)  # a DataFrame
+    names = [str(c) for c in columns] if columns is not None else None
+    if hasattr(sensitive_features, "to_numpy"):  # DataFrame or Series: keeps pd.NA, NaN for categories
+        values = sensitive_features.to_numpy(dtype=object)
+    else:
+        values = np.asarray(sensitive_features, dtype=object)
+    if values.ndim == 1 and any(isinstance(v, tuple | list) for v in values):  # rows given as tuples
+        widths = {len(v) for v in values if isinstance(v, tuple | list)}
+        if len(widths) != 1:
+            raise ValueError(f"{name} holds tuples of different lengths {sorted(widths)}.")
+        width = widths.pop()
+        rows = [tuple(v) if isinstance(v, tuple | list) else (v,) * width for v in values]
+        values = np.empty((len(rows), width), dtype=object)
+        values[:] = rows
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2:
+        raise ValueError(f"{name} must be one column or a 2-D table of columns, got shape {values.shape}.")
+    if n_rows is not None and len(values) != n_rows:
+        raise ValueError(f"{name} has {len(values)} rows but {rows_of} has {n_rows}.")
+    return values, names
+
+
+@dataclass
+class Groups:
+    """Group labels read from a ``sensitive_features``-like input.
+
+    Attributes
+    ----------
+    annotated : ndarray of bool, shape (n,)
+        Rows with a group label.
+    codes : ndarray of int, shape (n,)
+        Index into ``labels`` for annotated rows, -1 elsewhere.
+    labels : list
+        The distinct groups, sorted: scalars, or tuples for several columns.
+    names : list of str
+        A display name per group, e.g. ``"1"`` or ``"sex=F, race=B"``.
+    """
+
+    annotated: np.ndarray
+    codes: np.ndarray
+    labels: list
+    names: list[str]
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.labels)
+
+
+def _sort_key(label):
+    items = label if isinstance(label, tuple) else (label,)
+    return tuple((type(v).__name__, v) for v in items)
+
+
+def read_groups(
+    sensitive_features, *, n_rows: int | None = None, name: str = "sensitive_features", rows_of: str = "X"
+) -> Groups:
+    """Read group labels: which rows have one, and each row's group.
+
+    Parameters
+    ----------
+    sensitive_features : array-like of shape (n,) or (n, m), or DataFrame
+    n_rows : int, optional
+        The number of rows the labels must have.
+    name, rows_of : str
+        The argument's name and that of the array whose rows it labels, for
+        error messages.
+    """
+    values, column_names = _columns(sensitive_features, n_rows, name, rows_of)
+    missing = np.vectorize(_is_missing, otypes=[bool])(values) if values.size else values.astype(bool)
+    partial = missing.any(axis=1) & ~missing.all(axis=1)
+    if partial.any():
+        row = int(np.flatnonzero(partial)[0])
+        raise ValueError(
+            f"Row {row} of {name} has a group label in some columns but not in others "
+            f"({values[row].tolist()}); mark a row's group missing in every column or in none."
+        )
+    annotated = ~missing.any(axis=1) if values.shape[1] else np.zeros(len(values), dtype=bool)
+    rows = [tuple(_plain(v) for v in r) for r in values[annotated]]
+    if values.shape[1] == 1:
+        rows = [r[0] for r in rows]
+    labels = sorted(set(rows), key=_sort_key)
+    index = {label: i for i, label in enumerate(labels)}
+    codes = np.full(len(values), -1, dtype=np.int64)
+    codes[annotated] = [index[r] for r in rows]
+    return Groups(annotated, codes, labels, [_display(label, column_names) for label in labels])
+
+
+def _display(label, column_names) -> str:
+    if not isinstance(label, tuple):
+        return str(label)
+    if column_names is not None:
+        return ", ".join(f"{c}={v}" for c, v in zip(column_names, label, strict=True))
+    return "(" + ", ".join(map(str, label)) + ")"
+
+
+def missing_group_mask(sensitive_features) -> np.ndarray:
+    """True where a row has no group label (see the module docstring)."""
+    return ~read_groups(sensitive_features).annotated
+
+
+def check_binary_target(y, *, name: str = "y", who: str = "FairIF") -> tuple[np.ndarray, np.ndarray]:
+    """The two classes of a binary target (sorted) and each row's 0/1 code.
+
+    Raises a ValueError that names the problem: missing values, one class, or
+    more than two.
+    """
+    y = np.asarray(y)
+    if y.dtype == object and any(_is_missing(v) for v in y):
+        raise ValueError(f"{name} has missing values (None or NaN); every row needs a label.")
+    classes, codes = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(f"{name} has only one class ({classes.tolist()}); {who} needs a binary target.")
+    if len(classes) > 2:
+        kind = type_of_target(y)
+        raise ValueError(
+            f"{who} supports binary targets only; {name} is {kind!r} with {len(classes)} distinct values."
+        )
+    return classes, codes.astype(np.int64)
+
+
+def resolve_pos_label(labels: np.ndarray, pos_label):
+    """The positive label: ``pos_label``, else the larger of the (at most two) labels present."""
+    present = np.unique(labels)
+    if len(present) > 2:
+        raise ValueError(f"These metrics need a binary target, got labels {present.tolist()}.")
+    if pos_label is None:
+        return present[-1]
+    if pos_label not in present.tolist():
+        raise ValueError(f"pos_label={pos_label!r} is not one of the labels {present.tolist()}.")
+    return pos_label
+
+
+def check_rates_defined(y_codes: np.ndarray, groups: Groups, rates, *, where: str, class_names=None) -> None:
+    """Raise unless every group has rows of the class each rate averages over.
+
+    ``y_codes`` are 0/1 (1 positive) for the annotated rows, aligned with
+    ``groups.codes``; ``where`` names the set, e.g. "The annotated set".
+    """
+    for rate in rates:
+        c = RATE_CLASS[rate]
+        what = f"{_CLASS_WORD[c]} sample"
+        if class_names is not None:
+            what += f" (class {_plain(class_names[c])!r})"
+        for g, group in enumerate(groups.names):
+            if not np.any((groups.codes == g) & (y_codes == c)):
+                raise ValueError(f"Group {group!r} of {where} has no {what}, so its {rate} is undefined.")

@@ -1,0 +1,6 @@
+"""The skorch adapter (private): the only part of the package that knows skorch's internals."""
+
+from ._fit import check_net, fit_net, loss_target, per_sample_criterion, seeded
+from ._functional import NetFunctions
+
+__all__ = ["NetFunctions", "check_net", "fit_net", "loss_target", "per_sample_criterion", "seeded"]

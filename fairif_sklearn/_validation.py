@@ -1,0 +1,205 @@
+"""Input checks for fit and predict: plain data in, plain data out.
+
+Nothing here writes onto an estimator. The estimators call scikit-learn's
+:func:`~sklearn.utils.validation.validate_data` on ``X`` and ``y`` themselves
+(it records ``n_features_in_`` and ``feature_names_in_``, the scikit-learn way)
+and hand the arrays to :func:`check_fit_data`, which reads the annotated set and
+applies the rules of :mod:`fairif_sklearn._rates`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils import check_array, column_or_1d
+from sklearn.utils.validation import validate_data
+
+from ._rates import TARGETS, Groups, check_binary_target, check_rates_defined, read_groups
+
+# what X may be: numeric, any number of dimensions (images), finite
+X_CHECKS = dict(ensure_2d=False, allow_nd=True, dtype="numeric", ensure_all_finite=True)
+
+ROUTED_FORM = (
+    "pass the annotated rows inside X with fit(X, y, sensitive_features=...) (missing where a row "
+    "has no group), which a Pipeline preprocesses like every other row"
+)
+
+
+def as_model_input(X: np.ndarray) -> np.ndarray:
+    """``X`` as a skorch module expects it: float32, writable.
+
+    float64 (what scikit-learn transformers emit), integers and booleans become
+    float32, as skorch's modules are float32 by default; a read-only array (such
+    as pandas' copy-on-write views) is copied, since torch cannot wrap it. Always
+    a copy or the caller's array untouched.
+    """
+    if X.dtype != np.float32 and (X.dtype.kind in "biu" or X.dtype == np.float64):
+        return X.astype(np.float32)
+    return X if X.flags.writeable else X.copy()
+
+
+@dataclass
+class FitData:
+    """Checked inputs for one fit.
+
+    ``y_train`` and ``y_val`` are 0/1 codes of ``classes``; ``groups`` describes
+    the annotated set's rows (``groups.codes`` aligned with ``X_val``).
+    ``train_mask`` selects the training rows of the ``X`` given to ``fit``;
+    ``annotated_mask`` the rows of ``X`` that form the annotated set (None when
+    it came from the constructor).
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    groups: Groups
+    classes: np.ndarray
+    train_mask: np.ndarray
+    annotated_mask: np.ndarray | None
+
+    @property
+    def g_val(self) -> np.ndarray:
+        return self.groups.codes
+
+
+def check_fit_data(
+    X: np.ndarray,
+    y: np.ndarray,
+    sensitive_features,
+    *,
+    X_val,
+    y_val,
+    sensitive_val,
+    target: str,
+    holdout_annotated: bool,
+) -> FitData:
+    """Read the training rows and the annotated set of a FairIF fit.
+
+    ``X`` and ``y`` have been through ``validate_data``. The annotated set comes
+    either from ``sensitive_features`` (aligned with ``X``, missing where a row
+    has no group label) or from ``X_val``, ``y_val`` and ``sensitive_val``;
+    never from both.
+    """
+    classes, y_codes = check_binary_target(y)
+    from_constructor = any(v is not None for v in (X_val, y_val, sensitive_val))
+    if sensitive_features is not None:
+        if from_constructor:
+            raise ValueError(
+                "Both an annotated set in the constructor (X_val, y_val, sensitive_val) and "
+                "sensitive_features in fit were given; use one of the two."
+            )
+        groups = read_groups(sensitive_features, n_rows=len(y))
+        annotated = groups.annotated
+        if not annotated.any():
+            raise ValueError(
+                "sensitive_features has no annotated row (all are missing: None, NaN, -1 or pandas NA); "
+                "FairIF needs a group-annotated set."
+            )
+        train_mask = ~annotated if holdout_annotated else np.ones(len(y), dtype=bool)
+        if not train_mask.any():
+            raise ValueError(
+                "Every row is annotated and holdout_annotated=True leaves no training row; "
+                "mark the training rows' groups missing or set holdout_annotated=False."
+            )
+        Xv, yv_codes = X[annotated], y_codes[annotated]
+        groups = Groups(np.ones(len(yv_codes), bool), groups.codes[annotated], groups.labels, groups.names)
+    elif from_constructor:
+        if X_val is None or y_val is None or sensitive_val is None:
+            raise ValueError("The annotated set needs all three of X_val, y_val and sensitive_val.")
+        Xv = check_array(X_val, input_name="X_val", **X_CHECKS)
+        yv = column_or_1d(y_val)
+        if not len(Xv) == len(yv):
+            raise ValueError(f"X_val and y_val must have the same length, got {len(Xv)} and {len(yv)}.")
+        if Xv.shape[1:] != X.shape[1:]:
+            raise ValueError(
+                f"X_val has rows of shape {Xv.shape[1:]} but X has {X.shape[1:]}. An annotated set "
+                f"given in the constructor does not go through a Pipeline's preprocessing: {ROUTED_FORM}."
+            )
+        groups = read_groups(sensitive_val, n_rows=len(Xv), name="sensitive_val", rows_of="X_val")
+        if not groups.annotated.all():
+            raise ValueError("sensitive_val has missing group labels (None, NaN, -1 or pandas NA).")
+        unknown = sorted(set(yv.tolist()) - set(classes.tolist()), key=str)
+        if unknown:
+            raise ValueError(f"y_val has labels {unknown} that y does not have.")
+        yv_codes = np.searchsorted(classes, yv)
+        _warn_if_not_like(Xv, X)
+        train_mask = np.ones(len(y), dtype=bool)
+        annotated = None
+    else:
+        raise ValueError(
+            "FairIF needs a group-annotated set: pass sensitive_features to fit (missing where a row "
+            "has no group label), or X_val, y_val and sensitive_val to the constructor."
+        )
+
+    if groups.n_groups < 2:
+        raise ValueError(f"The annotated set has only one group ({groups.names}); FairIF needs at least two.")
+    check_rates_defined(yv_codes, groups, TARGETS[target], where="the annotated set", class_names=classes)
+    return FitData(
+        X_train=as_model_input(X[train_mask]),
+        y_train=y_codes[train_mask],
+        X_val=as_model_input(Xv),
+        y_val=yv_codes,
+        groups=groups,
+        classes=classes,
+        train_mask=train_mask,
+        annotated_mask=annotated,
+    )
+
+
+def _warn_if_not_like(X_val: np.ndarray, X: np.ndarray) -> None:
+    """Warn when ``X_val``'s features are clearly not on the scale of ``X``'s.
+
+    The usual cause: ``X_val`` was given in the constructor of a FairIF step in a
+    Pipeline, so it skipped the preprocessing that ``X`` went through. Flagged
+    when most features with spread in ``X`` have a mean more than three of
+    ``X``'s standard deviations away, or a spread more than five times larger or
+    smaller.
+    """
+    if X.ndim != 2 or len(X) < 2 or len(X_val) < 2:
+        return
+    std = X.std(axis=0)
+    varying = std > 0
+    if not varying.any():
+        return
+    shift = np.abs(X_val.mean(axis=0) - X.mean(axis=0))[varying] / std[varying]
+    ratio = X_val.std(axis=0)[varying] / std[varying]
+    off = (shift > 3) | (ratio > 5) | (ratio < 0.2)
+    if off.mean() > 0.5:
+        warnings.warn(
+            f"X_val does not look like X: {off.sum()} of {varying.sum()} features are off X's scale "
+            "(mean over three standard deviations away, or spread five times larger or smaller). An "
+            "annotated set given in the constructor does not go through a Pipeline's preprocessing; "
+            f"{ROUTED_FORM}.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def check_predict_X(est, X) -> np.ndarray:
+    """Check ``X`` at predict time against what ``est`` saw in ``fit``."""
+    X = validate_data(est, X, reset=False, **X_CHECKS)
+    if X.shape[1:] != est._input_shape:
+        if X.ndim == 2 and len(est._input_shape) == 1:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+                f"{est._input_shape[0]} features as input."
+            )
+        raise ValueError(
+            f"X has rows of shape {X.shape[1:]}, but the model was fitted on {est._input_shape}."
+        )
+    return as_model_input(X)
+
+
+def validate_fit_X_y(est, X, y) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's ``validate_data`` for a fit, with the input shape kept for predict.
+
+    Records ``n_features_in_`` (the second dimension; images have more) and the
+    shape of a row, which :func:`check_predict_X` compares against.
+    """
+    X, y = validate_data(est, X, y, reset=True, **X_CHECKS)
+    est.n_features_in_ = X.shape[1] if X.ndim > 1 else 1
+    est._input_shape = X.shape[1:]
+    return X, y
