@@ -103,6 +103,8 @@ class LazyMLP(torch.nn.Module):
 
 def any_width_net(**kw):
     """A small net for inputs of any width."""
-    params = dict(criterion=torch.nn.CrossEntropyLoss, max_epochs=5, lr=0.05, batch_size=256, train_split=None)
+    params = dict(
+        criterion=torch.nn.CrossEntropyLoss, max_epochs=5, lr=0.05, batch_size=256, train_split=None
+    )
     params.update(kw)
     return NeuralNetClassifier(LazyMLP, verbose=0, **params)
