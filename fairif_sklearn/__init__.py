@@ -11,7 +11,7 @@ modules :mod:`~fairif_sklearn.metrics`, :mod:`~fairif_sklearn.model_selection`,
 name starts with an underscore are private.
 """
 
-from ._estimators import FairIFClassifier, FairIFWeigher, WeightedNetClassifier
+from ._estimators import FairIFClassifier, FairIFClassifierCV, FairIFWeigher, WeightedNetClassifier
 from ._version import __version__
 
-__all__ = ["FairIFClassifier", "FairIFWeigher", "WeightedNetClassifier", "__version__"]
+__all__ = ["FairIFClassifier", "FairIFClassifierCV", "FairIFWeigher", "WeightedNetClassifier", "__version__"]

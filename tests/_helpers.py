@@ -7,7 +7,7 @@ import torch
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 
 from fairif_sklearn import FairIFWeigher
-from fairif_sklearn._influence import compute_influence
+from fairif_sklearn._influence import AnnotatedGaps, compute_influence
 from fairif_sklearn.nets import MLP, make_mlp_classifier
 
 
@@ -76,14 +76,17 @@ def binary_net(n_features=10, **kw):
     return NeuralNetBinaryClassifier(LogitMLP, module__n_features=n_features, **params)
 
 
-def influence_of(model, X, y, X_val, y_val, s_val, **settings):
-    """Stage 1 of the private engine with the estimators' default settings but ``settings``.
+def gaps_on(X_val, y_val, s_val, *, target="equalized_odds", temperature=1.0, batch_size=1024):
+    """The soft-rate gaps on an annotated set with the groups "0" and "1" (the private engine's)."""
+    return AnnotatedGaps(X_val, y_val, s_val, ["0", "1"], target, temperature, batch_size)
 
-    The annotated set has the groups "0" and "1".
-    """
+
+def influence_of(model, X, y, X_val, y_val, s_val, **settings):
+    """Stage 1 of the private engine on an annotated set with the groups "0" and "1", with the
+    estimators' default settings but ``settings``."""
     defaults = FairIFWeigher(None)._influence_settings()
     return compute_influence(
-        model, X, y, X_val, y_val, s_val, ["0", "1"], replace(defaults, **settings),
+        model, X, y, gaps_on(X_val, y_val, s_val), replace(defaults, **settings),
         random_state=np.random.RandomState(0),
     )  # fmt: skip
 

@@ -56,9 +56,14 @@ def test_weigher_weights_can_feed_any_estimator(biased_data):
     from sklearn.linear_model import LogisticRegression
 
     X, y, s = biased_data
-    weigher = FairIFWeigher(small_net(), random_state=0).fit(X, y, sensitive_features=partial_groups(s, 400))
-    LogisticRegression().fit(X, y, sample_weight=weigher.sample_weight_)
-    assert not hasattr(weigher, "estimator_")
+    groups = partial_groups(s, 400)
+    weigher = FairIFWeigher(small_net(), random_state=0).fit(X, y, sensitive_features=groups)
+    w = weigher.sample_weight_
+    weighted = LogisticRegression().fit(X, y, sample_weight=w)
+    # zero weight on the held-out annotated rows: the same model as fitting without them
+    kept = LogisticRegression().fit(X[w > 0], y[w > 0], sample_weight=w[w > 0])
+    np.testing.assert_allclose(weighted.coef_, kept.coef_, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(weighted.coef_, LogisticRegression().fit(X, y).coef_, atol=1e-3)
 
 
 def test_string_labels_and_string_groups(biased_data):
@@ -112,14 +117,19 @@ def test_verbose_reports_the_stages(biased_data, capsys):
     X, y, s = biased_data
     _clf(verbose=1).fit(X, y, sensitive_features=partial_groups(s, 400))
     out = capsys.readouterr().out
-    for stage in ("ERM fit on 1100 rows", "influence (auto) on 106 parameters", "gaps", "weighted fit"):
+    for stage in (
+        "ERM fit on 1100 rows",
+        "influence (auto) on 106 parameters",
+        "round 1: gaps",
+        "after stage 2",
+    ):
         assert stage in out
 
 
 def test_warm_start_retrain(biased_data):
     X, y, s = biased_data
-    clf = _clf(retrain="warm_start").fit(X, y, sensitive_features=partial_groups(s, 400))
-    assert clf.estimator_.warm_start is False
+    clf = _clf(retrain="warm_start", tolerance=0.0).fit(X, y, sensitive_features=partial_groups(s, 400))
+    assert clf.reweighted_ and clf.estimator_.warm_start is False
     assert len(clf.estimator_.history) == 2 * clf.estimator.max_epochs
 
 
@@ -346,9 +356,10 @@ def test_weighted_net_classifier_trains_on_fairif_weights(biased_data):
 
     X, y, s = biased_data
     groups = partial_groups(s, 400)
-    clf = FairIFClassifier(small_net(), random_state=0).fit(X, y, sensitive_features=groups)
+    clf = FairIFClassifier(small_net(), retrain="scratch", tolerance=0.0, random_state=0)
+    clf.fit(X, y, sensitive_features=groups)
     rows = clf.train_mask_
-    # the same seed as FairIF's stage 2 reproduces its final model
+    # the paper's stage 2 retrains from scratch with the ERM fit's seed: the same seed reproduces it
     wrapped = WeightedNetClassifier(small_net(), random_state=0)
     wrapped.fit(X[rows], y[rows], sample_weight=clf.sample_weight_[rows])
     np.testing.assert_allclose(wrapped.predict_proba(X), clf.predict_proba(X), rtol=1e-5, atol=1e-6)
@@ -357,25 +368,29 @@ def test_weighted_net_classifier_trains_on_fairif_weights(biased_data):
 
 
 def test_memory_makes_a_grid_over_alpha_reuse_stage_one(biased_data, routing, tmp_path, monkeypatch):
-    import fairif_sklearn._estimators._classifier as classifier_module
+    import fairif_sklearn._estimators._rounds as rounds_module
     import fairif_sklearn._estimators._stage1 as stage1_module
 
     X, y, s = biased_data
     groups = partial_groups(s, 600, seed=3)
     calls = {"erm": 0, "weighted": 0}
-    real = stage1_module.fit_net
+    real_fit, real_stage2 = stage1_module.fit_net, rounds_module.train_stage2
 
-    def counting(net, X, y, w=None):
-        calls["erm" if w is None else "weighted"] += 1
-        return real(net, X, y, w)
+    def counting_erm(*args, **kwargs):
+        calls["erm"] += 1
+        return real_fit(*args, **kwargs)
 
-    # where the fits happen: ERM in stage 1, the weighted fit in the classifier
-    monkeypatch.setattr(stage1_module, "fit_net", counting)
-    monkeypatch.setattr(classifier_module, "fit_net", counting)
+    def counting_stage2(*args, **kwargs):
+        calls["weighted"] += 1
+        return real_stage2(*args, **kwargs)
+
+    # where the fits happen: ERM in stage 1, the weighted fit in the rounds
+    monkeypatch.setattr(stage1_module, "fit_net", counting_erm)
+    monkeypatch.setattr(rounds_module, "train_stage2", counting_stage2)
 
     def search(memory):
         return GridSearchCV(
-            _clf(memory=memory).set_fit_request(sensitive_features=True),
+            _clf(memory=memory, tolerance=0.0).set_fit_request(sensitive_features=True),
             {"alpha": [1.0, 0.1, 0.01]},
             scoring={"accuracy": "accuracy", "aod": aod_scorer},
             refit="accuracy",

@@ -11,16 +11,14 @@ import torch
 
 from fairif_sklearn._influence import (
     CurvatureOperator,
-    annotated_gaps,
     influence_scores,
     solve_cg,
     solve_dense,
 )
-from fairif_sklearn._influence._engine import gaps_and_gradients
 from fairif_sklearn._influence._trees import flatten, unflatten
 from fairif_sklearn._skorch import NetFunctions
 
-from ._helpers import influence_of, logreg_net, small_net
+from ._helpers import gaps_on, influence_of, logreg_net, small_net
 
 
 @pytest.fixture(scope="module")
@@ -165,17 +163,7 @@ def test_last_layer_solve_equals_exact_solve_on_the_last_layer(fitted):
     block = np.concatenate([np.arange(offsets[index[k]], offsets[index[k] + 1]) for k in names])
     H = brute_force_hessian(model, X, y)[np.ix_(block, block)]
     H += (model.weight_decay + 0.01) * torch.eye(len(block), dtype=torch.float64)
-    _, G, _ = gaps_and_gradients(
-        model,
-        X,
-        y,
-        s,
-        ["0", "1"],
-        target="equalized_odds",
-        temperature=1.0,
-        names=list(model.params),
-        batch_size=50,
-    )
+    _, G = gaps_on(X, y, s, batch_size=50).values_and_gradients(model, list(model.params))
     V = torch.linalg.solve(H, G[:, block].T).T
     grads = per_sample_gradients(model, X, y)[:, block]
     np.testing.assert_allclose(result.scores, (V @ grads.T).numpy(), rtol=1e-3, atol=1e-6)
@@ -187,18 +175,9 @@ def _influence(model, X, y, s, **kw):
 
 def test_gap_gradients_equal_finite_differences(fitted):
     model, X, y, s = fitted["mlp"]
-    gaps, G, names = gaps_and_gradients(
-        model,
-        X,
-        y,
-        s,
-        ["0", "1"],
-        target="equalized_odds",
-        temperature=0.5,
-        names=list(model.params),
-        batch_size=64,
-    )
-    assert names == ["TPR(1) - TPR(0)", "TNR(1) - TNR(0)"]
+    measure = gaps_on(X, y, s, temperature=0.5, batch_size=64)
+    gaps, G = measure.values_and_gradients(model, list(model.params))
+    assert measure.names == ["TPR(1) - TPR(0)", "TNR(1) - TNR(0)"]
     direction = torch.randn(model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     eps = 1e-3
     original = model.params
@@ -206,16 +185,11 @@ def test_gap_gradients_equal_finite_differences(fitted):
     for sign in (1, -1):
         theta = flatten(original).double() + sign * eps * direction
         model.params = {k: v.float() for k, v in unflatten(theta, original).items()}
-        shifted[sign] = annotated_gaps(
-            model, X, y, s, ["0", "1"], target="equalized_odds", temperature=0.5, batch_size=64
-        )
+        shifted[sign] = measure.values(model)
     model.params = original
     numeric = (shifted[1] - shifted[-1]) / (2 * eps)
     np.testing.assert_allclose((G @ direction).numpy(), numeric, rtol=2e-2, atol=1e-4)
-    np.testing.assert_allclose(
-        gaps,
-        annotated_gaps(model, X, y, s, ["0", "1"], target="equalized_odds", temperature=0.5, batch_size=64),
-    )
+    np.testing.assert_allclose(gaps, measure.values(model))
 
 
 def test_soft_rates_by_hand():

@@ -11,11 +11,10 @@ import torch
 from sklearn.base import clone
 
 from fairif_sklearn import FairIFWeigher
-from fairif_sklearn._influence import annotated_gaps
 from fairif_sklearn._skorch import NetFunctions, fit_net
 from fairif_sklearn.datasets import make_biased_classification
 
-from ._helpers import logreg_net
+from ._helpers import gaps_on, logreg_net
 
 pytestmark = pytest.mark.slow
 
@@ -24,16 +23,7 @@ def _retrained_gaps(weigher, X, y, X_val, y_val, s_val, w):
     net = clone(weigher.estimator)
     torch.manual_seed(0)
     fit_net(net, X, y, w)
-    return annotated_gaps(
-        NetFunctions(net),
-        X_val,
-        y_val,
-        s_val,
-        ["0", "1"],
-        target="equalized_odds",
-        temperature=1.0,
-        batch_size=1024,
-    )
+    return gaps_on(X_val, y_val, s_val).values(NetFunctions(net))
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -1,4 +1,4 @@
-"""What the FairIF estimators share: their parameters and stage 1 with its weight solve."""
+"""What the FairIF estimators share: their parameters, stage 1, and the rounds of reweighting."""
 
 from __future__ import annotations
 
@@ -6,39 +6,52 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.stats import norm
 from sklearn.base import BaseEstimator, MetaEstimatorMixin
 from sklearn.utils._param_validation import HasMethods, Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_memory
 
-from .._influence import CURVATURES, METHODS, InfluenceSettings
+from .._influence import CURVATURES, METHODS, AnnotatedGaps, InfluenceResult, InfluenceSettings
 from .._rates import TARGETS
 from .._skorch import check_net
 from .._validation import FitData, check_fit_data, validate_fit_X_y
-from .._weights import WeightSolution, solve_weights
+from .._weights import WeightSolution, solve_weights, solve_weights_within
+from ._rounds import Round, run_rounds
 from ._stage1 import Stage1, fit_stage1, weights_for_rows
 
 _SUBSAMPLE = [Interval(Integral, 1, None, closed="left"), Interval(Real, 0, 1, closed="right"), None]
+# tolerance="auto": a gap is chased only when it is beyond this family-wise significance
+# level (two-sided, Bonferroni over the gaps), and then closed to within one standard error
+NOISE_LEVEL = 0.05
+
+
+def noise_threshold(n_gaps: int) -> float:
+    """How many standard errors a gap must exceed to count as real, for ``n_gaps`` gaps at once."""
+    return float(norm.ppf(1 - NOISE_LEVEL / (2 * n_gaps)))
 
 
 class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
-    """Parameters, stage 1 and the weight solve of the FairIF estimators."""
+    """Parameters, stage 1 and the rounds of reweighting of the FairIF estimators."""
 
     _parameter_constraints = {
         "estimator": [object],  # check_net says what is supported
         "X_val": ["array-like", None],
         "y_val": ["array-like", None],
         "sensitive_val": ["array-like", None],
-        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "tolerance": [StrOptions({"auto"}), Interval(Real, 0, None, closed="both")],  # inf: keep ERM
+        "alpha": [Interval(Real, 0, None, closed="neither"), None],
         "target": [StrOptions(set(TARGETS))],
+        "retrain": [StrOptions({"finetune", "scratch", "warm_start"})],
+        "finetune_epochs": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_rounds": [Interval(Integral, 1, None, closed="left")],
         "influence": [StrOptions(set(METHODS))],
         "curvature": [StrOptions(set(CURVATURES))],
-        "damping": [Interval(Real, 0, None, closed="left")],
+        "damping": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
-        "curvature_subsample": _SUBSAMPLE,
+        "curvature_subsample": [StrOptions({"auto"}), *_SUBSAMPLE],
         "cg_tol": [Interval(Real, 0, None, closed="neither")],
         "cg_maxiter": [Interval(Integral, 1, None, closed="left")],
         "holdout_annotated": ["boolean"],
-        "retrain": [StrOptions({"scratch", "warm_start"})],
         "memory": [None, str, HasMethods(["cache"])],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -53,17 +66,20 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         X_val=None,
         y_val=None,
         sensitive_val=None,
-        alpha=0.1,
+        tolerance="auto",
+        alpha=None,
         target="equalized_odds",
+        retrain="finetune",
+        finetune_epochs="auto",
+        max_rounds=1,
         influence="auto",
         curvature="gauss_newton",
-        damping=1e-3,
+        damping="auto",
         temperature=1.0,
-        curvature_subsample=None,
-        cg_tol=1e-4,
+        curvature_subsample="auto",
+        cg_tol=1e-2,
         cg_maxiter=100,
         holdout_annotated=True,
-        retrain="scratch",
         memory=None,
         batch_size=1024,
         random_state=None,
@@ -74,8 +90,12 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         self.X_val = X_val
         self.y_val = y_val
         self.sensitive_val = sensitive_val
+        self.tolerance = tolerance
         self.alpha = alpha
         self.target = target
+        self.retrain = retrain
+        self.finetune_epochs = finetune_epochs
+        self.max_rounds = max_rounds
         self.influence = influence
         self.curvature = curvature
         self.damping = damping
@@ -84,7 +104,6 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         self.cg_tol = cg_tol
         self.cg_maxiter = cg_maxiter
         self.holdout_annotated = holdout_annotated
-        self.retrain = retrain
         self.memory = memory
         self.batch_size = batch_size
         self.random_state = random_state
@@ -106,17 +125,27 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         )
         return self.hessian_subsample
 
-    def _influence_settings(self) -> InfluenceSettings:
+    def _influence_settings(self, damping=None) -> InfluenceSettings:
         """This estimator's parameters that say how stage 1 computes influence."""
         return InfluenceSettings(
-            target=self.target,
             method=self.influence,
             curvature=self.curvature,
-            damping=self.damping,
-            temperature=self.temperature,
+            damping=self.damping if damping is None else damping,
             curvature_subsample=self._curvature_subsample(),
             cg_tol=self.cg_tol,
             cg_maxiter=self.cg_maxiter,
+            batch_size=self.batch_size,
+        )
+
+    def _gaps_of(self, data: FitData) -> AnnotatedGaps:
+        """The target's soft-rate gaps on the annotated set of ``data``, as functions of a model."""
+        return AnnotatedGaps(
+            data.X_val,
+            data.y_val,
+            data.g_val,
+            data.groups.names,
+            target=self.target,
+            temperature=self.temperature,
             batch_size=self.batch_size,
         )
 
@@ -134,34 +163,62 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
             target=self.target,
             holdout_annotated=self.holdout_annotated,
         )
-        fit = check_memory(self.memory).cache(fit_stage1, ignore=["verbose"])
-        stage1 = fit(
+        stage1 = fit_stage1(
             self.estimator,
             data,
+            self._gaps_of(data),
             self._influence_settings(),
             random_state=self.random_state,
+            memory=check_memory(self.memory),
             verbose=self.verbose,
         )
         return data, stage1
 
-    def _set_weights(self, data: FitData, stage1: Stage1) -> WeightSolution:
-        """Solve for the weights and set the fitted attributes of stage 1."""
+    def _bounds(self, stderr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """When a gap is chased, and how far it is closed: ``(threshold, target)`` per gap."""
+        if self.tolerance == "auto":
+            return noise_threshold(len(stderr)) * stderr, stderr
+        bound = np.full(len(stderr), float(self.tolerance))
+        return bound, bound
+
+    def _solve(self, result: InfluenceResult, base: np.ndarray, target: np.ndarray) -> WeightSolution:
+        """The weights from a round's influence: the bound form, or the paper's penalty with ``alpha``."""
+        if self.alpha is not None:
+            return solve_weights(result.scores, result.gaps, self.alpha, base=base)
+        return solve_weights_within(result.scores, result.gaps, target, base=base)
+
+    def _reweight(self, data: FitData, stage1: Stage1, *, final_fit: bool):
+        """Run the rounds of reweighting and set the fitted attributes; return the final net."""
+        threshold, target = self._bounds(stage1.gaps_stderr)
+        net, weights, rounds = run_rounds(
+            self, data, stage1, threshold=threshold, target=target, final_fit=final_fit
+        )
         result = stage1.influence
-        solution = solve_weights(result.scores, result.gaps, self.alpha)
         self.erm_estimator_ = stage1.erm_estimator
         self.classes_ = data.classes
         self.groups_ = np.array(data.groups.labels + [None], dtype=object)[:-1]  # tuples stay tuples
         self.train_mask_ = data.train_mask
         self.gap_names_ = result.gap_names
         self.gaps_ = result.gaps
+        self.gaps_stderr_ = stage1.gaps_stderr
+        self.damping_ = result.damping
         self.influence_scores_ = result.scores
-        self.sample_weight_ = weights_for_rows(data.train_mask, solution.sample_weight)
-        self.predicted_gaps_ = solution.predicted_gaps
-        self.influence_info_ = {
-            **stage1.info(),
-            "weight_solve_n_iter": solution.n_iter,
-            "weight_solve_converged": solution.converged,
-            "n_zero_weight": solution.n_clipped,
-        }
-        self._log(f"gaps {np.round(self.gaps_, 4)} -> predicted {np.round(self.predicted_gaps_, 4)}")
-        return solution
+        self.sample_weight_ = weights_for_rows(data.train_mask, weights)
+        self.rounds_ = [r.as_dict() for r in rounds]
+        self.reweighted_ = bool(rounds)
+        self.predicted_gaps_ = rounds[-1].predicted_gaps if rounds else result.gaps.copy()
+        self.materialization_ = rounds[0].materialization if rounds else np.full(len(result.gaps), np.nan)
+        self.influence_info_ = {**stage1.info(), "n_rounds": len(rounds)}
+        if not rounds:
+            self._log(
+                f"gaps {np.round(result.gaps, 4)} are within their noise ({np.round(threshold, 4)}): "
+                "nothing to correct, the ERM model is kept"
+            )
+        return net
+
+    def _rounds_summary(self, round_: Round) -> str:
+        return (
+            f"round {round_.index}: gaps {np.round(round_.gaps, 4)} -> predicted "
+            f"{np.round(round_.predicted_gaps, 4)}"
+            + ("" if round_.final_gaps is None else f" -> after stage 2 {np.round(round_.final_gaps, 4)}")
+        )

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import copy
+from sklearn.base import ClassifierMixin, _fit_context
 
-import numpy as np
-from sklearn.base import ClassifierMixin, _fit_context, clone
-
-from .._influence import annotated_gaps
-from .._skorch import NetFunctions, fit_net, seeded
 from ._base import _FairIFBase
 from ._docs import fill_doc
 from ._predict import _NetPredictMixin
@@ -66,27 +61,6 @@ class FairIFClassifier(_NetPredictMixin, ClassifierMixin, _FairIFBase):
         {{fit_sections}}
         """
         data, stage1 = self._fit_stage1(X, y, sensitive_features)
-        self._set_weights(data, stage1)
-        if self.retrain == "scratch":
-            net = clone(self.estimator)
-        else:
-            net = copy.deepcopy(stage1.erm_estimator)
-            net.set_params(warm_start=True)
-        self._log("weighted fit")
-        with seeded(stage1.seed, net.device):  # same initialisation and batch order as ERM
-            fit_net(net, data.X_train, data.y_train, self.sample_weight_[data.train_mask])
-        if self.retrain == "warm_start":
-            net.set_params(warm_start=self.estimator.warm_start)
-        self.estimator_ = net
-        self.final_gaps_ = annotated_gaps(
-            NetFunctions(net),
-            data.X_val,
-            data.y_val,
-            data.g_val,
-            data.groups.names,
-            target=self.target,
-            temperature=self.temperature,
-            batch_size=self.batch_size,
-        )
-        self._log(f"gaps after reweighting {np.round(self.final_gaps_, 4)}")
+        self.estimator_ = self._reweight(data, stage1, final_fit=True)
+        self.final_gaps_ = self.rounds_[-1]["final_gaps"] if self.reweighted_ else self.gaps_.copy()
         return self

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-from .._influence import InfluenceResult, InfluenceSettings, compute_influence
+from .._influence import AnnotatedGaps, InfluenceResult, InfluenceSettings, compute_influence
 from .._runtime import progress_bar
 from .._skorch import NetFunctions, fit_net, seeded
 from .._validation import FitData
@@ -33,17 +33,21 @@ class Stage1:
     seed : int
         The torch seed of the ERM fit (initialisation, batch order), reused by
         any later fit so that the weights are the only difference.
+    gaps_stderr : ndarray of shape (n_gaps,)
+        The standard error of each gap over the draw of the annotated rows.
     """
 
     erm_estimator: Any
     influence: InfluenceResult
     seed: int
+    gaps_stderr: np.ndarray
 
     def info(self) -> dict:
         """Diagnostics of the influence computation, for ``influence_info_``."""
         result = self.influence
         return {
             "method": result.method,
+            "damping": result.damping,
             "n_params": int(result.directions.shape[1]),
             "solver": result.solve.solver,
             "solver_n_iter": result.solve.n_iter,
@@ -56,32 +60,56 @@ class Stage1:
         }
 
 
-def fit_stage1(
-    estimator, data: FitData, settings: InfluenceSettings, *, random_state, verbose: int = 0
-) -> Stage1:
-    """Fit a clone of ``estimator`` by ERM on the training rows, then compute influence."""
-    rng = check_random_state(random_state)
-    seed = int(rng.randint(0, 2**31 - 1))
+def fit_erm(estimator, X, y: np.ndarray, seed: int, verbose: int = 0):
+    """A clone of ``estimator`` fitted by ERM, with torch seeded by ``seed``."""
     net = clone(estimator)
-    log = print if verbose else (lambda *a, **k: None)
-    log(f"[FairIF] ERM fit on {len(data.y_train)} rows", flush=True)
+    if verbose:
+        print(f"[FairIF] ERM fit on {len(y)} rows", flush=True)
     with seeded(seed, net.device):
-        fit_net(net, data.X_train, data.y_train)
+        fit_net(net, X, y)
+    return net
+
+
+def influence_at(
+    net, data: FitData, gaps_of: AnnotatedGaps, settings: InfluenceSettings, seed: int, verbose: int = 0
+) -> tuple[InfluenceResult, np.ndarray]:
+    """Influence at a fitted net, and the gaps' standard errors there."""
     model = NetFunctions(net)
-    log(f"[FairIF] influence ({settings.method}) on {model.n_params()} parameters", flush=True)
+    if verbose:
+        print(f"[FairIF] influence ({settings.method}) on {model.n_params()} parameters", flush=True)
     result = compute_influence(
         model,
         data.X_train,
         data.y_train,
-        data.X_val,
-        data.y_val,
-        data.g_val,
-        data.groups.names,
+        gaps_of,
         settings,
-        random_state=rng,
+        random_state=np.random.RandomState(seed),
         progress=progress_bar(verbose),
     )
-    return Stage1(net, result, seed)
+    return result, gaps_of.standard_errors(model)
+
+
+def fit_stage1(
+    estimator,
+    data: FitData,
+    gaps_of: AnnotatedGaps,
+    settings: InfluenceSettings,
+    *,
+    random_state,
+    memory,
+    verbose: int = 0,
+) -> Stage1:
+    """The ERM fit on the training rows, then influence; ``memory`` caches each of the two.
+
+    The ERM fit depends on the training rows only, not on the annotated set:
+    fits that differ in their annotated set alone (the folds of
+    :class:`FairIFClassifierCV`) share it through the cache.
+    """
+    seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
+    net = memory.cache(fit_erm, ignore=["verbose"])(estimator, data.X_train, data.y_train, seed, verbose)
+    influence = memory.cache(influence_at, ignore=["verbose"])
+    result, stderr = influence(net, data, gaps_of, settings, seed, verbose)
+    return Stage1(net, result, seed, stderr)
 
 
 def weights_for_rows(train_mask: np.ndarray, train_weights: np.ndarray) -> np.ndarray:

@@ -63,7 +63,7 @@ class FairIFWeigher(_FairIFBase):
         {{fit_sections}}
         """
         data, stage1 = self._fit_stage1(X, y, sensitive_features)
-        self._set_weights(data, stage1)
+        self._reweight(data, stage1, final_fit=False)
         return self
 
     def reweight(self, alpha: float) -> tuple[np.ndarray, np.ndarray]:

@@ -99,6 +99,23 @@ class CurvatureOperator:
         """The product with one vector (shape (p,), float64)."""
         return self.matmat(v[None])[0]
 
+    def largest_eigenvalue(self, n_iter: int, rng: np.random.RandomState) -> float:
+        """The largest eigenvalue of the undamped curvature, by power iteration.
+
+        An estimate from below that is within a few per cent after a dozen
+        iterations for the spread-out spectra of networks. The matrix is
+        positive semi-definite for Gauss-Newton; for an indefinite Hessian the
+        iteration finds the eigenvalue of largest magnitude.
+        """
+        v = torch.as_tensor(rng.standard_normal(self.n_params), dtype=torch.float64, device=self.model.device)
+        v /= torch.linalg.norm(v)
+        value = 0.0
+        for _ in range(n_iter):
+            w = self.matvec(v) - self.shift * v
+            value = float(v @ w)
+            v = w / torch.linalg.norm(w).clamp_min(torch.finfo(w.dtype).tiny)
+        return value
+
     def dense(self, chunk: int = 256) -> torch.Tensor:
         """The whole (p, p) matrix in float64, assembled ``chunk`` columns at a time."""
         eye = torch.eye(self.n_params, dtype=torch.float64, device=self.model.device)

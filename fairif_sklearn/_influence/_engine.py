@@ -9,17 +9,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import gen_batches
-from torch.func import jacrev
 
-from .._rates import TARGETS
 from ._curvature import CurvatureOperator, SolveInfo, solve_cg, solve_dense, subsample_rows
-from ._gaps import gap_matrix, rate_counts, soft_rate_sums
+from ._gaps import AnnotatedGaps
 from ._scores import influence_scores
 
 METHODS = ("auto", "exact", "last_layer", "cg")
 # "auto" uses the exact solve up to this many parameters, CG beyond
 AUTO_EXACT_MAX_PARAMS = 2000
+# damping="auto": this fraction of the curvature's largest eigenvalue, found by this
+# many power iterations on at most this many of the curvature rows (see InfluenceSettings)
+AUTO_DAMPING_FRACTION = 0.02
+AUTO_DAMPING_POWER_ITERATIONS = 10
+AUTO_DAMPING_ROWS = 1000
+# curvature_subsample="auto": the curvature is estimated on this many training rows
+AUTO_CURVATURE_ROWS = 5000
 
 
 @dataclass
@@ -41,6 +45,8 @@ class InfluenceResult:
         The parameters the influence was computed over.
     method : str
         The method actually used (``"auto"`` resolved).
+    damping : float
+        The damping used (``"auto"`` resolved).
     solve : SolveInfo
     n_curvature_rows : int
     """
@@ -51,6 +57,7 @@ class InfluenceResult:
     directions: torch.Tensor
     param_names: list[str]
     method: str
+    damping: float
     solve: SolveInfo
     n_curvature_rows: int
     diagnostics: dict = field(default_factory=dict)
@@ -63,68 +70,21 @@ def resolve_method(method: str, model) -> str:
     return "exact" if model.n_params() <= AUTO_EXACT_MAX_PARAMS else "cg"
 
 
-def _rate_sums(model, X_val, y_val, g_val, n_groups, rates, temperature, names, batch_size, with_jacobian):
-    """Soft rate sums over the annotated set and, optionally, their Jacobian."""
-    sub = {k: model.params[k] for k in names}
-    fixed = {k: v for k, v in model.params.items() if k not in sub}
-    n_sums = len(rates) * n_groups
-    sums = torch.zeros(n_sums, dtype=torch.float64, device=model.device)
-    jac = None
-    if with_jacobian:
-        n_sub = sum(t.numel() for t in sub.values())
-        jac = torch.zeros(n_sums, n_sub, dtype=torch.float64, device=model.device)
-    with model.eval_mode():
-        for rows in gen_batches(len(y_val), batch_size):
-            x = model.inputs(X_val, rows)
-            yb = model.targets(y_val, rows)
-            gb = torch.as_tensor(g_val[rows], device=model.device)
-
-            def batch_sums(s, x=x, yb=yb, gb=gb):
-                proba = model.proba({**fixed, **s}, x)
-                return soft_rate_sums(proba, yb, gb, n_groups, rates, temperature)
-
-            with torch.no_grad():
-                sums += batch_sums(sub).double()
-            if with_jacobian:
-                jac_b = jacrev(batch_sums)(sub)
-                jac += torch.cat([jac_b[k].reshape(n_sums, -1) for k in sub], dim=1).double()
-    return sums, jac
-
-
-def gaps_and_gradients(model, X_val, y_val, g_val, group_names, target, temperature, names, batch_size):
-    """The soft-rate gaps on the annotated set, their gradients and names.
-
-    Returns arrays of shape (k,) and (k, p) (a float64 tensor) and a list of k names.
-    """
-    rates = TARGETS[target]
-    n_groups = len(group_names)
-    C, gap_names = gap_matrix(rate_counts(y_val, g_val, n_groups, rates), n_groups, rates, group_names)
-    sums, jac = _rate_sums(model, X_val, y_val, g_val, n_groups, rates, temperature, names, batch_size, True)
-    C_t = torch.as_tensor(C, dtype=torch.float64, device=model.device)
-    return (C_t @ sums).cpu().numpy(), C_t @ jac, gap_names
-
-
-def annotated_gaps(model, X_val, y_val, g_val, group_names, *, target, temperature, batch_size) -> np.ndarray:
-    """The soft-rate gaps on the annotated set at the model's parameters, shape (k,)."""
-    rates = TARGETS[target]
-    n_groups = len(group_names)
-    C, _ = gap_matrix(rate_counts(y_val, g_val, n_groups, rates), n_groups, rates, group_names)
-    sums, _ = _rate_sums(model, X_val, y_val, g_val, n_groups, rates, temperature, [], batch_size, False)
-    return C @ sums.cpu().numpy()
-
-
 @dataclass(frozen=True)
 class InfluenceSettings:
     """How stage 1 computes influence: the estimators' parameters of the same meaning.
 
     ``method`` is the estimators' ``influence``; the estimators document the rest.
+    ``damping="auto"`` is ``AUTO_DAMPING_FRACTION`` times the undamped
+    curvature's largest eigenvalue: a damping relative to the scale of the
+    curvature, large enough that the fine-tune reaches what influence predicts
+    (see the user guide). ``curvature_subsample="auto"`` is
+    ``AUTO_CURVATURE_ROWS`` rows.
     """
 
-    target: str
     method: str
     curvature: str
-    damping: float
-    temperature: float
+    damping: float | str
     curvature_subsample: int | float | None
     cg_tol: float
     cg_maxiter: int
@@ -135,10 +95,7 @@ def compute_influence(
     model,
     X_train,
     y_train: np.ndarray,
-    X_val,
-    y_val: np.ndarray,
-    g_val: np.ndarray,
-    group_names: list[str],
+    gaps_of: AnnotatedGaps,
     settings: InfluenceSettings,
     *,
     random_state: np.random.RandomState,
@@ -146,17 +103,15 @@ def compute_influence(
 ) -> InfluenceResult:
     """Run stage 1 on a fitted model: gaps, two solves, influence scores.
 
-    ``g_val`` holds group codes in ``range(len(group_names))``; ``y_val`` and
-    ``y_train`` are encoded 0/1 targets. Raises when the solve failed (see
-    :func:`check_solve`).
+    ``y_train`` holds 0/1 classes; ``gaps_of`` measures the gaps on the annotated
+    set. Raises when the solve failed (see :func:`check_solve`).
     """
     s = settings
     method = resolve_method(s.method, model)
     names = model.last_linear_names() if method == "last_layer" else list(model.params)
-    gaps, G, gap_names = gaps_and_gradients(
-        model, X_val, y_val, g_val, group_names, s.target, s.temperature, names, s.batch_size
-    )
-    rows = subsample_rows(len(y_train), s.curvature_subsample, random_state)
+    gaps, G = gaps_of.values_and_gradients(model, names)
+    subsample = AUTO_CURVATURE_ROWS if s.curvature_subsample == "auto" else s.curvature_subsample
+    rows = subsample_rows(len(y_train), subsample, random_state)
     op = CurvatureOperator(
         model,
         X_train,
@@ -164,25 +119,38 @@ def compute_influence(
         rows,
         names,
         curvature=s.curvature,
-        damping=s.damping,
+        damping=0.0,
         batch_size=s.batch_size,
     )
+    diagnostics = {}
+    damping = s.damping
+    if damping == "auto":
+        few = np.sort(random_state.choice(rows, min(len(rows), AUTO_DAMPING_ROWS), replace=False))
+        spectrum = CurvatureOperator(
+            model, X_train, y_train, few, names, curvature=s.curvature, damping=0.0, batch_size=s.batch_size
+        )
+        top = spectrum.largest_eigenvalue(AUTO_DAMPING_POWER_ITERATIONS, random_state)
+        damping = AUTO_DAMPING_FRACTION * abs(top)
+        diagnostics["largest_eigenvalue"] = top
+    op.shift += damping
     if method == "cg":
         V, info = solve_cg(op, G, tol=s.cg_tol, maxiter=s.cg_maxiter)
     else:
         V, info = solve_dense(op, G)
-    check_solve(info, curvature=s.curvature, damping=s.damping, tol=s.cg_tol)
+    check_solve(info, curvature=s.curvature, damping=damping, tol=s.cg_tol)
     scores = influence_scores(model, X_train, y_train, names, V, batch_size=s.batch_size, progress=progress)
     return InfluenceResult(
         scores=scores,
         gaps=gaps,
-        gap_names=gap_names,
+        gap_names=gaps_of.names,
         directions=V,
         param_names=names,
         method=method,
+        damping=float(damping),
         solve=info,
         n_curvature_rows=len(rows),
         diagnostics={
+            **diagnostics,
             "n_curvature_products": op.n_products,
             "gap_gradient_norm": torch.linalg.norm(G, dim=1).tolist(),
         },

@@ -19,10 +19,14 @@ against the rate pooled over all annotated samples.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
+from sklearn.utils import gen_batches
+from torch.func import jacrev
 
-from .._rates import RATE_CLASS
+from .._rates import RATE_CLASS, TARGETS
 
 
 def soft_rate_sums(
@@ -32,8 +36,9 @@ def soft_rate_sums(
     n_groups: int,
     rates: tuple[str, ...],
     temperature: float,
+    power: int = 1,
 ) -> torch.Tensor:
-    """Sums of soft true-class probabilities, shape (n_rates * n_groups,).
+    """Sums of soft true-class probabilities (to ``power``), shape (n_rates * n_groups,).
 
     Parameters
     ----------
@@ -51,7 +56,7 @@ def soft_rate_sums(
     for rate in rates:
         c = RATE_CLASS[rate]
         mask = (y == c).to(p.dtype)
-        sums.append((p[:, c] * mask) @ onehot)
+        sums.append((p[:, c] ** power * mask) @ onehot)
     return torch.cat(sums)
 
 
@@ -90,3 +95,86 @@ def gap_matrix(
             rows.append(row)
             names.append(f"{rate}({group_names[g]}) - {rate}(all)")
     return np.array(rows), names
+
+
+@dataclass
+class AnnotatedGaps:
+    """The soft-rate gaps of a target on an annotated set, as functions of a model.
+
+    Parameters
+    ----------
+    X_val, y_val, g_val
+        The annotated rows, their 0/1 classes and group codes in
+        ``range(len(group_names))``.
+    group_names : list of str
+    target : str
+        A key of :data:`fairif_sklearn._rates.TARGETS`.
+    temperature : float
+    batch_size : int
+    """
+
+    X_val: object
+    y_val: np.ndarray
+    g_val: np.ndarray
+    group_names: list[str]
+    target: str
+    temperature: float
+    batch_size: int
+
+    def __post_init__(self):
+        self.rates = TARGETS[self.target]
+        self.counts = rate_counts(self.y_val, self.g_val, len(self.group_names), self.rates)
+        self.C, self.names = gap_matrix(self.counts, len(self.group_names), self.rates, self.group_names)
+
+    def _sums(self, model, names, power=1, with_jacobian=False):
+        """Soft rate sums over the annotated set and, optionally, their Jacobian in ``names``."""
+        sub = {k: model.params[k] for k in names}
+        fixed = {k: v for k, v in model.params.items() if k not in sub}
+        n_groups = len(self.group_names)
+        sums = torch.zeros(len(self.counts), dtype=torch.float64, device=model.device)
+        jac = None
+        if with_jacobian:
+            n_sub = sum(t.numel() for t in sub.values())
+            jac = torch.zeros(len(self.counts), n_sub, dtype=torch.float64, device=model.device)
+        with model.eval_mode():
+            for rows in gen_batches(len(self.y_val), self.batch_size):
+                x = model.inputs(self.X_val, rows)
+                yb = model.targets(self.y_val, rows)
+                gb = torch.as_tensor(self.g_val[rows], device=model.device)
+
+                def batch_sums(s, x=x, yb=yb, gb=gb):
+                    proba = model.proba({**fixed, **s}, x)
+                    return soft_rate_sums(proba, yb, gb, n_groups, self.rates, self.temperature, power)
+
+                with torch.no_grad():
+                    sums += batch_sums(sub).double()
+                if with_jacobian:
+                    jac_b = jacrev(batch_sums)(sub)
+                    jac += torch.cat([jac_b[k].reshape(len(self.counts), -1) for k in sub], dim=1).double()
+        return sums, jac
+
+    def values(self, model) -> np.ndarray:
+        """The gaps at the model's parameters, shape (k,)."""
+        sums, _ = self._sums(model, [])
+        return self.C @ sums.cpu().numpy()
+
+    def standard_errors(self, model) -> np.ndarray:
+        """Each gap's standard error over the draw of the annotated rows, shape (k,).
+
+        A gap is a linear combination ``C @ S`` of the per-cell sums ``S`` (cell:
+        rate and group), the rows of a cell independent draws, so its variance is
+        ``sum over cells of C**2 * n * s**2`` with ``s**2`` the cell's sample
+        variance of the soft values.
+        """
+        sums, _ = self._sums(model, [])
+        squares, _ = self._sums(model, [], power=2)
+        n = self.counts
+        mean = sums.cpu().numpy() / n
+        var = (squares.cpu().numpy() / n - mean**2) * n / np.maximum(n - 1, 1)
+        return np.sqrt((self.C**2) @ (n * np.maximum(var, 0.0)))
+
+    def values_and_gradients(self, model, names) -> tuple[np.ndarray, torch.Tensor]:
+        """The gaps and their gradients in the parameters ``names``, shapes (k,) and (k, p)."""
+        sums, jac = self._sums(model, names, with_jacobian=True)
+        C = torch.as_tensor(self.C, dtype=torch.float64, device=model.device)
+        return (C @ sums).cpu().numpy(), C @ jac

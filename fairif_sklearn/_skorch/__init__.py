@@ -1,6 +1,15 @@
 """The skorch adapter (private): the only part of the package that knows skorch's internals."""
 
+from ._finetune import finetune_net
 from ._fit import check_net, fit_net, loss_target, per_sample_criterion, seeded
 from ._functional import NetFunctions
 
-__all__ = ["NetFunctions", "check_net", "fit_net", "loss_target", "per_sample_criterion", "seeded"]
+__all__ = [
+    "NetFunctions",
+    "check_net",
+    "finetune_net",
+    "fit_net",
+    "loss_target",
+    "per_sample_criterion",
+    "seeded",
+]

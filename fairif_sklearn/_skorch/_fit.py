@@ -5,7 +5,8 @@
 its class is temporarily a subclass whose ``infer`` drops the weights before the
 module sees them and whose ``get_loss`` returns ``sum(w * l) / sum(w)`` over the
 batch. Afterwards the net's class is the user's again, so the fitted net pickles
-and predicts like any other.
+and predicts like any other. The fine-tune (:mod:`._finetune`) uses the same
+mechanism with a batch loss of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from skorch.utils import to_tensor
 
+_KEY_PREFIX = "__fairif_"  # the keys of the extra per-row arrays a training batch carries
 _WEIGHT_KEY = "__fairif_sample_weight__"
 _DATA_KEY = "__fairif_X__"
 _SUPPORTED = (NeuralNetClassifier, NeuralNetBinaryClassifier)
@@ -56,15 +58,29 @@ def loss_target(net: Any, codes: np.ndarray) -> np.ndarray:
     return np.asarray(codes).astype(dtype)
 
 
-class _SampleWeightMixin:
-    """Training-time behaviour that makes a skorch net honour sample weights."""
+def module_input(X):
+    """A training batch without its extra per-row arrays: what the module takes."""
+    if isinstance(X, Mapping) and _WEIGHT_KEY in X:
+        X = {k: v for k, v in X.items() if not k.startswith(_KEY_PREFIX) or k == _DATA_KEY}
+        if list(X) == [_DATA_KEY]:
+            X = X[_DATA_KEY]
+    return X
+
+
+def weighted_mean(net, y_pred, y_true, X, training: bool, losses: torch.Tensor) -> torch.Tensor:
+    """The batch loss of a weighted fit: ``sum(w * l) / sum(w)``."""
+    weight = to_tensor(X[_WEIGHT_KEY], device=losses.device).to(losses.dtype)
+    return (weight * losses).sum() / weight.sum().clamp_min(1e-12)
+
+
+class _TrainingMixin:
+    """Training-time behaviour: rows carry extra per-row arrays (weights, and what a
+    fine-tune needs) as keys of a dict ``X``; ``infer`` drops them before the module
+    sees the batch, and ``get_loss`` turns the batch's per-sample losses into the batch
+    loss with the net's ``_fairif_batch_loss`` (a weighted mean unless a fine-tune set it)."""
 
     def infer(self, x, **fit_params):
-        if isinstance(x, Mapping) and _WEIGHT_KEY in x:
-            x = {k: v for k, v in x.items() if k != _WEIGHT_KEY}
-            if list(x) == [_DATA_KEY]:
-                x = x[_DATA_KEY]
-        return super().infer(x, **fit_params)
+        return super().infer(module_input(x), **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         if not (isinstance(X, Mapping) and _WEIGHT_KEY in X):
@@ -72,17 +88,18 @@ class _SampleWeightMixin:
         with per_sample_criterion(self):
             losses = super().get_loss(y_pred, y_true, X=X, training=training)
         losses = losses.reshape(losses.shape[0], -1).mean(dim=1)
-        weight = to_tensor(X[_WEIGHT_KEY], device=losses.device).to(losses.dtype)
-        return (weight * losses).sum() / weight.sum().clamp_min(1e-12)
+        batch_loss = getattr(self, "_fairif_batch_loss", weighted_mean)
+        return batch_loss(self, y_pred, y_true, X, training, losses)
 
 
-_WEIGHTED_CLASSES: dict[type, type] = {}
+_TRAINING_CLASSES: dict[type, type] = {}
 
 
-def _weighted_class(cls: type) -> type:
-    if cls not in _WEIGHTED_CLASSES:
-        _WEIGHTED_CLASSES[cls] = type(f"SampleWeighted{cls.__name__}", (_SampleWeightMixin, cls), {})
-    return _WEIGHTED_CLASSES[cls]
+def training_class(cls: type) -> type:
+    """The subclass of a net's class that a weighted fit or a fine-tune trains as."""
+    if cls not in _TRAINING_CLASSES:
+        _TRAINING_CLASSES[cls] = type(f"SampleWeighted{cls.__name__}", (_TrainingMixin, cls), {})
+    return _TRAINING_CLASSES[cls]
 
 
 @contextlib.contextmanager
@@ -126,7 +143,7 @@ def fit_net(net: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = 
     data = dict(X) if isinstance(X, Mapping) else {_DATA_KEY: X}
     data[_WEIGHT_KEY] = np.asarray(sample_weight, dtype=np.float32)
     original = type(net)
-    net.__class__ = _weighted_class(original)
+    net.__class__ = training_class(original)
     try:
         net.fit(data, y)
     finally:

@@ -1,0 +1,198 @@
+"""The influence-consistent stage 2: a proximal Bregman fine-tune from the fitted parameters.
+
+With weights ``w = 1 + u``, starting from the fitted parameters ``theta0`` (module
+outputs ``f0_i``), the fine-tune minimises
+
+    (1/n) sum_i [ w_i l_i(theta) - b_i g_i . f_i(theta) ]  +  (mu / 2) ||theta - theta0||^2
+
+with ``g_i`` the gradient of row ``i``'s loss in its outputs at ``f0_i`` and
+``b`` the weights ``theta0`` was fitted with (one after ERM; a round's weights
+when a later round fine-tunes again)
+(computed batch by batch with the same arithmetic as the batch's outputs, so
+that at ``theta0`` the two cancel to the last bit). Up to a
+constant this is ``(1/n) sum_i D(f_i(theta), f0_i) + (1/n) sum_i u_i l_i(theta)
++ (mu / 2) ||theta - theta0||^2``, ``D`` the Bregman divergence of the loss in
+the outputs: the proximal Bregman response function of Bae et al. (NeurIPS
+2022, "If influence functions are the answer, then what is the question?").
+Two facts make it the objective whose response influence predicts:
+
+* with ``u = 0`` its gradient at ``theta0`` is exactly zero for every batch,
+  even when the fitted net had not converged, so unit weights leave the model
+  where it is;
+* its Gauss-Newton curvature at ``theta0`` plus ``mu`` is the matrix the
+  influence solve inverts when ``mu`` is the optimizer's weight decay plus the
+  damping, so to first order its minimiser moves as influence says.
+
+The net trains with its own optimizer (fresh state, learning rate as set), its
+own iterator, split and callbacks. The optimizer's L2 weight decay is part of
+the training objective, so it moves into ``mu`` (its Bregman divergence is
+``weight_decay / 2 * ||theta - theta0||^2``) and is switched off in the
+optimizer meanwhile. The result is the average of the iterates over the last
+epoch (Polyak averaging), which removes most of the noise of the last iterate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+from skorch.utils import to_tensor
+
+from ._fit import _DATA_KEY, _KEY_PREFIX, _WEIGHT_KEY, loss_target, module_input, training_class
+from ._functional import NetFunctions
+
+_BASE_KEY = _KEY_PREFIX + "base_weight__"
+
+
+class _Anchor:
+    """The fitted parameters ``theta0``: the proximal term and the outputs' loss gradients there."""
+
+    def __init__(self, net: Any, strength: float):
+        self.functions = NetFunctions(net)
+        self.functions.params = {k: v.clone() for k, v in self.functions.params.items()}
+        self.strength = strength
+
+    def penalty(self) -> torch.Tensor:
+        """``(strength / 2) * ||theta - theta0||^2`` over the trainable parameters."""
+        params = dict(self.functions._wrapper.named_parameters())
+        anchor = self.functions.params
+        return 0.5 * self.strength * sum(((params[n] - a) ** 2).sum() for n, a in anchor.items())
+
+    def output_gradients(self, x, y_true) -> torch.Tensor:
+        """``g_i``: each row's loss gradient in the module's outputs at ``theta0``."""
+        f = self.functions
+        with torch.enable_grad():
+            out = f.output(f.params, x).detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(f.loss_from_output(out, y_true).sum(), out)
+        return grad
+
+
+def bregman_loss(net, y_pred, y_true, X, training: bool, losses: torch.Tensor) -> torch.Tensor:
+    """The fine-tune's batch objective, from the batch's per-sample ``losses``."""
+    anchor = net._fairif_anchor
+    weight = to_tensor(X[_WEIGHT_KEY], device=losses.device).to(losses.dtype)
+    x = to_tensor(module_input(X), device=net.device)
+    g = anchor.output_gradients(x, to_tensor(y_true, device=net.device))
+    base = to_tensor(X[_BASE_KEY], device=losses.device).to(losses.dtype)
+    tilt = base * (g.reshape(len(g), -1) * y_pred.reshape(len(g), -1)).sum(dim=1)
+    loss = (weight * losses).mean() - tilt.mean()
+    if training:
+        loss = loss + anchor.penalty()
+    return loss
+
+
+class _IterateAverage(Callback):
+    """Replace the parameters by the mean of the iterates of the last epoch, at the end of training."""
+
+    def __init__(self, last_epoch: int):
+        self.last_epoch = last_epoch
+
+    def initialize(self):
+        self.epoch_, self.count_, self.mean_ = 0, 0, None
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.epoch_ += 1
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        if not training or self.epoch_ < self.last_epoch:
+            return
+        params = [p.detach() for p in net.module_.parameters() if p.requires_grad]
+        if self.mean_ is None:
+            self.mean_ = [p.clone() for p in params]
+            self.count_ = 1
+            return
+        self.count_ += 1
+        for mean, p in zip(self.mean_, params, strict=True):
+            mean += (p - mean) / self.count_
+
+    def on_train_end(self, net, **kwargs):
+        if self.mean_ is None:
+            return
+        with torch.no_grad():
+            params = [p for p in net.module_.parameters() if p.requires_grad]
+            for p, mean in zip(params, self.mean_, strict=True):
+                p.copy_(mean)
+
+
+@contextlib.contextmanager
+def _without_weight_decay(net: Any):
+    """A fresh optimizer state with its L2 weight decay off for the duration."""
+    net.initialize_optimizer()
+    groups = net.optimizer_.param_groups
+    decays = [g.get("weight_decay", 0.0) for g in groups]
+    for g in groups:
+        g["weight_decay"] = 0.0
+    try:
+        yield
+    finally:
+        for g, decay in zip(groups, decays, strict=True):
+            g["weight_decay"] = decay
+
+
+@contextlib.contextmanager
+def _max_epochs(net: Any, epochs: int):
+    """``partial_fit`` trains for ``max_epochs``; set it for the duration (no re-initialisation)."""
+    old = net.max_epochs
+    net.max_epochs = epochs
+    try:
+        yield
+    finally:
+        net.max_epochs = old
+
+
+def finetune_net(
+    net: Any,
+    X: Any,
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    *,
+    base_weight: np.ndarray | None = None,
+    strength: float,
+    epochs: int,
+) -> Any:
+    """Fine-tune a fitted net in place with the proximal Bregman objective (module docstring).
+
+    Parameters
+    ----------
+    net : fitted skorch net
+        A copy of the model to move (its parameters are ``theta0``).
+    X : array-like
+        Training inputs.
+    y : ndarray
+        0/1 class codes.
+    sample_weight : ndarray of shape (n_samples,)
+        Mean-one, non-negative weights.
+    base_weight : ndarray of shape (n_samples,), default=None
+        The weights ``theta0`` was fitted with (one when None): the Bregman term
+        is taken on the loss weighted by them, so that ``sample_weight =
+        base_weight`` leaves ``theta0`` a stationary point.
+    strength : float
+        ``mu``: the optimizer's weight decay plus the damping.
+    epochs : int
+        Passes over the training rows.
+
+    Returns
+    -------
+    net : the same net, its class the user's again.
+    """
+    data = {_DATA_KEY: X, _WEIGHT_KEY: np.asarray(sample_weight, dtype=np.float32)}
+    base = np.ones(len(y)) if base_weight is None else base_weight
+    data[_BASE_KEY] = np.asarray(base, dtype=np.float32)
+    average = ("fairif_iterate_average", _IterateAverage(last_epoch=epochs).initialize())
+    original = type(net)
+    net._fairif_anchor = _Anchor(net, strength)
+    net._fairif_batch_loss = bregman_loss
+    net.callbacks_.append(average)
+    net.__class__ = training_class(original)
+    try:
+        with _without_weight_decay(net), _max_epochs(net, epochs):
+            net.partial_fit(data, loss_target(net, y))  # runs the callbacks' on_train_begin/end too
+    finally:
+        net.__class__ = original
+        net.callbacks_.remove(average)
+        del net._fairif_anchor, net._fairif_batch_loss
+    return net
