@@ -14,9 +14,11 @@ import textwrap
 import time
 from pathlib import Path
 
+from .._runtime import free_cores
 from ..datasets import BIASES, DataNotFoundError
 from ..datasets._fetch import fetch_dataset
 from . import _datasets, _methods, _report
+from ._progress import STATUS
 
 DESCRIPTION = """\
 FairIF against ERM and fairlearn's mitigators (ThresholdOptimizer,
@@ -65,10 +67,6 @@ def _parse(argv):
         help="data folder holding mnist/ and adult/ (default: $FAIRIF_DATA, else ~/fairif_data)",
     )  # fmt: skip
     p.add_argument(
-        "--alphas", type=float, nargs="+", default=list(_methods.ALPHA_GRID),
-        help=f"FairIF's path of alphas ({_methods.DEFAULT_ALPHA:g} is always added)",
-    )  # fmt: skip
-    p.add_argument(
         "--eg-max-iter", type=int, default=5, help="ExponentiatedGradient iterations (nets to fit)"
     )
     p.add_argument("--no-fairlearn", action="store_true", help="skip the fairlearn and reweighing baselines")
@@ -79,108 +77,103 @@ def _parse(argv):
     )  # fmt: skip
     p.add_argument("--max-epochs", type=int, default=15, help="ci-mnist: epochs of each fit")
     p.add_argument(
-        "--influence", choices=("auto", "exact", "last_layer", "cg"), default="auto",
-        help="FairIF's influence back end",
+        "--threads", default="auto",
+        help="torch CPU threads; auto: the cores not busy with other processes (see README)",
     )  # fmt: skip
+    p.add_argument("--no-variants", action="store_true", help="skip FairIF's labelled non-default variants")
     p.add_argument(
-        "--hessian-subsample", type=float, default=None,
-        help="rows (>= 1) or fraction (< 1) of the training set for the curvature (default: all rows, "
-        "or 5000 rows for ci-mnist)",
+        "--random-groups", action="store_true",
+        help="replace the groups by random ones (a data set with no real bias: FairIF should leave it alone)",
     )  # fmt: skip
-    p.add_argument(
-        "--damping", type=float, default=None,
-        help="FairIF's damping (default: the estimator's, 1e-3); larger values give stronger weights",
-    )  # fmt: skip
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-cv", action="store_true", help="skip FairIFClassifierCV")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    if _methods.DEFAULT_ALPHA not in args.alphas:
-        args.alphas.append(_methods.DEFAULT_ALPHA)
+    args.threads = free_cores() if args.threads == "auto" else int(args.threads)
     return args
 
 
 def _load(args, seed):
     if args.dataset == "synthetic":
-        return _datasets.synthetic(seed, bias=args.bias, device=args.device, n_samples=args.n_samples)
-    if args.dataset == "ci-mnist":
-        return _datasets.ci_mnist(
+        data = _datasets.synthetic(seed, bias=args.bias, device=args.device, n_samples=args.n_samples)
+    elif args.dataset == "ci-mnist":
+        data = _datasets.ci_mnist(
             seed, bias=args.bias, device=args.device, data_home=args.data_home, max_epochs=args.max_epochs
         )
-    return _datasets.adult(seed, device=args.device, data_home=args.data_home)
+    else:
+        data = _datasets.adult(seed, device=args.device, data_home=args.data_home)
+    return _datasets.with_random_groups(data, seed) if args.random_groups else data
 
 
-def _fairif_params(args) -> dict:
-    subsample = args.hessian_subsample
-    if subsample is None and args.dataset == "ci-mnist":
-        subsample = 5000
-    if subsample is not None and subsample >= 1:
-        subsample = int(subsample)
-    params = {"influence": args.influence, "hessian_subsample": subsample}
-    if args.damping is not None:
-        params["damping"] = args.damping
-    return params
-
-
-def _steps(args):
-    """The (name, function) steps run for each seed."""
+def _steps(args) -> list[str]:
+    """The steps run for each seed, in order."""
     if args.valid_fractions:
-        steps = [("ERM", "erm")]
-        steps += [(f"FairIF, {f:g} of valid", ("fraction", f)) for f in args.valid_fractions]
-        return steps
-    steps = [("ERM", "erm"), ("FairIF", "fairif")]
+        return [f"FairIF, {f:g} of the annotated set" for f in args.valid_fractions]
+    steps = ["FairIF", "ERM, another initialisation"]
+    if not args.no_variants:
+        steps += list(_methods.VARIANTS)
+    if not args.no_cv:
+        steps.append("FairIFClassifierCV")
     if not args.no_fairlearn:
-        steps += [
-            ("ThresholdOptimizer", "to"),
-            ("ExponentiatedGradient (valid groups)", "eg_valid"),
-            ("ExponentiatedGradient (oracle)", "eg_oracle"),
-            ("Reweighing (oracle)", "reweighing"),
-        ]
+        steps += ["ThresholdOptimizer", "ExponentiatedGradient (valid groups)",
+                  "ExponentiatedGradient (oracle)", "Reweighing (oracle)"]  # fmt: skip
     return steps
+
+
+def _run_seed(args, seed: int, data, memory) -> list:
+    """Every step for one draw of the data; the stages FairIF's fits share are cached in ``memory``."""
+    results, erm_net = [], None
+    for step in _steps(args):
+        STATUS.show(f"seed {seed}: {step}")
+        if step == "FairIF":
+            erm, default, erm_net = _methods.fairif(data, seed, memory)
+            results += [erm, default]
+        elif step.startswith("FairIF, "):
+            fraction = args.valid_fractions[_steps(args).index(step)]
+            sub = _datasets.subsample_valid(data, fraction, seed)
+            erm, result, _ = _methods.fairif(sub, seed, memory, label=f"FairIF [{fraction:g} of valid]")
+            results += ([erm] if not results else []) + [result]
+        elif step == "ERM, another initialisation":
+            results.append(_methods.erm_other_init(data, seed))
+        elif step in _methods.VARIANTS:
+            results.append(_methods.fairif(data, seed, memory, label=step, **_methods.VARIANTS[step])[1])
+        elif step == "FairIFClassifierCV":
+            results.append(_methods.fairif_cv(data, seed, memory))
+        elif step == "ThresholdOptimizer":
+            results.append(_methods.threshold_optimizer(data, seed, erm_net, oracle=False))
+            results.append(_methods.threshold_optimizer(data, seed, erm_net, oracle=True))
+        elif step.startswith("ExponentiatedGradient"):
+            oracle = "oracle" in step
+            results.append(
+                _methods.exponentiated_gradient(data, seed, oracle=oracle, max_iter=args.eg_max_iter)
+            )
+        elif step == "Reweighing (oracle)":
+            results.append(_methods.reweighing(data, seed))
+        STATUS.bar.update()
+    return results
 
 
 def run(args) -> tuple[list[dict], str]:
     """Run every step for every seed; return per-model rows and the data set's name."""
+    import tempfile
+
+    import torch
+    from joblib import Memory
     from tqdm.auto import tqdm
 
-    _datasets.set_threads(args.threads)
-    steps = _steps(args)
+    torch.set_num_threads(args.threads)
     rows, name = [], args.dataset
-    bar = tqdm(total=args.seeds * len(steps), disable=args.quiet, desc="fairif-bench")
-    for seed in range(args.seeds):
-        bar.set_postfix_str(f"seed {seed}: loading data")
-        data = _load(args, seed)
-        name = data.name
-        results, erm_result, erm_model = [], None, None
-        for label, step in steps:
-            bar.set_postfix_str(f"seed {seed}: {label}")
-            if step == "erm":
-                erm_result, erm_model = _methods.erm(data, seed)
-                results.append(erm_result)
-            elif step == "fairif":
-                path = _methods.fairif_path(data, seed, args.alphas, **_fairif_params(args))
-                results += path + _methods.fairif_summary(path, erm_result)
-            elif isinstance(step, tuple):
-                fraction = step[1]
-                label_f = f"FairIF [{fraction:g} of valid]"
-                sub = _datasets.subsample_valid(data, fraction, seed)
-                path = _methods.fairif_path(sub, seed, args.alphas, label=label_f, **_fairif_params(args))
-                results += path + _methods.fairif_summary(path, erm_result, label=label_f)
-            elif step == "to":
-                results.append(_methods.threshold_optimizer(data, seed, erm_model, oracle=False))
-                results.append(_methods.threshold_optimizer(data, seed, erm_model, oracle=True))
-            elif step == "eg_valid":
-                results.append(
-                    _methods.exponentiated_gradient(data, seed, oracle=False, max_iter=args.eg_max_iter)
-                )
-            elif step == "eg_oracle":
-                results.append(
-                    _methods.exponentiated_gradient(data, seed, oracle=True, max_iter=args.eg_max_iter)
-                )
-            elif step == "reweighing":
-                results.append(_methods.reweighing(data, seed))
-            bar.update()
-        rows += _report.result_rows(name, seed, results)
-    bar.close()
+    STATUS.bar = tqdm(total=args.seeds * len(_steps(args)), disable=args.quiet, desc="fairif-bench")
+    try:
+        for seed in range(args.seeds):
+            STATUS.show(f"seed {seed}: loading data")
+            data = _load(args, seed)
+            name = data.name
+            with tempfile.TemporaryDirectory(prefix="fairif_bench_") as cache:
+                results = _run_seed(args, seed, data, Memory(cache, verbose=0))
+            rows += _report.result_rows(name, seed, results)
+    finally:
+        STATUS.bar.close()
+        STATUS.bar = None
     return rows, name
 
 
@@ -211,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     summary = _report.summarise(rows)
     title = f"{name}: test set, mean +- std over {args.seeds} seeds"
-    print("\n" + _report.format_table(summary, title))
+    print(f"\n{args.threads} torch thread(s)\n" + _report.format_table(summary, title))
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"{name}{'-valid-size' if args.valid_fractions else ''}"
     _report.write_csv(args.out / f"{stem}-runs.csv", rows)

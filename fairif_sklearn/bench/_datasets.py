@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-import torch
 
 from ..datasets import make_biased_classification
 from ..nets import make_mlp_classifier
+from ._progress import EpochTicker
 
 
 @dataclass
@@ -30,7 +30,9 @@ class BenchData:
 
 
 def _net(n_features, hidden, device, **kw):
-    return lambda: make_mlp_classifier(n_features, hidden=hidden, device=device, **kw)
+    return lambda: make_mlp_classifier(
+        n_features, hidden=hidden, device=device, callbacks=[("progress", EpochTicker())], **kw
+    )
 
 
 def synthetic(seed: int, *, bias: str, device: str, n_samples: int = 6000, n_valid: int = 1000) -> BenchData:
@@ -114,7 +116,14 @@ def subsample_valid(data: BenchData, fraction: float, seed: int) -> BenchData:
     )  # fmt: skip
 
 
-def set_threads(n: int | None) -> None:
-    """Limit torch's CPU threads (the benchmark's machines may be small)."""
-    if n:
-        torch.set_num_threads(n)
+def with_random_groups(data: BenchData, seed: int) -> BenchData:
+    """The same draw with every group label replaced by a random one of the same frequency.
+
+    The groups then carry no information about the rows: any gap between them
+    is noise, and FairIF should leave the model as it is.
+    """
+    rng = np.random.RandomState(seed + 20_000)
+    groups = [rng.permutation(s) for s in (data.s_train, data.s_valid, data.s_test)]
+    return replace(
+        data, name=data.name + "-random-groups", s_train=groups[0], s_valid=groups[1], s_test=groups[2]
+    )

@@ -9,22 +9,27 @@ from dataclasses import dataclass, field
 import numpy as np
 from fairlearn.postprocessing import ThresholdOptimizer
 from fairlearn.reductions import EqualizedOdds, ExponentiatedGradient
+from sklearn.base import BaseEstimator, ClassifierMixin
 
-from .. import FairIFWeigher, WeightedNetClassifier
+from .. import FairIFClassifier, FairIFClassifierCV, WeightedNetClassifier
 from ..metrics import accuracy_difference, average_odds_difference, equal_opportunity_difference
 from ._datasets import BenchData
-
-DEFAULT_ALPHA = 0.1
-ALPHA_GRID = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003)
-# alpha is chosen on the annotated valid set: the lowest valid AOD among the
-# alphas whose valid accuracy is within this of ERM's
-ALPHA_SELECTION_ACCURACY_SLACK = 0.005
 
 GROUPS_NONE = "none"
 GROUPS_VALID = "annotated valid"
 GROUPS_TRAIN = "train (oracle)"
 GROUPS_TRAIN_TEST = "train + test (oracle)"
 GROUPS_VALID_TEST = "annotated valid + test"
+
+ERM = "ERM"
+ERM_OTHER_INIT = "ERM, another initialisation (noise)"
+FAIRIF = "FairIF"
+# labelled non-default variants, each with the parameters that make it one
+VARIANTS = {
+    "FairIF [retrain='scratch', the paper's stage 2]": {"retrain": "scratch"},
+    "FairIF [max_rounds=2]": {"max_rounds": 2},
+}
+FAIRIF_CV = "FairIFClassifierCV"
 
 
 @dataclass
@@ -35,7 +40,6 @@ class Result:
     groups: str
     test: dict
     valid: dict
-    alpha: float | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -49,71 +53,77 @@ def scores(y, pred, s) -> dict:
     }
 
 
-def _evaluate(method, groups, data: BenchData, predict, alpha=None, **extra) -> Result:
+def _evaluate(method, groups, data: BenchData, predict, **extra) -> Result:
     return Result(
         method,
         groups,
         scores(data.y_test, predict(data.X_test, data.s_test), data.s_test),
         scores(data.y_valid, predict(data.X_valid, data.s_valid), data.s_valid),
-        alpha,
         extra,
     )
 
 
-def erm(data: BenchData, seed: int) -> tuple[Result, WeightedNetClassifier]:
-    """The net trained without weights (FairIF's first fit: same seed, same model)."""
-    model = WeightedNetClassifier(data.make_net(), random_state=seed).fit(data.X_train, data.y_train)
-    return _evaluate("ERM", GROUPS_NONE, data, lambda X, s: model.predict(X)), model
+def _fairif_extra(clf: FairIFClassifier, seconds: float) -> dict:
+    """What a FairIF fit reports on the annotated set, for the runs CSV."""
+    return {
+        "fit_seconds": seconds,
+        "reweighted": bool(clf.reweighted_),
+        "n_rounds": len(clf.rounds_),
+        "damping": clf.damping_,
+        "gaps": clf.gaps_.tolist(),
+        "gaps_stderr": clf.gaps_stderr_.tolist(),
+        "predicted_gaps": clf.predicted_gaps_.tolist(),
+        "final_gaps": clf.final_gaps_.tolist(),
+        "materialization": clf.materialization_.tolist(),
+        "weight_std": float(np.std(clf.sample_weight_[clf.train_mask_])),
+    }
 
 
-def fairif_path(
-    data: BenchData, seed: int, alphas=ALPHA_GRID, label: str = "FairIF", **fairif_params
-) -> list[Result]:
-    """One stage 1, then a weighted fit for each alpha of the path."""
-    weigher = FairIFWeigher(
+def _fairif_classifier(data: BenchData, seed: int, memory, **params) -> FairIFClassifier:
+    return FairIFClassifier(
         data.make_net(),
         X_val=data.X_valid,
         y_val=data.y_valid,
         sensitive_val=data.s_valid,
         random_state=seed,
-        **fairif_params,
+        memory=memory,
+        **params,
     )
+
+
+def fairif(data: BenchData, seed: int, memory, label: str = FAIRIF, **params):
+    """FairIF (the defaults, or a variant with ``params``), the ERM model it started from, and that
+    ERM net (for ThresholdOptimizer).
+
+    ``memory`` caches the ERM fit and stage 1, so that variants and the
+    annotated-set-size study share them.
+    """
+    clf = _fairif_classifier(data, seed, memory, **params)
     start = time.perf_counter()
-    weigher.fit(data.X_train, data.y_train)
-    stage1_seconds = time.perf_counter() - start  # includes the ERM fit
-    results = []
-    for alpha in alphas:
-        weight, predicted = weigher.reweight(alpha)
-        model = WeightedNetClassifier(data.make_net(), random_state=seed)
-        model.fit(data.X_train, data.y_train, sample_weight=weight)
-        results.append(
-            _evaluate(
-                f"{label} path",
-                GROUPS_VALID,
-                data,
-                lambda X, s, model=model: model.predict(X),
-                alpha=alpha,
-                gaps=weigher.gaps_.tolist(),
-                predicted_gaps=predicted.tolist(),
-                weight_std=float(np.std(weight[weigher.train_mask_])),
-                influence=weigher.influence_info_["method"],
-                solver_converged=weigher.influence_info_["solver_converged"],
-                stage1_seconds=stage1_seconds,
-            )
-        )
-    return results
+    clf.fit(data.X_train, data.y_train)
+    seconds = time.perf_counter() - start
+    erm = clf.erm_estimator_
+    erm_result = _evaluate(ERM, GROUPS_NONE, data, lambda X, s: clf.classes_[erm.predict(X).astype(int)])
+    result = _evaluate(label, GROUPS_VALID, data, lambda X, s: clf.predict(X), **_fairif_extra(clf, seconds))
+    return erm_result, result, erm
 
 
-def fairif_summary(path: list[Result], erm_result: Result, label: str = "FairIF") -> list[Result]:
-    """FairIF at the default alpha, and at the alpha chosen on the annotated valid set."""
-    by_alpha = {r.alpha: r for r in path}
-    default = by_alpha[DEFAULT_ALPHA]
-    eligible = [r for r in path if r.valid["acc"] >= erm_result.valid["acc"] - ALPHA_SELECTION_ACCURACY_SLACK]
-    chosen = min(eligible or path, key=lambda r: r.valid["AOD"])
-    return [
-        Result(f"{label} (alpha={DEFAULT_ALPHA})", GROUPS_VALID, default.test, default.valid, default.alpha),
-        Result(f"{label} (alpha tuned on valid)", GROUPS_VALID, chosen.test, chosen.valid, chosen.alpha),
-    ]
+def fairif_cv(data: BenchData, seed: int, memory) -> Result:
+    """FairIFClassifierCV around the default FairIFClassifier."""
+    cv = FairIFClassifierCV(_fairif_classifier(data, seed, memory))
+    start = time.perf_counter()
+    cv.fit(data.X_train, data.y_train)
+    extra = {
+        **_fairif_extra(cv.best_estimator_, time.perf_counter() - start),
+        "n_rounds_chosen": cv.n_rounds_,
+    }
+    return _evaluate(FAIRIF_CV, GROUPS_VALID, data, lambda X, s: cv.predict(X), **extra)
+
+
+def erm_other_init(data: BenchData, seed: int) -> Result:
+    """ERM on the same data with another initialisation and batch order: the size of the noise."""
+    model = WeightedNetClassifier(data.make_net(), random_state=seed + 10_000).fit(data.X_train, data.y_train)
+    return _evaluate(ERM_OTHER_INIT, GROUPS_NONE, data, lambda X, s: model.predict(X))
 
 
 def exponentiated_gradient(data: BenchData, seed: int, *, oracle: bool, max_iter: int) -> Result:
@@ -139,7 +149,23 @@ def exponentiated_gradient(data: BenchData, seed: int, *, oracle: bool, max_iter
     )
 
 
-def threshold_optimizer(data: BenchData, seed: int, erm_model, *, oracle: bool) -> Result:
+class _FittedNet(ClassifierMixin, BaseEstimator):
+    """A fitted skorch net as a fitted scikit-learn classifier (float64 probabilities), for fairlearn."""
+
+    def __init__(self, net=None):
+        self.net = net
+
+    def fit(self, X, y):  # never called: the net is fitted (prefit=True)
+        raise NotImplementedError
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+    def predict_proba(self, X):
+        return self.net.predict_proba(X).astype(np.float64)
+
+
+def threshold_optimizer(data: BenchData, seed: int, erm_net, *, oracle: bool) -> Result:
     """fairlearn's ThresholdOptimizer(equalized_odds) on the ERM net's probabilities.
 
     It needs every test row's group at prediction time.
@@ -148,7 +174,10 @@ def threshold_optimizer(data: BenchData, seed: int, erm_model, *, oracle: bool) 
         (data.X_train, data.y_train, data.s_train) if oracle else (data.X_valid, data.y_valid, data.s_valid)
     )
     post = ThresholdOptimizer(
-        estimator=erm_model, constraints="equalized_odds", prefit=True, predict_method="predict_proba"
+        estimator=_FittedNet(erm_net),
+        constraints="equalized_odds",
+        prefit=True,
+        predict_method="predict_proba",
     )
     post.fit(X, y, sensitive_features=s)
     return _evaluate(

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 
 METRICS = ("acc", "AD", "AOD", "EOD")
-PATH_SUFFIX = " path"
+ERM = "ERM"
 
 
 def result_rows(dataset: str, seed: int, results) -> list[dict]:
     """One flat dict per fitted model."""
     rows = []
     for r in results:
-        row = {"dataset": dataset, "seed": seed, "method": r.method, "groups": r.groups, "alpha": r.alpha}
+        row = {"dataset": dataset, "seed": seed, "method": r.method, "groups": r.groups}
         row.update({m: r.test[m] for m in METRICS})
         row.update({f"valid_{m}": r.valid[m] for m in METRICS})
         row.update(r.extra)
@@ -24,33 +24,56 @@ def result_rows(dataset: str, seed: int, results) -> list[dict]:
 
 
 def summarise(rows: list[dict]) -> list[dict]:
-    """Mean and standard deviation over seeds for each method (path rows per alpha)."""
+    """Per method: mean and standard deviation over seeds, and the change against ERM.
+
+    The change is measured against the ERM model of the same seed (the one
+    FairIF started from): the relative change of the mean AOD and EOD, the
+    accuracy change in points, and how many seeds end less fair than ERM by
+    more than the noise (ERM's own seed-to-seed difference, from the row of
+    ERM with another initialisation, averaged over seeds).
+    """
+    erm = {r["seed"]: r for r in rows if r["method"] == ERM}
+    other = [r for r in rows if r["method"].startswith("ERM, another")]
+    noise = float(np.mean([abs(r["AOD"] - erm[r["seed"]]["AOD"]) for r in other])) if other else np.nan
     keys: dict[tuple, list[dict]] = {}
     for row in rows:
-        alpha = row["alpha"] if row["method"].endswith(PATH_SUFFIX) else None
-        keys.setdefault((row["method"], row["groups"], alpha), []).append(row)
+        keys.setdefault((row["method"], row["groups"]), []).append(row)
     out = []
-    for (method, groups, alpha), group in keys.items():
-        entry = {"method": method, "groups": groups, "alpha": alpha, "n_seeds": len(group)}
+    for (method, groups), group in keys.items():
+        entry = {"method": method, "groups": groups, "n_seeds": len(group)}
         for m in METRICS:
             values = np.array([g[m] for g in group], dtype=float)
             entry[f"{m}_mean"], entry[f"{m}_std"] = float(values.mean()), float(values.std())
-        if method.endswith("(alpha tuned on valid)"):
-            entry["alphas_chosen"] = " ".join(f"{g['alpha']:g}" for g in group)
+        if erm and method != ERM:
+            base = {m: np.mean([erm[g["seed"]][m] for g in group]) for m in METRICS}
+            entry["AOD_vs_ERM"] = entry["AOD_mean"] / base["AOD"] - 1
+            entry["EOD_vs_ERM"] = entry["EOD_mean"] / base["EOD"] - 1
+            entry["acc_vs_ERM_points"] = 100 * (entry["acc_mean"] - base["acc"])
+            entry["seeds_worse_than_noise"] = int(
+                sum(g["AOD"] - erm[g["seed"]]["AOD"] > noise for g in group)
+            )
+        entry["erm_noise_AOD"] = noise
+        for key in ("materialization", "fit_seconds", "reweighted", "n_rounds_chosen"):
+            values = [g[key] for g in group if g.get(key) is not None]
+            if values:
+                entry[key] = values
         out.append(entry)
     return out
 
 
 def format_table(summary: list[dict], title: str) -> str:
-    """A fixed-width table of mean +- std, without the per-alpha path rows."""
-    lines = [title, f"{'method':42s} {'group labels used':24s}" + "".join(f"{m:>18s}" for m in METRICS)]
+    """A fixed-width table of mean +- std, and the change against the same seeds' ERM."""
+    head = f"{'method':50s} {'group labels used':24s}" + "".join(f"{m:>17s}" for m in METRICS)
+    lines = [title, head + f"{'AOD vs ERM':>12s}{'EOD vs ERM':>12s}{'acc (pts)':>11s}"]
     for e in summary:
-        if e["method"].endswith(PATH_SUFFIX):
-            continue
-        cells = "".join(f"{e[f'{m}_mean']:>10.4f} +-{e[f'{m}_std']:.4f}" for m in METRICS)
-        lines.append(f"{e['method']:42s} {e['groups']:24s}{cells}")
-        if "alphas_chosen" in e:
-            lines.append(f"{'':42s} alphas chosen per seed: {e['alphas_chosen']}")
+        cells = "".join(f"{e[f'{m}_mean']:>9.4f} +-{e[f'{m}_std']:.4f}" for m in METRICS)
+        change = ""
+        if "AOD_vs_ERM" in e:
+            change = f"{e['AOD_vs_ERM']:>+11.0%} {e['EOD_vs_ERM']:>+11.0%} {e['acc_vs_ERM_points']:>+10.2f}"
+        lines.append(f"{e['method']:50s} {e['groups']:24s}{cells} {change}")
+    noise = summary[0].get("erm_noise_AOD") if summary else None
+    if noise is not None and np.isfinite(noise):
+        lines.append(f"ERM's noise in test AOD (mean |difference| between two initialisations): {noise:.4f}")
     return "\n".join(lines)
 
 
@@ -66,30 +89,18 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def plot(summary: list[dict], path: Path, title: str) -> None:
-    """Accuracy against AOD: FairIF's path over alpha as a curve, the other methods as points."""
+    """Accuracy against AOD: each method's mean, with its spread over seeds."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    paths: dict[str, list[dict]] = {}
-    for e in summary:
-        if e["method"].endswith(PATH_SUFFIX):
-            paths.setdefault(e["method"], []).append(e)
-    for method, entries in paths.items():
-        entries.sort(key=lambda e: -e["alpha"])
-        x = [e["AOD_mean"] for e in entries]
-        y = [e["acc_mean"] for e in entries]
-        ax.plot(x, y, "-o", color="C0", label=f"{method} over alpha", zorder=3)
-        for e in entries:
-            ax.annotate(f"{e['alpha']:g}", (e["AOD_mean"], e["acc_mean"]), textcoords="offset points",
-                        xytext=(4, 4), fontsize=8, color="C0")  # fmt: skip
-    markers = iter("sD^v<>pP*Xh")
-    for i, e in enumerate(x for x in summary if not x["method"].endswith(PATH_SUFFIX)):
+    markers = iter("osD^v<>pP*Xh")
+    for i, e in enumerate(summary):
         ax.errorbar(
             e["AOD_mean"], e["acc_mean"], xerr=e["AOD_std"], yerr=e["acc_std"], fmt=next(markers, "o"),
-            color=f"C{i + 1}", capsize=3, label=f"{e['method']} [{e['groups']}]",
+            color=f"C{i % 10}", capsize=3, label=f"{e['method']} [{e['groups']}]",
         )  # fmt: skip
     ax.set_xlabel("average odds difference (AOD, test, lower is fairer)")
     ax.set_ylabel("accuracy (test)")
