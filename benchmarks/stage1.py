@@ -37,7 +37,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from fairif_sklearn import FairIFWeigher
+from fairif_sklearn import FairIFClassifier, FairIFClassifierCV, FairIFWeigher, WeightedNetClassifier
 from fairif_sklearn._influence import AnnotatedGaps, compute_influence, influence_scores
 from fairif_sklearn._skorch import NetFunctions, fit_net
 from fairif_sklearn._weights import solve_weights
@@ -165,7 +165,43 @@ def stage1_vs_epoch(kind: str, n: int, repeats: int, fitted=None, **kw) -> dict:
     n_params = NetFunctions(net).n_params()
     return {"data": kind, "n_train": len(y), "n_annotated": len(y_val), "n_params": n_params,
             "erm_epoch_s": epoch, "stage1_s": stage1, "stage1_in_epochs": stage1 / epoch,
-            "cg_iterations": result.solve.n_iter, "settings": settings}  # fmt: skip
+            "cg_iterations": result.solve.n_iter, "damping": result.damping,
+            "settings": settings}  # fmt: skip
+
+
+def _annotated(kind: str, n: int, real):
+    """Training rows and an annotated set: CI-MNIST (group shift) when ``real``, else tabular rows."""
+    if real:
+        _, X, y, X_val, y_val, s_val = real
+        return X, y, X_val, y_val, s_val
+    X, y, s = _data(kind, n)
+    n_val = min(5000, n // 10)
+    return X[n_val:], y[n_val:], X[:n_val], y[:n_val], s[:n_val]
+
+
+def whole_fit_vs_erm(kind: str, n: int, repeats: int, real=None) -> dict:
+    """A whole default ``FairIFClassifier.fit`` against one ERM fit of the same net on the same rows.
+
+    Side by side, medians over ``repeats``; ``FairIFClassifierCV`` (its default
+    three folds) once, as the selecting variant.
+    """
+    X, y, X_val, y_val, s_val = _annotated(kind, n, real)
+    n_features = int(np.prod(X.shape[1:]))
+    epochs = 15 if real else 10
+    annotated = dict(X_val=X_val, y_val=y_val, sensitive_val=s_val, random_state=0)
+    erm, _ = _timed(
+        lambda: WeightedNetClassifier(_net(kind, n_features, epochs), random_state=0).fit(X, y), repeats
+    )
+    fit, clf = _timed(
+        lambda: FairIFClassifier(_net(kind, n_features, epochs), **annotated).fit(X, y), repeats
+    )
+    cv_seconds, cv = _timed(
+        lambda: FairIFClassifierCV(FairIFClassifier(_net(kind, n_features, epochs), **annotated)).fit(X, y)
+    )
+    return {"data": kind, "n_train": len(y), "epochs": epochs, "erm_fit_s": erm, "fairif_fit_s": fit,
+            "fairif_in_erm_fits": fit / erm, "reweighted": bool(clf.reweighted_), "damping": clf.damping_,
+            "materialization": clf.materialization_.tolist(), "cv_fit_s": cv_seconds,
+            "cv_in_erm_fits": cv_seconds / erm, "cv_rounds_chosen": cv.n_rounds_}  # fmt: skip
 
 
 def backends(kind: str, n: int, repeats: int) -> list[dict]:
@@ -346,7 +382,7 @@ def _print_scores(r: dict) -> None:
             print(f"  {how:20s} {x['seconds']:8.2f} s{ratio:14s} {x['peak_extra_mb']:8.0f} MB   {diff}")
 
 
-PARTS = ("epoch", "scores", "backends", "grid", "growth")
+PARTS = ("defaults", "epoch", "scores", "backends", "grid", "growth")
 
 
 def main(argv=None) -> int:
@@ -375,25 +411,31 @@ def main(argv=None) -> int:
     report = {"torch": torch.__version__, "threads": args.threads, "repeats": args.repeats, "device": device}
     print(f"torch {torch.__version__} on {device}, {args.threads} CPU threads, "
           f"medians over {args.repeats} repeats\n")  # fmt: skip
-    if "epoch" in args.parts:
-        real = None if args.no_real_data else _real_ci_mnist()
-        mnist_kw = dict(method="cg", curvature_subsample=5000, random_state=0)
-        report["stage1_vs_epoch"] = [
-            stage1_vs_epoch("tabular", args.n, args.repeats, method="cg"),
-            stage1_vs_epoch(
-                "ci-mnist" if real else "ci-mnist-shaped random", args.n, args.repeats, real, **mnist_kw
-            ),
+    real = None if args.no_real_data or not ({"defaults", "epoch"} & set(args.parts)) else _real_ci_mnist()
+    if "defaults" in args.parts:
+        report["whole_fit"] = [
+            whole_fit_vs_erm("tabular", args.n, args.repeats),
+            whole_fit_vs_erm("ci-mnist" if real else "ci-mnist-shaped random", args.n, args.repeats, real),
         ]
-        if real:  # the damping the CI-MNIST results use
-            report["stage1_vs_epoch"].append(
-                stage1_vs_epoch("ci-mnist", 0, args.repeats, real, damping=0.03, **mnist_kw)
-            )
-        print("stage 1 against one ERM epoch of the same net on the same rows:")
+        print("a whole default FairIFClassifier.fit against one ERM fit of the same net on the same rows:")
+        for r in report["whole_fit"]:
+            print(f"  {r['data']:22s} {r['n_train']:6d} rows, {r['epochs']} epochs: "
+                  f"ERM {r['erm_fit_s']:.1f} s, "
+                  f"FairIF {r['fairif_fit_s']:.1f} s = {r['fairif_in_erm_fits']:.2f} ERM fits "
+                  f"(reweighted: {r['reweighted']}, damping {r['damping']:.3g}); FairIFClassifierCV "
+                  f"{r['cv_fit_s']:.1f} s = {r['cv_in_erm_fits']:.2f} ERM fits "
+                  f"({r['cv_rounds_chosen']} round(s) chosen)")  # fmt: skip
+    if "epoch" in args.parts:
+        report["stage1_vs_epoch"] = [
+            stage1_vs_epoch("tabular", args.n, args.repeats),
+            stage1_vs_epoch("ci-mnist" if real else "ci-mnist-shaped random", args.n, args.repeats, real),
+        ]
+        print("stage 1 (the defaults) against one ERM epoch of the same net on the same rows:")
         for r in report["stage1_vs_epoch"]:
-            print(f"  {r['data']:22s} {r['n_train']:6d} rows {r['n_params']:7d} parameters {r['settings']}:\n"
+            print(f"  {r['data']:22s} {r['n_train']:6d} rows {r['n_params']:7d} parameters:\n"
                   f"      stage 1 {r['stage1_s']:.2f} s, one epoch {r['erm_epoch_s']:.2f} s, "
                   f"stage 1 = {r['stage1_in_epochs']:.2f} epochs "
-                  f"(CG iterations {r['cg_iterations']})")  # fmt: skip
+                  f"(CG iterations {r['cg_iterations']}, damping {r['damping']:.3g})")  # fmt: skip
     if "scores" in args.parts:
         report["scores"] = [
             jvp_vs_per_sample_gradients(

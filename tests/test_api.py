@@ -14,6 +14,7 @@ PUBLIC_MODULES = [
     "fairif_sklearn.model_selection",
     "fairif_sklearn.datasets",
     "fairif_sklearn.nets",
+    "fairif_sklearn.inspection",
 ]
 
 

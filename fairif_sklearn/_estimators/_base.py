@@ -201,6 +201,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         self.gap_names_ = result.gap_names
         self.gaps_ = result.gaps
         self.gaps_stderr_ = stage1.gaps_stderr
+        self.gaps_threshold_ = threshold
         self.damping_ = result.damping
         self.influence_scores_ = result.scores
         self.sample_weight_ = weights_for_rows(data.train_mask, weights)

@@ -1,0 +1,247 @@
+"""GapsDisplay, WeightsDisplay and TradeoffDisplay: ``from_estimator`` builds, ``plot`` draws.
+
+Like scikit-learn's displays, each keeps the numbers it draws as attributes, so
+a figure can be checked or redrawn; ``plot`` sets ``ax_`` and ``figure_``.
+matplotlib is needed only to draw (``pip install matplotlib``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils._optional_dependencies import check_matplotlib_support
+from sklearn.utils.validation import check_is_fitted
+
+from .._rates import read_groups
+
+
+def _axes(ax, name: str):
+    check_matplotlib_support(f"{name}.plot")
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    return ax
+
+
+class GapsDisplay:
+    """The annotated set's gaps: at ERM with their noise band, as predicted and as realised, per round.
+
+    Parameters
+    ----------
+    gap_names : list of str
+    gaps : ndarray of shape (n_gaps,)
+        At the ERM model.
+    threshold : ndarray of shape (n_gaps,)
+        The noise band: gaps within it are not chased.
+    rounds : list of dict
+        Each round's ``"predicted_gaps"`` and ``"final_gaps"`` (see ``rounds_``).
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    """
+
+    def __init__(self, gap_names, gaps, threshold, rounds):
+        self.gap_names = list(gap_names)
+        self.gaps = np.asarray(gaps)
+        self.threshold = np.asarray(threshold)
+        self.rounds = rounds
+
+    @classmethod
+    def from_estimator(cls, estimator, *, ax=None):
+        """Draw a fitted :class:`~fairif_sklearn.FairIFClassifier`'s (or weigher's) gaps.
+
+        Parameters
+        ----------
+        estimator : fitted FairIFClassifier, FairIFWeigher or FairIFClassifierCV
+        ax : matplotlib Axes, default=None
+
+        Returns
+        -------
+        GapsDisplay
+        """
+        fitted = getattr(estimator, "best_estimator_", estimator)
+        check_is_fitted(fitted, "gaps_")
+        return cls(fitted.gap_names_, fitted.gaps_, fitted.gaps_threshold_, fitted.rounds_).plot(ax=ax)
+
+    def plot(self, ax=None):
+        """Bars per gap: ERM, then each round's prediction (hatched) and realisation; the noise band shaded.
+
+        Returns
+        -------
+        self : GapsDisplay
+        """
+        ax = _axes(ax, "GapsDisplay")
+        series = [("ERM", self.gaps, {})]
+        for r in self.rounds:
+            series.append(
+                (f"round {r['round']}: predicted", r["predicted_gaps"], {"hatch": "//", "alpha": 0.5})
+            )
+            if r["final_gaps"] is not None:
+                series.append((f"round {r['round']}: after stage 2", r["final_gaps"], {}))
+        x = np.arange(len(self.gaps))
+        width = 0.8 / len(series)
+        for i, (label, values, style) in enumerate(series):
+            ax.bar(x - 0.4 + (i + 0.5) * width, values, width, label=label, **style)
+        for xi, band in zip(x, self.threshold, strict=True):
+            ax.fill_between([xi - 0.45, xi + 0.45], -band, band, color="grey", alpha=0.2, linewidth=0)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xticks(x, self.gap_names, rotation=15 if len(x) > 2 else 0)
+        ax.set_ylabel("soft-rate gap on the annotated set")
+        ax.set_title("FairIF: gaps (grey: within noise)")
+        ax.legend(fontsize=8)
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+
+class WeightsDisplay:
+    """The distribution of the sample weights over the training rows, by class and by group.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n_train,)
+    labels : ndarray of shape (n_train,) of str
+        The cell of each training row ("class 1", or "class 1, group red").
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    """
+
+    def __init__(self, weights, labels):
+        self.weights = np.asarray(weights)
+        self.labels = np.asarray(labels)
+
+    @classmethod
+    def from_estimator(cls, estimator, y, *, sensitive_features=None, bins=40, ax=None):
+        """Histograms of a fitted FairIF estimator's ``sample_weight_`` over its training rows.
+
+        Parameters
+        ----------
+        estimator : fitted FairIFClassifier or FairIFWeigher
+        y : array-like of shape (n_samples,)
+            The ``y`` given to ``fit``.
+        sensitive_features : array-like of shape (n_samples,), default=None
+            Groups of the rows given to ``fit``, where known (the training rows'
+            groups are usually not: FairIF needs none, but a diagnosis may use
+            them).
+        bins : int, default=40
+        ax : matplotlib Axes, default=None
+
+        Returns
+        -------
+        WeightsDisplay
+        """
+        fitted = getattr(estimator, "best_estimator_", estimator)
+        check_is_fitted(fitted, "sample_weight_")
+        rows = fitted.train_mask_
+        labels = np.array([f"class {c}" for c in np.asarray(y)[rows]], dtype=object)
+        if sensitive_features is not None:
+            groups = read_groups(sensitive_features, n_rows=len(rows))
+            known = groups.annotated[rows]
+            names = np.array(groups.names, dtype=object)[np.maximum(groups.codes[rows], 0)]
+            labels = np.where(known, labels + ", group " + names, labels + ", group unknown")
+        return cls(fitted.sample_weight_[rows], labels).plot(bins=bins, ax=ax)
+
+    def plot(self, bins=40, ax=None):
+        """One step histogram per cell.
+
+        Returns
+        -------
+        self : WeightsDisplay
+        """
+        ax = _axes(ax, "WeightsDisplay")
+        edges = np.histogram_bin_edges(self.weights, bins=bins)
+        for label in sorted(set(self.labels)):
+            w = self.weights[self.labels == label]
+            ax.hist(w, bins=edges, histtype="step", linewidth=1.5, label=f"{label} (mean {w.mean():.2f})")
+        ax.axvline(1.0, color="black", linewidth=0.8, linestyle="--")
+        ax.set_xlabel("sample weight (1: as in ERM)")
+        ax.set_ylabel("training rows")
+        ax.set_title("FairIF: who is up- and down-weighted")
+        ax.legend(fontsize=8)
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+
+class TradeoffDisplay:
+    """Accuracy against a fairness gap over candidates (numbers of rounds, or a grid's values).
+
+    Parameters
+    ----------
+    gap, accuracy : ndarray of shape (n_candidates,)
+    labels : list of str
+        One per candidate.
+    gap_error : ndarray of shape (n_candidates,), default=None
+        Error bars on the gap (e.g. the noise of its difference with ERM).
+    gap_name : str, default="AOD"
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    """
+
+    def __init__(self, gap, accuracy, labels, gap_error=None, gap_name="AOD"):
+        self.gap = np.asarray(gap, dtype=float)
+        self.accuracy = np.asarray(accuracy, dtype=float)
+        self.labels = list(labels)
+        self.gap_error = None if gap_error is None else np.asarray(gap_error, dtype=float)
+        self.gap_name = gap_name
+
+    @classmethod
+    def from_estimator(cls, estimator, *, ax=None):
+        """A fitted :class:`~fairif_sklearn.FairIFClassifierCV`'s out-of-fold candidates.
+
+        Returns
+        -------
+        TradeoffDisplay
+        """
+        check_is_fitted(estimator, "cv_results_")
+        res = estimator.cv_results_
+        labels = ["ERM" if r == 0 else f"{r} round{'s' * (r > 1)}" for r in res["rounds"]]
+        name = "AOD" if estimator.best_estimator_.target == "equalized_odds" else "EOD"
+        return cls(res["gap"], res["accuracy"], labels, res["gap_diff_se"], gap_name=name).plot(ax=ax)
+
+    @classmethod
+    def from_cv_results(cls, cv_results, *, param, fairness="aod", accuracy="accuracy", ax=None):
+        """A search's candidates, from ``cv_results_`` with a fairness scorer (negated gaps) and accuracy.
+
+        Parameters
+        ----------
+        cv_results : dict
+            A :class:`~sklearn.model_selection.GridSearchCV`'s ``cv_results_``.
+        param : str
+            The searched parameter that labels the points, e.g. ``"alpha"``.
+        fairness, accuracy : str
+            The names of the scorers in ``scoring=``.
+        ax : matplotlib Axes, default=None
+
+        Returns
+        -------
+        TradeoffDisplay
+        """
+        gap = -np.asarray(cv_results[f"mean_test_{fairness}"], dtype=float)
+        error = np.asarray(cv_results[f"std_test_{fairness}"], dtype=float)
+        labels = [f"{param}={v}" for v in cv_results[f"param_{param}"]]
+        acc = cv_results[f"mean_test_{accuracy}"]
+        return cls(gap, acc, labels, error, gap_name=fairness.upper()).plot(ax=ax)
+
+    def plot(self, ax=None):
+        """One point per candidate, labelled.
+
+        Returns
+        -------
+        self : TradeoffDisplay
+        """
+        ax = _axes(ax, "TradeoffDisplay")
+        ax.errorbar(self.gap, self.accuracy, xerr=self.gap_error, fmt="o-", capsize=3)
+        for x, y, label in zip(self.gap, self.accuracy, self.labels, strict=True):
+            ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+        ax.set_xlabel(f"{self.gap_name} on held-out annotated rows (lower is fairer)")
+        ax.set_ylabel("accuracy on held-out annotated rows")
+        ax.set_title("FairIF: fairness against accuracy")
+        self.ax_, self.figure_ = ax, ax.figure
+        return self

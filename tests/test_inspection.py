@@ -1,0 +1,67 @@
+"""The displays draw, and what they draw is the fitted estimator's numbers."""
+
+import matplotlib
+import numpy as np
+import pytest
+
+from fairif_sklearn import FairIFClassifier, FairIFClassifierCV
+from fairif_sklearn.datasets import make_biased_classification
+from fairif_sklearn.inspection import GapsDisplay, TradeoffDisplay, WeightsDisplay
+
+from ._helpers import small_net
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y, s = make_biased_classification(2500, bias="group_shift", random_state=3)
+    groups = np.where(np.arange(len(y)) < 800, s, np.nan)
+    clf = FairIFClassifier(small_net(), max_rounds=2, tolerance=0.0, random_state=0)
+    return clf.fit(X, y, sensitive_features=groups), X, y, s, groups
+
+
+def _heights(ax):
+    return [p.get_height() for p in ax.patches if hasattr(p, "get_height")]
+
+
+def test_gaps_display_carries_the_gaps(fitted):
+    clf, *_ = fitted
+    display = GapsDisplay.from_estimator(clf)
+    np.testing.assert_array_equal(display.gaps, clf.gaps_)
+    np.testing.assert_array_equal(display.threshold, clf.gaps_threshold_)
+    heights = _heights(display.ax_)
+    expected = [clf.gaps_] + [v for r in clf.rounds_ for v in (r["predicted_gaps"], r["final_gaps"])]
+    np.testing.assert_allclose(heights[: 2 * len(expected)], np.concatenate(expected))
+    labels = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    assert labels == [
+        "ERM",
+        "round 1: predicted",
+        "round 1: after stage 2",
+        "round 2: predicted",
+        "round 2: after stage 2",
+    ]
+
+
+def test_weights_display_by_class_and_group(fitted):
+    clf, X, y, s, groups = fitted
+    display = WeightsDisplay.from_estimator(clf, y, sensitive_features=np.where(clf.train_mask_, s, np.nan))
+    np.testing.assert_array_equal(display.weights, clf.sample_weight_[clf.train_mask_])
+    assert set(display.labels) == {f"class {c}, group {g}" for c in (0, 1) for g in (0, 1)}
+    means = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    cell = display.labels == "class 1, group 1"
+    assert f"class 1, group 1 (mean {display.weights[cell].mean():.2f})" in means
+
+
+def test_tradeoff_display_from_cv_and_from_a_search(fitted):
+    clf, X, y, s, groups = fitted
+    cv = FairIFClassifierCV(FairIFClassifier(small_net(), random_state=0), max_rounds=1)
+    cv.fit(X, y, sensitive_features=groups)
+    display = TradeoffDisplay.from_estimator(cv)
+    np.testing.assert_array_equal(display.gap, cv.cv_results_["gap"])
+    assert display.labels == ["ERM", "1 round"]
+    results = {"mean_test_aod": [-0.1, -0.05], "std_test_aod": [0.01, 0.02], "param_alpha": [1.0, 0.1],
+               "mean_test_accuracy": [0.9, 0.88]}  # fmt: skip
+    display = TradeoffDisplay.from_cv_results(results, param="alpha")
+    np.testing.assert_array_equal(display.gap, [0.1, 0.05])
+    assert display.labels == ["alpha=1.0", "alpha=0.1"] and display.ax_.get_xlabel().startswith("AOD")

@@ -1,0 +1,152 @@
+"""Stage 2 and the rounds: the fine-tune influence predicts, the bound, noise, and honest selection."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from fairif_sklearn import FairIFClassifier, FairIFClassifierCV
+from fairif_sklearn._skorch import NetFunctions, finetune_net, fit_net
+from fairif_sklearn.datasets import make_biased_classification
+
+from ._helpers import gaps_on, logreg_net, partial_groups, small_net
+
+
+@pytest.fixture(scope="module")
+def shifted():
+    """Group-shift data with a real gap, annotated rows first."""
+    X, y, s = make_biased_classification(2500, bias="group_shift", random_state=3)
+    return X, y, s, np.where(np.arange(len(y)) < 800, s, np.nan)
+
+
+def _params(net):
+    return torch.cat([p.detach().reshape(-1) for p in net.module_.parameters()])
+
+
+def test_fine_tune_with_unit_weights_stays_at_the_fitted_model(biased_data):
+    # the Bregman term cancels the fitted model's gradient exactly, batch by batch, even though
+    # ERM has not converged; plain SGD (no Adam normalisation of rounding noise) shows it
+    X, y, _ = biased_data
+    net = small_net(optimizer=torch.optim.SGD, lr=0.5)
+    torch.manual_seed(0)
+    fit_net(net, X, y)
+    before = _params(net).clone()
+    finetune_net(net, X, y, np.ones(len(y)), strength=0.01, epochs=3)
+    torch.testing.assert_close(_params(net), before, rtol=0, atol=1e-6)
+    # while continuing plain training moves it
+    net.partial_fit(X, y)
+    assert (_params(net) - before).abs().max() > 1e-3
+
+
+def test_no_weight_change_returns_the_erm_model(shifted):
+    X, y, _, groups = shifted
+    clf = FairIFClassifier(small_net(), tolerance=np.inf, random_state=0).fit(X, y, sensitive_features=groups)
+    assert not clf.reweighted_ and clf.rounds_ == [] and clf.estimator_ is clf.erm_estimator_
+    np.testing.assert_array_equal(clf.sample_weight_[clf.train_mask_], 1.0)
+    np.testing.assert_array_equal(clf.final_gaps_, clf.gaps_)
+
+
+def test_on_a_convex_model_the_fine_tune_realises_the_prediction(shifted):
+    # logistic regression: Gauss-Newton is the Hessian, the Bregman objective is convex, and full-batch
+    # gradient descent reaches its minimum; what is left is the second-order effect of the weights,
+    # small for a moderate change of the gaps (here to 0.1 from about 0.14 and -0.16)
+    X, y, _, groups = shifted
+    net = logreg_net(X.shape[1], weight_decay=1e-2, max_epochs=300, lr=2.0)
+    clf = FairIFClassifier(net, tolerance=0.1, damping=0.01, finetune_epochs=400, random_state=0)
+    clf.fit(X, y, sensitive_features=groups)
+    assert clf.reweighted_ and np.all(np.abs(clf.predicted_gaps_) <= 0.1 * (1 + 1e-4))
+    np.testing.assert_allclose(clf.materialization_, 1.0, atol=0.1)
+
+
+def test_rounds_stop_when_the_gaps_are_within_the_bound(shifted):
+    X, y, _, groups = shifted
+    common = dict(random_state=0, max_rounds=4)
+    until_zero = FairIFClassifier(small_net(), tolerance=0.0, **common).fit(X, y, sensitive_features=groups)
+    assert len(until_zero.rounds_) == 4  # a zero bound is never met exactly
+    for previous, current in zip(until_zero.rounds_, until_zero.rounds_[1:], strict=False):
+        np.testing.assert_allclose(current["gaps"], previous["final_gaps"])  # re-linearised where it ended
+    bound = 0.04
+    clf = FairIFClassifier(small_net(), tolerance=bound, **common).fit(X, y, sensitive_features=groups)
+    rounds = clf.rounds_
+    assert 1 <= len(rounds) < 4 and np.all(np.abs(clf.final_gaps_) <= bound)  # stopped at the bound
+    for r in rounds[:-1]:
+        assert np.any(np.abs(r["final_gaps"]) > bound)  # went on only while a gap was beyond it
+    for r in until_zero.rounds_ + rounds:  # each solve met its bound to first order
+        assert r["solve_converged"]
+    assert np.all(np.abs(clf.predicted_gaps_) <= bound * (1 + 1e-4))
+
+
+def test_gap_standard_errors_equal_the_cell_formula(biased_data):
+    X, y, s = biased_data
+    clf = FairIFClassifier(small_net(), random_state=0).fit(X, y, sensitive_features=partial_groups(s, 600))
+    annotated = np.flatnonzero(clf.sample_weight_ == 0)
+    model = NetFunctions(clf.erm_estimator_)
+    with torch.no_grad():
+        proba = model.proba(model.params, model.inputs(X[annotated], slice(None))).double().numpy()
+    p_true = proba[np.arange(len(annotated)), y[annotated]]
+    g, c = s[annotated], y[annotated]
+    se = []
+    for cls in (1, 0):  # TPR, TNR: the variance of a difference of two cell means
+        var = [p_true[(g == k) & (c == cls)].var(ddof=1) / np.sum((g == k) & (c == cls)) for k in (0, 1)]
+        se.append(np.sqrt(sum(var)))
+    np.testing.assert_allclose(clf.gaps_stderr_, se, rtol=1e-4)  # float32 probabilities
+    np.testing.assert_allclose(gaps_on(X[annotated], y[annotated], g).values(model), clf.gaps_, rtol=1e-6)
+
+
+def test_random_groups_leave_the_model_unchanged():
+    # groups that carry no information: every gap is noise, within the threshold
+    kept = 0
+    for seed in range(4):
+        X, y, _ = make_biased_classification(2500, bias="group_size", random_state=seed)
+        groups = np.where(np.arange(len(y)) < 800, np.random.RandomState(seed).randint(0, 2, len(y)), np.nan)
+        clf = FairIFClassifier(small_net(), random_state=seed).fit(X, y, sensitive_features=groups)
+        if not clf.reweighted_:
+            kept += 1
+            np.testing.assert_array_equal(clf.predict_proba(X), clf.erm_estimator_.predict_proba(X))
+    assert kept == 4
+
+
+def test_cv_never_sees_its_evaluation_rows(shifted, monkeypatch):
+    X, y, _, groups = shifted
+    seen = []
+    real_fit = FairIFClassifier.fit
+
+    def recording_fit(self, X_fit, y_fit, *, sensitive_features=None):
+        seen.append({tuple(row) for row in np.round(X_fit, 5)})  # every row the fit got, annotated or not
+        return real_fit(self, X_fit, y_fit, sensitive_features=sensitive_features)
+
+    monkeypatch.setattr(FairIFClassifier, "fit", recording_fit)
+    cv = FairIFClassifierCV(FairIFClassifier(small_net(), random_state=0), cv=3, max_rounds=2).fit(
+        X, y, sensitive_features=groups
+    )
+    annotated_rows = X[~np.isnan(groups)]
+    folds = cv.cv_results_["folds"]
+    assert len(seen) == 3 * 2 + 1  # two candidates per fold, then the refit
+    for k, held_out in enumerate(folds):
+        evaluation = {tuple(row) for row in np.round(annotated_rows[held_out], 5)}
+        for rows in seen[2 * k : 2 * k + 2]:
+            assert not evaluation & rows
+    np.testing.assert_array_equal(np.sort(np.concatenate(folds)), np.arange(len(annotated_rows)))
+    assert len(seen[-1]) == len(X)  # the refit sees everything
+
+
+def test_cv_keeps_erm_without_a_real_gap():
+    X, y, _ = make_biased_classification(2500, bias="group_size", random_state=0)
+    groups = np.where(np.arange(len(y)) < 800, np.random.RandomState(1).randint(0, 2, len(y)), np.nan)
+    inner = FairIFClassifier(small_net(), tolerance=0.0, random_state=0)  # forced to reweight in every fold
+    cv = FairIFClassifierCV(inner, cv=3, max_rounds=1).fit(X, y, sensitive_features=groups)
+    assert cv.n_rounds_ == 0 and not cv.reweighted_
+    assert not cv.best_estimator_.reweighted_
+    res = cv.cv_results_
+    assert res["rounds"] == [0, 1] and abs(res["gap"][1] - res["gap"][0]) < 2 * res["gap_diff_se"][1] + 1e-12
+    np.testing.assert_array_equal(cv.predict(X), cv.best_estimator_.erm_estimator_.predict(X))
+
+
+def test_cv_chooses_reweighting_when_it_helps(shifted):
+    X, y, _, groups = shifted
+    cv = FairIFClassifierCV(FairIFClassifier(small_net(), random_state=0), cv=3, max_rounds=1)
+    cv.fit(X, y, sensitive_features=groups)
+    res = cv.cv_results_
+    if cv.n_rounds_ == 1:  # chosen only beyond noise
+        assert res["gap"][0] - res["gap"][1] > 2 * res["gap_diff_se"][1]
+    assert clone(cv).get_params()["cv"] == 3
