@@ -93,11 +93,17 @@ html_show_sourcelink = False
 
 
 def _reset_torch(gallery_conf, fname):
-    """Each example starts from the same torch state and uses at most two threads."""
+    """Each example starts from the same torch state, on the cores not busy with other work.
+
+    The examples' nets are small: on a shared machine extra threads only wait
+    for each other (see the README's run times).
+    """
     import torch
 
+    from fairif_sklearn._runtime import free_cores
+
     torch.manual_seed(0)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    torch.set_num_threads(min(free_cores(), torch.get_num_threads()))
 
 
 sphinx_gallery_conf = {
