@@ -150,3 +150,42 @@ def test_cv_chooses_reweighting_when_it_helps(shifted):
     if cv.n_rounds_ == 1:  # chosen only beyond noise
         assert res["gap"][0] - res["gap"][1] > 2 * res["gap_diff_se"][1]
     assert clone(cv).get_params()["cv"] == 3
+
+
+def test_a_net_already_trained_is_debiased_without_an_erm_fit(shifted, monkeypatch):
+    from sklearn.frozen import FrozenEstimator
+
+    import fairif_sklearn._estimators._stage1 as stage1_module
+
+    X, y, _, groups = shifted
+    train = np.isnan(groups)
+    net = small_net()
+    torch.manual_seed(0)
+    fit_net(net, X[train], y[train])
+    before, proba = _params(net).clone(), net.predict_proba(X)
+    calls = []
+    monkeypatch.setattr(stage1_module, "fit_net", lambda *a, **k: calls.append(1))
+    clf = FairIFClassifier(FrozenEstimator(net), tolerance=0.0, random_state=0)
+    clf.fit(X, y, sensitive_features=groups)
+    assert calls == []  # no ERM fit
+    assert clf.erm_estimator_ is net and clf.reweighted_ and clf.estimator_ is not net
+    torch.testing.assert_close(_params(net), before)  # the user's net is never modified
+    np.testing.assert_array_equal(net.predict_proba(X), proba)
+    # the same as FairIF's own ERM fit followed by the fine-tune, when the nets agree
+    assert not np.allclose(clf.predict_proba(X), proba)
+    for retrain in ("scratch", "warm_start"):
+        other = FairIFClassifier(FrozenEstimator(net), tolerance=0.0, retrain=retrain, random_state=0)
+        assert other.fit(X, y, sensitive_features=groups).reweighted_
+    torch.testing.assert_close(_params(net), before)
+
+
+def test_frozen_net_must_be_fitted(shifted):
+    from sklearn.frozen import FrozenEstimator
+
+    from fairif_sklearn import WeightedNetClassifier
+
+    X, y, _, groups = shifted
+    with pytest.raises(ValueError, match="not fitted: FrozenEstimator marks a net that is already trained"):
+        FairIFClassifier(FrozenEstimator(small_net())).fit(X, y, sensitive_features=groups)
+    with pytest.raises(TypeError, match="a FrozenEstimator cannot be trained"):
+        WeightedNetClassifier(FrozenEstimator(small_net())).fit(X, y)

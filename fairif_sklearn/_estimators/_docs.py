@@ -7,8 +7,13 @@ written once here and put in place by :func:`fill_doc`.
 from __future__ import annotations
 
 PARAMETERS = """\
-    estimator : skorch.NeuralNetClassifier or skorch.NeuralNetBinaryClassifier
-        The net (fitted or not); it is cloned, never modified.
+    estimator : skorch.NeuralNetClassifier, skorch.NeuralNetBinaryClassifier or FrozenEstimator
+        The net; it is cloned and fitted by ERM, never modified. A net that is
+        already trained, wrapped in :class:`sklearn.frozen.FrozenEstimator`
+        (as :class:`~sklearn.calibration.CalibratedClassifierCV` takes a prefit
+        model), is the ERM model itself: no ERM fit happens, stage 1 reads it and
+        stage 2 fine-tunes a copy (the paper's section 5.3). Either way the
+        net is never modified.
     X_val, y_val, sensitive_val : array-like, default=None
         A fixed annotated set. An annotated set given here does not go through
         a :class:`~sklearn.pipeline.Pipeline`'s preprocessing (a warning says

@@ -21,7 +21,7 @@ from sklearn.base import clone
 
 from .._influence import compute_influence
 from .._runtime import progress_bar
-from .._skorch import NetFunctions, finetune_net, fit_net, seeded
+from .._skorch import NetFunctions, finetune_net, fit_net, seeded, unfrozen
 from .._validation import FitData
 from ._stage1 import Stage1
 
@@ -72,7 +72,7 @@ def train_stage2(est, net, data: FitData, weights, base, *, erm_seed: int, index
     """A new net trained with ``weights``, from ``net`` (trained with ``base``) or from scratch."""
     X, y = data.X_train, data.y_train
     if est.retrain == "scratch":  # the paper's: a fresh clone, the ERM fit's initialisation and batch order
-        new = clone(est.estimator)
+        new = clone(unfrozen(est.estimator))
         with seeded(erm_seed, new.device):
             fit_net(new, X, y, weights)
         return new
@@ -81,7 +81,7 @@ def train_stage2(est, net, data: FitData, weights, base, *, erm_seed: int, index
         if est.retrain == "warm_start":  # continued training with the weights, no proximal term
             new.set_params(warm_start=True)
             fit_net(new, X, y, weights)
-            new.set_params(warm_start=est.estimator.warm_start)
+            new.set_params(warm_start=unfrozen(est.estimator).warm_start)
         else:
             strength = NetFunctions(net).weight_decay + damping
             finetune_net(new, X, y, weights, base_weight=base, strength=strength, epochs=finetune_epochs(est))

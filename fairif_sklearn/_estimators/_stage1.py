@@ -16,7 +16,7 @@ from sklearn.utils import check_random_state
 
 from .._influence import AnnotatedGaps, InfluenceResult, InfluenceSettings, compute_influence
 from .._runtime import progress_bar
-from .._skorch import NetFunctions, fit_net, seeded
+from .._skorch import NetFunctions, fit_net, is_frozen, seeded, unfrozen
 from .._validation import FitData
 
 
@@ -103,10 +103,15 @@ def fit_stage1(
 
     The ERM fit depends on the training rows only, not on the annotated set:
     fits that differ in their annotated set alone (the folds of
-    :class:`FairIFClassifierCV`) share it through the cache.
+    :class:`FairIFClassifierCV`) share it through the cache. A net given as
+    already trained (a :class:`~sklearn.frozen.FrozenEstimator`) is the ERM
+    model itself: no fit, and the net is only read.
     """
     seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
-    net = memory.cache(fit_erm, ignore=["verbose"])(estimator, data.X_train, data.y_train, seed, verbose)
+    if is_frozen(estimator):
+        net = unfrozen(estimator)
+    else:
+        net = memory.cache(fit_erm, ignore=["verbose"])(estimator, data.X_train, data.y_train, seed, verbose)
     influence = memory.cache(influence_at, ignore=["verbose"])
     result, stderr = influence(net, data, gaps_of, settings, seed, verbose)
     return Stage1(net, result, seed, stderr)

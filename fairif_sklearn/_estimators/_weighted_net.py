@@ -7,7 +7,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight
 
 from .._rates import check_binary_target
-from .._skorch import check_net, fit_net, seeded
+from .._skorch import check_net, fit_net, is_frozen, seeded
 from .._validation import as_model_input, validate_fit_X_y
 from ._predict import _NetPredictMixin
 
@@ -76,6 +76,8 @@ class WeightedNetClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixi
         -------
         self : WeightedNetClassifier
         """
+        if is_frozen(self.estimator):
+            raise TypeError("WeightedNetClassifier trains its net; a FrozenEstimator cannot be trained.")
         check_net(self.estimator)
         X, y = validate_fit_X_y(self, X, y)
         self.classes_, codes = check_binary_target(y, who=type(self).__name__)

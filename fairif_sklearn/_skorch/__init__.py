@@ -1,7 +1,7 @@
 """The skorch adapter (private): the only part of the package that knows skorch's internals."""
 
 from ._finetune import finetune_net
-from ._fit import check_net, fit_net, loss_target, per_sample_criterion, seeded
+from ._fit import check_net, fit_net, is_frozen, loss_target, per_sample_criterion, seeded, unfrozen
 from ._functional import NetFunctions
 
 __all__ = [
@@ -9,7 +9,9 @@ __all__ = [
     "check_net",
     "finetune_net",
     "fit_net",
+    "is_frozen",
     "loss_target",
     "per_sample_criterion",
     "seeded",
+    "unfrozen",
 ]

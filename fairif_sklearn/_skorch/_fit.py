@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.frozen import FrozenEstimator
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from skorch.utils import to_tensor
 
@@ -26,25 +27,44 @@ _DATA_KEY = "__fairif_X__"
 _SUPPORTED = (NeuralNetClassifier, NeuralNetBinaryClassifier)
 
 
+def unfrozen(estimator: Any) -> Any:
+    """The net inside a :class:`~sklearn.frozen.FrozenEstimator`, or ``estimator`` itself."""
+    return estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
+
+
+def is_frozen(estimator: Any) -> bool:
+    """Whether ``estimator`` is a fitted net given as already trained (a FrozenEstimator)."""
+    return isinstance(estimator, FrozenEstimator)
+
+
 def check_net(estimator: Any) -> None:
     """Raise a clear error unless ``estimator`` is a supported skorch classifier.
 
     Parameters
     ----------
     estimator : object
-        The estimator given to a FairIF meta-estimator.
+        The estimator given to a FairIF meta-estimator: a skorch classifier, or a
+        fitted one wrapped in :class:`~sklearn.frozen.FrozenEstimator`.
 
     Raises
     ------
     TypeError
         If it is not a :class:`skorch.NeuralNetClassifier` or
         :class:`skorch.NeuralNetBinaryClassifier` (or a subclass).
+    ValueError
+        If a frozen net has not been fitted.
     """
-    if not isinstance(estimator, _SUPPORTED):
+    net = unfrozen(estimator)
+    if not isinstance(net, _SUPPORTED):
         raise TypeError(
             "FairIF needs a skorch NeuralNetClassifier or NeuralNetBinaryClassifier "
-            f"as `estimator`, got {type(estimator).__name__}. Wrap your torch module "
+            f"as `estimator`, got {type(net).__name__}. Wrap your torch module "
             "in skorch.NeuralNetClassifier(module, ...) first."
+        )
+    if is_frozen(estimator) and not getattr(net, "initialized_", False):
+        raise ValueError(
+            "The net inside FrozenEstimator is not fitted: FrozenEstimator marks a net that is already "
+            "trained (FairIF then uses it as the ERM model); pass the unfitted net itself otherwise."
         )
 
 
