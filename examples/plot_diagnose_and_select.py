@@ -18,7 +18,7 @@ random, where FairIF rightly keeps the ERM model.
 # -------------------------------------
 # With ``bias="group_shift"`` group 1 is 15% of class 0 and 85% of class 1, so
 # an ERM model treats the groups' rates differently. We know the group of the
-# first 1500 rows only; ``sensitive_features`` marks the others missing with NaN.
+# first 2000 rows only; ``sensitive_features`` marks the others missing with NaN.
 # The annotated rows form the annotated set and are held out of training.
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,10 +29,10 @@ from fairif_sklearn.inspection import GapsDisplay, TradeoffDisplay, WeightsDispl
 from fairif_sklearn.metrics import average_odds_difference
 from fairif_sklearn.nets import make_mlp_classifier
 
-X, y, s = make_biased_classification(6000, bias="group_shift", random_state=0)
+X, y, s = make_biased_classification(8000, bias="group_shift", random_state=0)
 X_test, y_test, s_test = make_biased_classification(5000, bias="group_shift", random_state=1)
 groups = s.astype(float)
-groups[1500:] = np.nan
+groups[2000:] = np.nan
 
 
 def net():
@@ -48,10 +48,12 @@ def report(name, model):
 # %%
 # Fit with the defaults
 # ---------------------
-# ``tolerance="auto"``: a gap is chased only if it exceeds its noise threshold
-# (``gaps_threshold_``, a number of standard errors set for a 5% family-wise
-# level), and is then closed to within one standard error. Stage 2 fine-tunes
-# the ERM model with the new weights, as influence assumes.
+# Every parameter but the seed at its default. ``tolerance="auto"``: a gap is
+# chased only if it exceeds its noise threshold (``gaps_threshold_``: so many
+# standard errors, ``gaps_stderr_``, that all gaps together stay within noise at
+# a 5% family-wise level), and it is then closed to within one standard error.
+# ``retrain="finetune"``: stage 2 fine-tunes the ERM model with the new weights,
+# the change that influence predicts. ``max_rounds=1``: one weight solve.
 clf = FairIFClassifier(net(), random_state=0).fit(X, y, sensitive_features=groups)
 print(f"reweighted: {clf.reweighted_}")
 for i, name in enumerate(clf.gap_names_):
@@ -66,42 +68,57 @@ report("FairIF", clf)
 # %%
 # Did influence deliver? ``GapsDisplay``
 # --------------------------------------
-# For each gap: the ERM model's value, the grey band of noise (a gap inside it is
-# not chased), the gap influence predicts after reweighting (hatched) and the gap
-# the reweighted model has. ``materialization_`` is the realised change over the
-# predicted one: near 1, the first-order prediction held; near 0, the weights did
-# not move the model (then the fit's ``rounds_`` or ``max_rounds`` help);
-# above 1, it overshot.
+# For each gap on the annotated set: its value at the ERM model (blue), the grey
+# band of noise (a gap inside it is not chased), the value that influence
+# predicts after reweighting (hatched) and the value at the reweighted model
+# (green). ``materialization_`` is the realised change over the predicted one,
+# per gap: near 1, the first-order prediction held; between 0 and 1, the model
+# moved the right way but less far than predicted (a second round,
+# ``max_rounds=2``, re-linearises at the new model and solves again); near 0 or
+# negative, influence did not describe this net, and the weights should not be
+# trusted. Here both ERM gaps are beyond the band, and about four fifths of the
+# predicted change materialised, which brings both gaps inside it.
 _ = GapsDisplay.from_estimator(clf)
 plt.show()
 
 # %%
 # Who is up- and down-weighted? ``WeightsDisplay``
 # ------------------------------------------------
-# On the left, the weights of the training rows by class: all FairIF knows of
-# them. On the right, by class and group. The training rows' groups are unknown
-# to FairIF; this synthetic data knows them, and we pass them for diagnosis
-# only. The rows of the group that is rare in a class (group 1 in class 0,
-# group 0 in class 1) get weights above one: FairIF finds them through their
-# influence, without their labels.
+# The histograms of the training rows' weights (1: as in ERM; a log scale shows
+# the few rows that move far). On the left, by class: all that FairIF knows of
+# these rows. On the right, by class and group. FairIF needs no group for a
+# training row, and a real data set would not have them; this synthetic one
+# does, and we pass them for diagnosis only. Most weights stay near one; the
+# means in the legend show that the rows of the group that is rare in their
+# class (group 1 in class 0, group 0 in class 1) are up-weighted, and the others
+# slightly down-weighted: FairIF found them through their influence on the
+# annotated set's gaps, not through their labels. A picture where a few rows
+# carry very large weights, or where the weights follow the class only, is a
+# reason to look closer before trusting the fit.
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
 _ = WeightsDisplay.from_estimator(clf, y, ax=ax1)
 _ = WeightsDisplay.from_estimator(clf, y, sensitive_features=s, ax=ax2)
-ax2.set_title("by group (known here for diagnosis only)")
+ax2.set_title("by class and group (oracle groups, for diagnosis only)")
+for ax in (ax1, ax2):
+    ax.set_yscale("log")
 fig.tight_layout()
 plt.show()
 
 # %%
 # Does it beat ERM on rows it did not use? ``FairIFClassifierCV``
 # ---------------------------------------------------------------
-# The annotated set both drives the weights and measures the gaps, so
-# ``final_gaps_`` flatters the fit. :class:`~fairif_sklearn.FairIFClassifierCV`
-# splits the annotated rows into folds, fits FairIF without each fold's rows
-# and predicts them, for 0 rounds (the ERM model), 1 round and 2 rounds. It
-# keeps a number of rounds only if its out-of-fold gap beats ERM's by more than
-# twice the noise of that difference, without losing more than a point of
-# accuracy; otherwise it keeps ERM.
-cv = FairIFClassifierCV(FairIFClassifier(net(), random_state=0), cv=3, max_rounds=2)
+# The annotated set both drives the weights and measures the gaps above, so
+# ``final_gaps_`` flatters the fit, and the test set we used to check it is a
+# luxury of synthetic data. :class:`~fairif_sklearn.FairIFClassifierCV` judges
+# FairIF on annotated rows that no fit used: it splits the annotated rows into
+# ``cv=3`` folds (by group and class), fits FairIF without each fold's rows and
+# predicts them, for 0 rounds (the ERM model) up to ``max_rounds=2`` rounds (its
+# defaults). It keeps a number of rounds only if its out-of-fold AOD beats ERM's
+# by more than twice the standard error of the difference, and its accuracy is
+# not below ERM's by both more than a point (``max_accuracy_drop=0.01``) and more
+# than noise; otherwise it keeps ERM, and ``reweighted_`` is False. The chosen
+# number of rounds is then refitted on all the data (``best_estimator_``).
+cv = FairIFClassifierCV(FairIFClassifier(net(), random_state=0))
 cv.fit(X, y, sensitive_features=groups)
 print(f"chosen rounds: {cv.n_rounds_}, reweighted: {cv.reweighted_}")
 res = cv.cv_results_
@@ -112,8 +129,11 @@ report("chosen", cv)
 # %%
 # ``TradeoffDisplay`` draws these candidates: out-of-fold AOD against accuracy,
 # with the standard error of each candidate's AOD difference with ERM as error
-# bar. A point left of ERM by more than two of its error bars is a real
-# improvement; overlapping points are not distinguishable on this annotated set.
+# bar. A point left of ERM by more than two of its error bars is an improvement
+# beyond noise; one within them is not distinguishable from ERM on this many
+# annotated rows, and ``FairIFClassifierCV`` would keep ERM. Two rounds land on
+# one round here: a second round runs only while a gap is still beyond its noise,
+# and after the first none was.
 _ = TradeoffDisplay.from_estimator(cv)
 plt.show()
 
@@ -122,12 +142,15 @@ plt.show()
 # --------------------------------
 # Now the annotated rows carry random "groups", unrelated to the data. Their
 # gaps are noise: they stay inside the grey band, FairIF keeps the ERM model
-# (``reweighted_`` is False, ``sample_weight_`` is all ones on the training rows)
-# and the display shows no prediction.
+# (``reweighted_`` is False, ``sample_weight_`` is one on every training row)
+# and the display has no prediction to show. Without the noise threshold
+# (``tolerance=0.0``) FairIF would reweight to "close" these gaps and trade
+# accuracy for nothing.
 random_groups = np.random.RandomState(0).randint(0, 2, size=len(y)).astype(float)
-random_groups[1500:] = np.nan
+random_groups[2000:] = np.nan
 null = FairIFClassifier(net(), random_state=0).fit(X, y, sensitive_features=random_groups)
 print(f"reweighted: {null.reweighted_}")
+print(f"all training weights one: {bool(np.all(null.sample_weight_[null.train_mask_] == 1))}")
 for name, gap, threshold in zip(null.gap_names_, null.gaps_, null.gaps_threshold_, strict=True):
     print(f"{name}: ERM {gap:+.4f}, threshold {threshold:.4f}")
 _ = GapsDisplay.from_estimator(null)

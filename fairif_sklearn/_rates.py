@@ -9,8 +9,10 @@
   fairlearn's :class:`~fairlearn.metrics.MetricFrame`. A row missing some but
   not all of its columns is an error, not a guess.
 * **Targets.** Equalized odds balances the true-positive and true-negative rates
-  (TPR, TNR), equal opportunity the TPR alone. Each rate averages over the rows
-  of one class, and is undefined for a group without such rows.
+  (TPR, TNR), equal opportunity the TPR alone, demographic parity the
+  positive-prediction rate (PPR), accuracy parity the accuracy (ACC). TPR and
+  TNR average over the rows of one class, and are undefined for a group without
+  such rows; PPR and ACC average over all of a group's rows.
 * **Binary targets.** ``y`` has exactly two classes and no missing value; the
   larger label (in sorted order) is the positive one unless ``pos_label`` says
   otherwise.
@@ -28,9 +30,14 @@ from sklearn.utils.multiclass import type_of_target
 TARGETS: dict[str, tuple[str, ...]] = {
     "equalized_odds": ("TPR", "TNR"),
     "equal_opportunity": ("TPR",),
+    "demographic_parity": ("PPR",),
+    "accuracy_parity": ("ACC",),
 }
-# the class (0 negative, 1 positive) whose rows a rate averages over
-RATE_CLASS = {"TPR": 1, "TNR": 0}
+# the class (0 negative, 1 positive) whose rows a rate averages over; None: all rows
+RATE_CLASS = {"TPR": 1, "TNR": 0, "PPR": None, "ACC": None}
+# what a rate averages: "true", whether the prediction is the row's class; "positive",
+# whether it is the positive class
+RATE_VALUE = {"TPR": "true", "TNR": "true", "PPR": "positive", "ACC": "true"}
 _CLASS_WORD = {1: "positive", 0: "negative"}
 
 
@@ -200,6 +207,8 @@ def check_rates_defined(y_codes: np.ndarray, groups: Groups, rates, *, where: st
     """
     for rate in rates:
         c = RATE_CLASS[rate]
+        if c is None:  # a rate over all of a group's rows: every group has some
+            continue
         what = f"{_CLASS_WORD[c]} sample"
         if class_names is not None:
             what += f" (class {_plain(class_names[c])!r})"

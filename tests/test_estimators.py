@@ -404,3 +404,16 @@ def test_memory_makes_a_grid_over_alpha_reuse_stage_one(biased_data, routing, tm
     assert calls == {"erm": 2 + 1, "weighted": 2 * 3 + 1}  # one ERM per fold (and the refit)
     for key in ("mean_test_accuracy", "mean_test_aod", "split0_test_aod"):
         np.testing.assert_array_equal(plain.cv_results_[key], cached.cv_results_[key])
+
+
+@pytest.mark.parametrize("target, name", [("demographic_parity", "PPR"), ("accuracy_parity", "ACC")])
+def test_demographic_and_accuracy_parity(biased_data, target, name, routing):
+    from fairif_sklearn.metrics import ad_scorer, dpd_scorer
+
+    X, y, s = biased_data
+    groups = partial_groups(s, 400)
+    clf = _clf(target=target, tolerance=0.0).fit(X, y, sensitive_features=groups)
+    assert clf.gap_names_ == [f"{name}(1) - {name}(0)"] and clf.reweighted_
+    assert abs(clf.final_gaps_[0]) < abs(clf.gaps_[0])  # the one gap moves toward zero
+    scorer = dpd_scorer if target == "demographic_parity" else ad_scorer
+    assert scorer(clf, X, y, sensitive_features=groups) <= 0

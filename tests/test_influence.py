@@ -173,11 +173,19 @@ def _influence(model, X, y, s, **kw):
     return influence_of(model, X, y, X, y, s, **{"method": "exact", **kw})
 
 
-def test_gap_gradients_equal_finite_differences(fitted):
+@pytest.mark.parametrize(
+    "target, names",
+    [
+        ("equalized_odds", ["TPR(1) - TPR(0)", "TNR(1) - TNR(0)"]),
+        ("demographic_parity", ["PPR(1) - PPR(0)"]),
+        ("accuracy_parity", ["ACC(1) - ACC(0)"]),
+    ],
+)
+def test_gap_gradients_equal_finite_differences(fitted, target, names):
     model, X, y, s = fitted["mlp"]
-    measure = gaps_on(X, y, s, temperature=0.5, batch_size=64)
+    measure = gaps_on(X, y, s, target=target, temperature=0.5, batch_size=64)
     gaps, G = measure.values_and_gradients(model, list(model.params))
-    assert measure.names == ["TPR(1) - TPR(0)", "TNR(1) - TNR(0)"]
+    assert measure.names == names
     direction = torch.randn(model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     eps = 1e-3
     original = model.params
@@ -203,6 +211,14 @@ def test_soft_rates_by_hand():
     C, names = gap_matrix(rate_counts(y.numpy(), g.numpy(), 2, ("TPR", "TNR")), 2, ("TPR", "TNR"), ["a", "b"])
     np.testing.assert_allclose(C @ sums.numpy(), [0.7 - 0.8, 0.9 - 0.4])
     assert names == ["TPR(b) - TPR(a)", "TNR(b) - TNR(a)"]
+    # demographic parity: the soft positive rate over all of a group's rows; accuracy parity: the
+    # soft accuracy over them
+    rates = ("PPR", "ACC")
+    sums = soft_rate_sums(proba, y, g, 2, rates, temperature=1.0)
+    torch.testing.assert_close(
+        sums, torch.tensor([0.8 + 0.6, 0.1 + 0.7, 0.8 + 0.4, 0.9 + 0.7], dtype=torch.float64)
+    )
+    np.testing.assert_array_equal(rate_counts(y.numpy(), g.numpy(), 2, rates), [2, 2, 2, 2])
     # three groups: each group's rate against the pooled rate
     C3, names3 = gap_matrix(np.array([1.0, 2.0, 1.0]), 3, ("TPR",), ["a", "b", "c"])
     np.testing.assert_allclose(C3 @ np.array([1.0, 1.0, 0.0]), [1 - 0.5, 0.5 - 0.5, 0 - 0.5])

@@ -5,12 +5,16 @@ from fairlearn.metrics import (
     equalized_odds_difference,
 )
 from fairlearn.metrics import (
+    demographic_parity_difference as fl_dpd,
+)
+from fairlearn.metrics import (
     equal_opportunity_difference as fl_eod,
 )
 
 from fairif_sklearn.metrics import (
     accuracy_difference,
     average_odds_difference,
+    demographic_parity_difference,
     equal_opportunity_difference,
 )
 
@@ -29,6 +33,10 @@ def test_two_groups_agree_with_fairlearn(seed):
     )
     assert equal_opportunity_difference(y, p, sensitive_features=s) == pytest.approx(
         fl_eod(y, p, sensitive_features=s)
+    )
+    three = rng.choice(["a", "b", "c"], 300)
+    assert demographic_parity_difference(y, p, sensitive_features=three) == pytest.approx(
+        fl_dpd(y, p, sensitive_features=three)
     )
 
 

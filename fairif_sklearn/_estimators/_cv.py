@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .._rates import read_groups
-from ..metrics import average_odds_difference, equal_opportunity_difference
+from ..metrics._fairness import TARGET_METRICS
 from ._classifier import FairIFClassifier
 
 # the paired bootstrap that sizes the noise of a held-out comparison
@@ -34,7 +34,8 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     every annotated row for every candidate.
 
     The rule: the candidate with the smallest out-of-fold fairness gap (AOD for
-    equalized odds, EOD for equal opportunity), among those whose out-of-fold
+    equalized odds, EOD for equal opportunity, DPD for demographic parity, AD
+    for accuracy parity), among those whose out-of-fold
     accuracy is not significantly below ERM's by more than ``max_accuracy_drop``,
     is chosen if it beats ERM by more than noise: more than ``NOISE_Z = 2``
     standard errors of the paired difference, from a bootstrap of the annotated
@@ -200,7 +201,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _judge(self, oof, y, s, strata, target) -> dict:
         """Out-of-fold gap and accuracy per candidate, their noise against ERM, and the choice."""
-        metric = average_odds_difference if target == "equalized_odds" else equal_opportunity_difference
+        metric = TARGET_METRICS[target][1]
         rng = np.random.RandomState(0)
         boot = [_stratified_resample(strata, rng) for _ in range(N_BOOTSTRAP)]
 

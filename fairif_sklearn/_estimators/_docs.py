@@ -23,8 +23,11 @@ PARAMETERS = """\
         Penalty on ``||w - 1||^2 / n``, the paper's lambda in a form that does not
         depend on the number of rows. Smaller closes more of the gaps with larger
         weights; tune it with :class:`~sklearn.model_selection.GridSearchCV`.
-    target : {"equalized_odds", "equal_opportunity"}, default="equalized_odds"
-        Balance TPR and TNR (the paper's choice) or TPR only.
+    target : {"equalized_odds", "equal_opportunity", "demographic_parity", "accuracy_parity"}, \
+default="equalized_odds"
+        What to balance between the groups: TPR and TNR (the paper's choice;
+        judged by AOD), TPR only (EOD), the rate of positive predictions (DPD),
+        or the accuracy (AD).
     influence : {"auto", "exact", "last_layer", "cg"}, default="auto"
         How the inverse-curvature products are computed: the full matrix solved
         exactly (small models), the exact solve restricted to the final linear

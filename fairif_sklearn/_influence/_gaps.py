@@ -1,11 +1,12 @@
 """Differentiable group rates and the gaps FairIF closes.
 
 A target is a set of rates (``TPR`` and ``TNR`` for equalized odds, ``TPR`` for
-equal opportunity). The soft rate of group ``g`` is the mean, over the annotated
-samples of that group and of the rate's class, of the predicted probability of
-the true class, taken from a softmax of the log-probabilities with temperature
-``tau`` (``tau = 1`` gives the model's own probabilities; smaller values approach
-the hard rate).
+equal opportunity, ``PPR`` for demographic parity, ``ACC`` for accuracy parity;
+see :mod:`fairif_sklearn._rates`). The soft rate of group ``g`` is the mean, over
+the annotated samples of that group (and of the rate's class, for TPR and TNR),
+of the predicted probability of the true class (of the positive class, for PPR),
+taken from a softmax of the log-probabilities with temperature ``tau`` (``tau =
+1`` gives the model's own probabilities; smaller values approach the hard rate).
 
 Every soft rate is a ratio ``S / N`` of a differentiable sum ``S`` over samples
 and a constant count ``N``, and every gap is linear in the sums. So the gaps and
@@ -26,7 +27,7 @@ import torch
 from sklearn.utils import gen_batches
 from torch.func import jacrev
 
-from .._rates import RATE_CLASS, TARGETS
+from .._rates import RATE_CLASS, RATE_VALUE, TARGETS
 
 
 def soft_rate_sums(
@@ -52,19 +53,20 @@ def soft_rate_sums(
     logp = torch.log(proba.clamp_min(torch.finfo(proba.dtype).tiny))
     p = torch.softmax(logp / temperature, dim=1)
     onehot = torch.nn.functional.one_hot(groups.long(), n_groups).to(p.dtype)
+    p_true = p.gather(1, y.long().reshape(-1, 1))[:, 0]
     sums = []
     for rate in rates:
         c = RATE_CLASS[rate]
-        mask = (y == c).to(p.dtype)
-        sums.append((p[:, c] ** power * mask) @ onehot)
+        mask = torch.ones_like(p_true) if c is None else (y == c).to(p.dtype)
+        value = p_true if RATE_VALUE[rate] == "true" else p[:, 1]
+        sums.append((value**power * mask) @ onehot)
     return torch.cat(sums)
 
 
 def rate_counts(y: np.ndarray, groups: np.ndarray, n_groups: int, rates: tuple[str, ...]) -> np.ndarray:
     """Counts ``N`` matching :func:`soft_rate_sums`, shape (n_rates * n_groups,)."""
-    return np.concatenate(
-        [np.bincount(groups[y == RATE_CLASS[r]], minlength=n_groups) for r in rates]
-    ).astype(float)
+    rows = [np.ones(len(y), bool) if RATE_CLASS[r] is None else y == RATE_CLASS[r] for r in rates]
+    return np.concatenate([np.bincount(groups[m], minlength=n_groups) for m in rows]).astype(float)
 
 
 def gap_matrix(

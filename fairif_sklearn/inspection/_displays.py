@@ -12,6 +12,7 @@ from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
 
 from .._rates import read_groups
+from ..metrics._fairness import TARGET_METRICS
 
 
 def _axes(ax, name: str):
@@ -202,7 +203,7 @@ class TradeoffDisplay:
         check_is_fitted(estimator, "cv_results_")
         res = estimator.cv_results_
         labels = ["ERM" if r == 0 else f"{r} round{'s' * (r > 1)}" for r in res["rounds"]]
-        name = "AOD" if estimator.best_estimator_.target == "equalized_odds" else "EOD"
+        name = TARGET_METRICS[estimator.best_estimator_.target][0]
         return cls(res["gap"], res["accuracy"], labels, res["gap_diff_se"], gap_name=name).plot(ax=ax)
 
     @classmethod

@@ -1,7 +1,12 @@
-"""Fairness metrics (the paper's AD, AOD, EOD) and scorers for model selection."""
+"""Fairness metrics (the paper's AD, AOD, EOD, and DPD) and scorers for model selection."""
 
-from ._fairness import accuracy_difference, average_odds_difference, equal_opportunity_difference
-from ._scorers import FairnessScoringError, ad_scorer, aod_scorer, eod_scorer
+from ._fairness import (
+    accuracy_difference,
+    average_odds_difference,
+    demographic_parity_difference,
+    equal_opportunity_difference,
+)
+from ._scorers import FairnessScoringError, ad_scorer, aod_scorer, dpd_scorer, eod_scorer
 
 __all__ = [
     "FairnessScoringError",
@@ -9,6 +14,8 @@ __all__ = [
     "ad_scorer",
     "aod_scorer",
     "average_odds_difference",
+    "demographic_parity_difference",
+    "dpd_scorer",
     "eod_scorer",
     "equal_opportunity_difference",
 ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._rates import RATE_CLASS, Groups, check_rates_defined, read_groups, resolve_pos_label
+from .._rates import RATE_CLASS, RATE_VALUE, Groups, check_rates_defined, read_groups, resolve_pos_label
 
 
 def _check(y_true, y_pred, sensitive_features) -> tuple[np.ndarray, np.ndarray, Groups]:
@@ -47,13 +47,19 @@ def _group_means(hit: np.ndarray, groups: Groups, rows: np.ndarray) -> np.ndarra
 
 
 def _rates(y_true, y_pred, sensitive_features, pos_label, rates) -> list[np.ndarray]:
-    """Each rate of ``rates`` for each group."""
+    """Each rate of ``rates`` (the hard counterparts of the soft rates FairIF balances) for each group."""
     y_true, y_pred, groups = _check(y_true, y_pred, sensitive_features)
     pos_label = resolve_pos_label(np.concatenate([y_true, y_pred]), pos_label)
     true_class = (y_true == pos_label).astype(np.int64)
     check_rates_defined(true_class, groups, rates, where="sensitive_features")
     pred_class = (y_pred == pos_label).astype(np.int64)
-    return [_group_means(pred_class == RATE_CLASS[r], groups, true_class == RATE_CLASS[r]) for r in rates]
+    out = []
+    for r in rates:
+        c = RATE_CLASS[r]
+        rows = np.ones(len(y_true), bool) if c is None else true_class == c
+        hit = pred_class == (true_class if RATE_VALUE[r] == "true" else 1)
+        out.append(_group_means(hit, groups, rows))
+    return out
 
 
 _PARAMETERS = """\
@@ -87,11 +93,12 @@ _UNDEFINED = """
         selected on it would be selected on noise."""
 
 
-def _doc(what: str, rows: str = "", rate: str = ""):
-    """Write a metric's Parameters, Returns and (for rates) Raises sections."""
+def _doc(what: str, rows: str = "", rate: str = "", positive_only: bool = False):
+    """Write a metric's Parameters, Returns and (for rates of one class) Raises sections."""
 
     def fill(metric):
-        sections = _PARAMETERS.format(binary=" (binary)" if rate else "") + (_POS_LABEL if rate else "")
+        binary = bool(rate) or positive_only
+        sections = _PARAMETERS.format(binary=" (binary)" if binary else "") + (_POS_LABEL if binary else "")
         sections += _RETURNS.format(what=what)
         if rate:
             sections += _UNDEFINED.format(rows=rows, rate=rate)
@@ -109,6 +116,19 @@ def accuracy_difference(y_true, y_pred, *, sensitive_features) -> float:
     """
     y_true, y_pred, groups = _check(y_true, y_pred, sensitive_features)
     return _spread(_group_means(y_true == y_pred, groups, np.ones(len(y_true), dtype=bool)))
+
+
+@_doc("In [0, 1].", positive_only=True)
+def demographic_parity_difference(y_true, y_pred, *, sensitive_features, pos_label=None) -> float:
+    """Demographic parity difference (DPD): the largest difference in the rate of positive predictions.
+
+    Equal to fairlearn's ``demographic_parity_difference``. ``y_true`` only
+    tells which label is positive (the larger one unless ``pos_label`` says).
+
+    {{sections}}
+    """
+    (ppr,) = _rates(y_true, y_pred, sensitive_features, pos_label, ("PPR",))
+    return _spread(ppr)
 
 
 @_doc("In [0, 1].", rows="positive or no negative", rate="TPR or TNR")
@@ -133,3 +153,12 @@ def equal_opportunity_difference(y_true, y_pred, *, sensitive_features, pos_labe
     """
     (tpr,) = _rates(y_true, y_pred, sensitive_features, pos_label, ("TPR",))
     return _spread(tpr)
+
+
+# the metric that judges each target on hard predictions, and its short name
+TARGET_METRICS = {
+    "equalized_odds": ("AOD", average_odds_difference),
+    "equal_opportunity": ("EOD", equal_opportunity_difference),
+    "demographic_parity": ("DPD", demographic_parity_difference),
+    "accuracy_parity": ("AD", accuracy_difference),
+}

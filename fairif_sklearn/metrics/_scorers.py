@@ -21,7 +21,12 @@ import functools
 from sklearn import config_context
 from sklearn.metrics import make_scorer
 
-from ._fairness import accuracy_difference, average_odds_difference, equal_opportunity_difference
+from ._fairness import (
+    accuracy_difference,
+    average_odds_difference,
+    demographic_parity_difference,
+    equal_opportunity_difference,
+)
 
 _NOT_ROUTED = (
     "{name} needs the group labels of the rows it scores, and got none. In a search, "
@@ -67,3 +72,4 @@ def _scorer(metric):
 ad_scorer = _scorer(accuracy_difference)
 aod_scorer = _scorer(average_odds_difference)
 eod_scorer = _scorer(equal_opportunity_difference)
+dpd_scorer = _scorer(demographic_parity_difference)
