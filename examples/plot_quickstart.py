@@ -57,7 +57,8 @@ for name, model in [("ERM", clf.erm_estimator_), ("FairIF", clf)]:
 # to bring every gap within one standard error (``gaps_stderr_``).
 # ``predicted_gaps_`` is what the weight solve expects after reweighting (to
 # first order), ``final_gaps_`` what the gaps are after stage 2, and
-# ``materialization_`` the share of the predicted change that materialised.
+# ``materialization_`` the share of the predicted change that materialised (for
+# a gap that hardly had to move, a ratio of two small numbers that means little).
 # :ref:`sphx_glr_auto_examples_plot_diagnose_and_select.py` draws these numbers
 # and checks the choice on annotated rows that the fit did not use.
 print(f"reweighted: {clf.reweighted_}")
@@ -72,7 +73,8 @@ for i, name in enumerate(clf.gap_names_):
 # Whom does FairIF up-weight?
 # ---------------------------
 # The training rows have no group label, but this synthetic data set knows them:
-# the mean weight per group and class shows FairIF up-weighting the scarce group.
+# the mean weight per group and class shows FairIF up-weighting the positive
+# rows of the scarce group, whose true-positive rate was the gap beyond noise.
 train = clf.train_mask_
 w, s_train, y_train = clf.sample_weight_[train], s[train], y[train]
 cells = [(g, c) for g in (0, 1) for c in (0, 1)]
