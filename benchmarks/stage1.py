@@ -39,6 +39,7 @@ import torch
 
 from fairif_sklearn import FairIFClassifier, FairIFClassifierCV, FairIFWeigher, WeightedNetClassifier
 from fairif_sklearn._influence import AnnotatedGaps, compute_influence, influence_scores
+from fairif_sklearn._rates import target_rates
 from fairif_sklearn._skorch import NetFunctions, fit_net
 from fairif_sklearn._weights import solve_weights
 from fairif_sklearn.nets import make_mlp_classifier
@@ -136,7 +137,8 @@ def _stage1(net, X, y, X_val, y_val, s_val, random_state=0, **settings):
     """Stage 1 given the ERM net, with the estimators' defaults for what ``settings`` does not set."""
     settings = replace(FairIFWeigher(None)._influence_settings(), **settings)
     rng = np.random.RandomState(random_state)
-    gaps_of = AnnotatedGaps(X_val, y_val, s_val, ["0", "1"], "equalized_odds", 1.0, settings.batch_size)
+    rates = target_rates("equalized_odds", np.array([0, 1]))
+    gaps_of = AnnotatedGaps(X_val, y_val, s_val, ["0", "1"], rates, 1.0, settings.batch_size)
     result = compute_influence(NetFunctions(net), X, y, gaps_of, settings, random_state=rng)
     return result, solve_weights(result.scores, result.gaps, 0.1)
 

@@ -57,8 +57,8 @@ plt.show()
 # %%
 # Most weight changes are small; a few rows move a lot. Which rows are they?
 # Sorting rows by weight shows how the group mix changes from the down-weighted
-# to the up-weighted end: group 1 is 15% of the training rows, but about half of
-# the most up-weighted tenth.
+# to the up-weighted end: group 1 is 15% of the training rows, but more than
+# half of the most up-weighted tenth.
 order = np.argsort(w)
 share = [np.mean(s_tr[b] == 1) for b in np.array_split(order, 10)]
 fig, ax = plt.subplots(figsize=(5, 3.5))

@@ -59,7 +59,7 @@ download; the README gives its measured run time."""
 EPILOG = """\
 examples:
   fairif-quickstart
-  fairif-quickstart --bias group_shift --seeds 3 --threads 1"""
+  fairif-quickstart --bias class_size --seeds 3 --threads 1"""
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):

@@ -8,14 +8,17 @@
   columns the groups are their combinations (intersectional groups), as in
   fairlearn's :class:`~fairlearn.metrics.MetricFrame`. A row missing some but
   not all of its columns is an error, not a guess.
-* **Targets.** Equalized odds balances the true-positive and true-negative rates
-  (TPR, TNR), equal opportunity the TPR alone, demographic parity the
-  positive-prediction rate (PPR), accuracy parity the accuracy (ACC). TPR and
-  TNR average over the rows of one class, and are undefined for a group without
-  such rows; PPR and ACC average over all of a group's rows.
-* **Binary targets.** ``y`` has exactly two classes and no missing value; the
-  larger label (in sorted order) is the positive one unless ``pos_label`` says
-  otherwise.
+* **Targets.** With two classes, equalized odds balances the true-positive and
+  true-negative rates (TPR, TNR), equal opportunity the TPR alone, demographic
+  parity the rate of positive predictions (PPR), accuracy parity the accuracy
+  (ACC); the larger label (in sorted order) is the positive one unless
+  ``pos_label`` says otherwise. With more classes a class's rate is its recall
+  (the one-vs-rest TPR): equalized odds balances every class's recall, equal
+  opportunity the recall of the ``pos_label`` classes, demographic parity the
+  rate at which each ``pos_label`` class is predicted; accuracy parity is the
+  same for any number of classes. A rate over the rows of one class is
+  undefined for a group without such rows.
+* **Targets** ``y`` have at least two classes and no missing value.
 """
 
 from __future__ import annotations
@@ -27,18 +30,64 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils.multiclass import type_of_target
 
-TARGETS: dict[str, tuple[str, ...]] = {
-    "equalized_odds": ("TPR", "TNR"),
-    "equal_opportunity": ("TPR",),
-    "demographic_parity": ("PPR",),
-    "accuracy_parity": ("ACC",),
-}
-# the class (0 negative, 1 positive) whose rows a rate averages over; None: all rows
-RATE_CLASS = {"TPR": 1, "TNR": 0, "PPR": None, "ACC": None}
-# what a rate averages: "true", whether the prediction is the row's class; "positive",
-# whether it is the positive class
-RATE_VALUE = {"TPR": "true", "TNR": "true", "PPR": "positive", "ACC": "true"}
-_CLASS_WORD = {1: "positive", 0: "negative"}
+TARGETS = ("equalized_odds", "equal_opportunity", "demographic_parity", "accuracy_parity")
+_RATE_WORD = {"TPR": "positive sample", "TNR": "negative sample"}
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rate averaged over a group's rows.
+
+    Over the rows of class code ``rows`` (all the group's rows when None), of
+    whether the prediction is the row's class (``value="true"``) or the class
+    code ``predicted``.
+    """
+
+    name: str
+    rows: int | None
+    predicted: int | None = None
+
+    def hit(self, y_codes: np.ndarray, pred_codes: np.ndarray) -> np.ndarray:
+        return pred_codes == (y_codes if self.predicted is None else self.predicted)
+
+
+def _positive_codes(classes: np.ndarray, pos_label) -> list[int]:
+    """The codes of the positive classes: ``pos_label`` (a label or a list of labels), else the larger
+    of two classes."""
+    labels = classes.tolist()
+    if pos_label is None:
+        if len(labels) > 2:
+            raise ValueError(
+                f"pos_label is needed with more than two classes ({labels}): name the class (or the list "
+                "of classes) whose rate to balance."
+            )
+        return [1]
+    wanted = list(pos_label) if isinstance(pos_label, list | tuple | np.ndarray) else [pos_label]
+    unknown = [p for p in wanted if p not in labels]
+    if unknown:
+        raise ValueError(f"pos_label={pos_label!r} is not one of the labels {labels}.")
+    return [labels.index(p) for p in wanted]
+
+
+def target_rates(target: str, classes: np.ndarray, pos_label=None) -> tuple[Rate, ...]:
+    """The rates a target balances, for these (sorted) classes (see the module docstring)."""
+    if target == "accuracy_parity":
+        return (Rate("ACC", None),)
+    if len(classes) == 2 and (pos_label is None or not isinstance(pos_label, list | tuple | np.ndarray)):
+        (p,) = _positive_codes(classes, pos_label)
+        tpr, tnr = Rate("TPR", p), Rate("TNR", 1 - p)
+        return {
+            "equalized_odds": (tpr, tnr),
+            "equal_opportunity": (tpr,),
+            "demographic_parity": (Rate("PPR", None, predicted=p),),
+        }[target]
+    names = [str(_plain(c)) for c in classes]
+    if target == "equalized_odds":
+        return tuple(Rate(f"recall[{name}]", k) for k, name in enumerate(names))
+    codes = _positive_codes(classes, pos_label)
+    if target == "equal_opportunity":
+        return tuple(Rate(f"recall[{names[k]}]", k) for k in codes)
+    return tuple(Rate(f"rate[{names[k]}]", None, predicted=k) for k in codes)
 
 
 def _is_missing(v) -> bool:
@@ -167,51 +216,36 @@ def missing_group_mask(sensitive_features) -> np.ndarray:
     return ~read_groups(sensitive_features).annotated
 
 
-def check_binary_target(y, *, name: str = "y", who: str = "FairIF") -> tuple[np.ndarray, np.ndarray]:
-    """The two classes of a binary target (sorted) and each row's 0/1 code.
+def check_target(y, *, name: str = "y", who: str = "FairIF") -> tuple[np.ndarray, np.ndarray]:
+    """The classes of a target (sorted) and each row's class code.
 
-    Raises a ValueError that names the problem: missing values, one class, or
-    more than two.
+    Raises a ValueError that names the problem: missing values, one class, or a
+    target that is not a class label (continuous, several columns).
     """
     y = np.asarray(y)
     if y.dtype == object and any(_is_missing(v) for v in y):
         raise ValueError(f"{name} has missing values (None or NaN); every row needs a label.")
+    kind = type_of_target(y)
+    if kind not in ("binary", "multiclass"):
+        raise ValueError(f"{who} needs class labels; {name} is {kind!r}.")
     classes, codes = np.unique(y, return_inverse=True)
     if len(classes) < 2:
-        raise ValueError(f"{name} has only one class ({classes.tolist()}); {who} needs a binary target.")
-    if len(classes) > 2:
-        kind = type_of_target(y)
-        raise ValueError(
-            f"{who} supports binary targets only; {name} is {kind!r} with {len(classes)} distinct values."
-        )
+        raise ValueError(f"{name} has only one class ({classes.tolist()}); {who} needs two or more.")
     return classes, codes.astype(np.int64)
 
 
-def resolve_pos_label(labels: np.ndarray, pos_label):
-    """The positive label: ``pos_label``, else the larger of the (at most two) labels present."""
-    present = np.unique(labels)
-    if len(present) > 2:
-        raise ValueError(f"These metrics need a binary target, got labels {present.tolist()}.")
-    if pos_label is None:
-        return present[-1]
-    if pos_label not in present.tolist():
-        raise ValueError(f"pos_label={pos_label!r} is not one of the labels {present.tolist()}.")
-    return pos_label
-
-
-def check_rates_defined(y_codes: np.ndarray, groups: Groups, rates, *, where: str, class_names=None) -> None:
+def check_rates_defined(y_codes: np.ndarray, groups: Groups, rates, *, where: str, classes) -> None:
     """Raise unless every group has rows of the class each rate averages over.
 
-    ``y_codes`` are 0/1 (1 positive) for the annotated rows, aligned with
-    ``groups.codes``; ``where`` names the set, e.g. "The annotated set".
+    ``y_codes`` are class codes of ``classes`` for the annotated rows, aligned
+    with ``groups.codes``; ``where`` names the set, e.g. "the annotated set".
     """
     for rate in rates:
-        c = RATE_CLASS[rate]
+        c = rate.rows
         if c is None:  # a rate over all of a group's rows: every group has some
             continue
-        what = f"{_CLASS_WORD[c]} sample"
-        if class_names is not None:
-            what += f" (class {_plain(class_names[c])!r})"
+        what = f"{_RATE_WORD.get(rate.name, 'sample')} (class {_plain(classes[c])!r})"
         for g, group in enumerate(groups.names):
             if not np.any((groups.codes == g) & (y_codes == c)):
-                raise ValueError(f"Group {group!r} of {where} has no {what}, so its {rate} is undefined.")
+                message = f"Group {group!r} of {where} has no {what}, so its {rate.name} is undefined."
+                raise ValueError(message)

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.validation import validate_data
 
-from ._rates import TARGETS, Groups, check_binary_target, check_rates_defined, read_groups
+from ._rates import Groups, Rate, check_rates_defined, check_target, read_groups, target_rates
 
 # what X may be: numeric, any number of dimensions (images), finite
 X_CHECKS = dict(ensure_2d=False, allow_nd=True, dtype="numeric", ensure_all_finite=True)
@@ -44,8 +44,9 @@ def as_model_input(X: np.ndarray) -> np.ndarray:
 class FitData:
     """Checked inputs for one fit.
 
-    ``y_train`` and ``y_val`` are 0/1 codes of ``classes``; ``groups`` describes
-    the annotated set's rows (``groups.codes`` aligned with ``X_val``).
+    ``y_train`` and ``y_val`` are class codes of ``classes``; ``groups``
+    describes the annotated set's rows (``groups.codes`` aligned with
+    ``X_val``); ``rates`` are the rates the target balances.
     ``train_mask`` selects the training rows of the ``X`` given to ``fit``;
     ``annotated_mask`` the rows of ``X`` that form the annotated set (None when
     it came from the constructor).
@@ -57,6 +58,7 @@ class FitData:
     y_val: np.ndarray
     groups: Groups
     classes: np.ndarray
+    rates: tuple[Rate, ...]
     train_mask: np.ndarray
     annotated_mask: np.ndarray | None
 
@@ -74,6 +76,7 @@ def check_fit_data(
     y_val,
     sensitive_val,
     target: str,
+    pos_label,
     holdout_annotated: bool,
 ) -> FitData:
     """Read the training rows and the annotated set of a FairIF fit.
@@ -83,7 +86,8 @@ def check_fit_data(
     has no group label) or from ``X_val``, ``y_val`` and ``sensitive_val``;
     never from both.
     """
-    classes, y_codes = check_binary_target(y)
+    classes, y_codes = check_target(y)
+    rates = target_rates(target, classes, pos_label)
     from_constructor = any(v is not None for v in (X_val, y_val, sensitive_val))
     if sensitive_features is not None:
         if from_constructor:
@@ -136,7 +140,7 @@ def check_fit_data(
 
     if groups.n_groups < 2:
         raise ValueError(f"The annotated set has only one group ({groups.names}); FairIF needs at least two.")
-    check_rates_defined(yv_codes, groups, TARGETS[target], where="the annotated set", class_names=classes)
+    check_rates_defined(yv_codes, groups, rates, where="the annotated set", classes=classes)
     return FitData(
         X_train=as_model_input(X[train_mask]),
         y_train=y_codes[train_mask],
@@ -144,6 +148,7 @@ def check_fit_data(
         y_val=yv_codes,
         groups=groups,
         classes=classes,
+        rates=rates,
         train_mask=train_mask,
         annotated_mask=annotated,
     )

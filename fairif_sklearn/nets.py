@@ -37,7 +37,7 @@ class MLP(torch.nn.Module):
 
 
 def make_mlp_classifier(
-    n_features: int, hidden: tuple[int, ...] = (64,), **net_params: Any
+    n_features: int, hidden: tuple[int, ...] = (64,), n_classes: int = 2, **net_params: Any
 ) -> NeuralNetClassifier:
     """A skorch :class:`~skorch.NeuralNetClassifier` around :class:`MLP`.
 
@@ -49,6 +49,8 @@ def make_mlp_classifier(
     ----------
     n_features : int
     hidden : tuple of int, default=(64,)
+    n_classes : int, default=2
+        Outputs of the module: one per class.
     **net_params
         Passed to :class:`~skorch.NeuralNetClassifier`.
     """
@@ -63,4 +65,6 @@ def make_mlp_classifier(
         verbose=0,
     )
     params.update(net_params)
-    return NeuralNetClassifier(MLP, module__n_features=n_features, module__hidden=hidden, **params)
+    return NeuralNetClassifier(
+        MLP, module__n_features=n_features, module__hidden=hidden, module__n_classes=n_classes, **params
+    )

@@ -8,6 +8,7 @@ from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 
 from fairif_sklearn import FairIFWeigher
 from fairif_sklearn._influence import AnnotatedGaps, compute_influence
+from fairif_sklearn._rates import target_rates
 from fairif_sklearn.nets import MLP, make_mlp_classifier
 
 
@@ -77,8 +78,9 @@ def binary_net(n_features=10, **kw):
 
 
 def gaps_on(X_val, y_val, s_val, *, target="equalized_odds", temperature=1.0, batch_size=1024):
-    """The soft-rate gaps on an annotated set with the groups "0" and "1" (the private engine's)."""
-    return AnnotatedGaps(X_val, y_val, s_val, ["0", "1"], target, temperature, batch_size)
+    """The soft-rate gaps of a two-class target on an annotated set with the groups "0" and "1"."""
+    rates = target_rates(target, np.array([0, 1]))
+    return AnnotatedGaps(X_val, y_val, s_val, ["0", "1"], rates, temperature, batch_size)
 
 
 def influence_of(model, X, y, X_val, y_val, s_val, **settings):

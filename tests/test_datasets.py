@@ -341,7 +341,7 @@ def test_quickstart_help_is_plain_text_with_defaults(capsys):
     assert "``" not in text
     assert text.startswith("usage: fairif-quickstart")
     flat = " ".join(text.split())
-    for default in ("(default: group_size)", "(default: 5)", "(default: 6000)", "(default: 1000)",
-                    "(default: 0.1)", "(default: cpu)"):  # fmt: skip
+    for default in ("(default: group_shift)", "(default: 5)", "(default: 6000)", "(default: 1000)",
+                    "(default: cpu)", "(default: auto)"):  # fmt: skip
         assert default in flat, default
-    assert "examples:" in text and "fairif-quickstart --bias group_shift" in text
+    assert "examples:" in text and "fairif-quickstart --bias class_size" in text

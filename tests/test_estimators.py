@@ -234,9 +234,10 @@ def test_grid_search_over_alpha_with_fairness_scorers(biased_data, routing):
 # ---------------------------------------------------------------- bad input
 
 
-def _expect(match, X, y, sensitive_features=None, **kw):
+def _expect(match, X, y, sensitive_features=None, estimator=None, **kw):
+    clf = _clf(**kw) if estimator is None else FairIFClassifier(estimator, random_state=0, **kw)
     with pytest.raises((ValueError, TypeError), match=match):
-        _clf(**kw).fit(X, y, sensitive_features=sensitive_features)
+        clf.fit(X, y, sensitive_features=sensitive_features)
 
 
 def test_no_annotated_set(biased_data):
@@ -300,8 +301,23 @@ def test_nan_and_inf(biased_data):
 
 def test_multiclass_target(biased_data):
     X, y, s = biased_data
-    y3 = y + (np.arange(len(y)) % 7 == 0)
-    _expect("binary targets only.*'multiclass' with 3", X, y3, partial_groups(s, 400))
+    y3 = y + (X[:, 4] > 0.8)  # a third class
+    groups = partial_groups(s, 600)
+    _expect("y has 3 classes, but the net's module has fewer outputs", X, y3, groups)
+    _expect(
+        "y has 3 classes, but a NeuralNetBinaryClassifier predicts two", X, y3, groups, estimator=binary_net()
+    )
+    _expect("pos_label is needed with more than two classes", X, y3, groups, target="equal_opportunity")
+    clf = FairIFClassifier(small_net(n_classes=3), tolerance=0.0, random_state=0)
+    clf.fit(X, y3, sensitive_features=groups)
+    assert clf.gap_names_ == [f"recall[{c}](1) - recall[{c}](0)" for c in (0, 1, 2)]
+    assert clf.predict_proba(X).shape == (len(y), 3) and set(clf.predict(X)) <= {0, 1, 2}
+    assert np.abs(clf.final_gaps_).sum() < np.abs(clf.gaps_).sum()
+    eo = FairIFClassifier(
+        small_net(n_classes=3), target="equal_opportunity", pos_label=[1, 2], random_state=0
+    )
+    assert eo.fit(X, y3, sensitive_features=groups).gap_names_ == ["recall[1](1) - recall[1](0)",
+                                                                   "recall[2](1) - recall[2](0)"]  # fmt: skip
 
 
 def test_not_a_skorch_net(biased_data):

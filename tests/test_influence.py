@@ -202,25 +202,27 @@ def test_gap_gradients_equal_finite_differences(fitted, target, names):
 
 def test_soft_rates_by_hand():
     from fairif_sklearn._influence._gaps import gap_matrix, rate_counts, soft_rate_sums
+    from fairif_sklearn._rates import target_rates
 
     proba = torch.tensor([[0.2, 0.8], [0.4, 0.6], [0.9, 0.1], [0.3, 0.7]], dtype=torch.float64)
     y = torch.tensor([1, 0, 0, 1])
     g = torch.tensor([0, 0, 1, 1])
-    sums = soft_rate_sums(proba, y, g, 2, ("TPR", "TNR"), temperature=1.0)
+    tpr, tnr = target_rates("equalized_odds", np.array([0, 1]))
+    sums = soft_rate_sums(proba, y, g, 2, (tpr, tnr), temperature=1.0)
     torch.testing.assert_close(sums, torch.tensor([0.8, 0.7, 0.4, 0.9], dtype=torch.float64))
-    C, names = gap_matrix(rate_counts(y.numpy(), g.numpy(), 2, ("TPR", "TNR")), 2, ("TPR", "TNR"), ["a", "b"])
+    C, names = gap_matrix(rate_counts(y.numpy(), g.numpy(), 2, (tpr, tnr)), 2, (tpr, tnr), ["a", "b"])
     np.testing.assert_allclose(C @ sums.numpy(), [0.7 - 0.8, 0.9 - 0.4])
     assert names == ["TPR(b) - TPR(a)", "TNR(b) - TNR(a)"]
     # demographic parity: the soft positive rate over all of a group's rows; accuracy parity: the
     # soft accuracy over them
-    rates = ("PPR", "ACC")
+    rates = (*target_rates("demographic_parity", np.array([0, 1])), *target_rates("accuracy_parity", []))
     sums = soft_rate_sums(proba, y, g, 2, rates, temperature=1.0)
     torch.testing.assert_close(
         sums, torch.tensor([0.8 + 0.6, 0.1 + 0.7, 0.8 + 0.4, 0.9 + 0.7], dtype=torch.float64)
     )
     np.testing.assert_array_equal(rate_counts(y.numpy(), g.numpy(), 2, rates), [2, 2, 2, 2])
     # three groups: each group's rate against the pooled rate
-    C3, names3 = gap_matrix(np.array([1.0, 2.0, 1.0]), 3, ("TPR",), ["a", "b", "c"])
+    C3, names3 = gap_matrix(np.array([1.0, 2.0, 1.0]), 3, (tpr,), ["a", "b", "c"])
     np.testing.assert_allclose(C3 @ np.array([1.0, 1.0, 0.0]), [1 - 0.5, 0.5 - 0.5, 0 - 0.5])
     assert names3 == ["TPR(a) - TPR(all)", "TPR(b) - TPR(all)", "TPR(c) - TPR(all)"]
 

@@ -101,8 +101,30 @@ def test_clear_errors():
     with pytest.raises(ValueError, match="at least two groups"):
         average_odds_difference(y, y, sensitive_features=[0, 0, 0, 0])
     with pytest.raises(
-        ValueError, match="Group '0' of sensitive_features has no positive sample, so its TPR is undefined"
+        ValueError,
+        match=r"Group '0' of sensitive_features has no positive sample \(class 1\), so its TPR is undefined",
     ):
         equal_opportunity_difference(np.array([0, 0, 1, 1]), y, sensitive_features=[0, 0, 1, 1])
-    with pytest.raises(ValueError, match="binary target"):
+    with pytest.raises(ValueError, match=r"Group '1' of sensitive_features has no sample \(class 0\)"):
         average_odds_difference(np.array([0, 1, 2, 1]), y, sensitive_features=[0, 0, 1, 1])
+
+
+def test_more_than_two_classes_by_hand():
+    # recall of each class per group: a = [1, 1/2, 1], b = [1/2, 1, 0]; prediction rates of class 2:
+    # a 1/4, b 1/3
+    y = np.array([0, 1, 1, 2, 0, 0, 1, 2])
+    p = np.array([0, 1, 0, 2, 0, 1, 1, 1])
+    s = np.array(["a", "a", "a", "a", "b", "b", "b", "b"])
+    spreads = [0.5, 0.5, 1.0]
+    assert average_odds_difference(y, p, sensitive_features=s) == pytest.approx(np.mean(spreads))
+    assert equal_opportunity_difference(y, p, sensitive_features=s, pos_label=2) == pytest.approx(1.0)
+    assert equal_opportunity_difference(y, p, sensitive_features=s, pos_label=[1, 2]) == pytest.approx(0.75)
+    assert demographic_parity_difference(y, p, sensitive_features=s, pos_label=2) == pytest.approx(1 / 4)
+    with pytest.raises(ValueError, match="pos_label is needed with more than two classes"):
+        equal_opportunity_difference(y, p, sensitive_features=s)
+    # two classes: the same definition is the paper's AOD
+    y2, p2 = (y > 0).astype(int), (p > 0).astype(int)
+    tpr = [np.mean(p2[(y2 == 1) & (s == g)]) for g in "ab"]
+    tnr = [np.mean(1 - p2[(y2 == 0) & (s == g)]) for g in "ab"]
+    expected = 0.5 * (abs(tpr[0] - tpr[1]) + abs(tnr[0] - tnr[1]))
+    assert average_odds_difference(y2, p2, sensitive_features=s) == pytest.approx(expected)

@@ -41,6 +41,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         "tolerance": [StrOptions({"auto"}), Interval(Real, 0, None, closed="both")],  # inf: keep ERM
         "alpha": [Interval(Real, 0, None, closed="neither"), None],
         "target": [StrOptions(set(TARGETS))],
+        "pos_label": "no_validation",  # a label or a list of labels, checked against y in fit
         "retrain": [StrOptions({"finetune", "scratch", "warm_start"})],
         "finetune_epochs": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "max_rounds": [Interval(Integral, 1, None, closed="left")],
@@ -69,6 +70,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         tolerance="auto",
         alpha=None,
         target="equalized_odds",
+        pos_label=None,
         retrain="finetune",
         finetune_epochs="auto",
         max_rounds=1,
@@ -93,6 +95,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         self.tolerance = tolerance
         self.alpha = alpha
         self.target = target
+        self.pos_label = pos_label
         self.retrain = retrain
         self.finetune_epochs = finetune_epochs
         self.max_rounds = max_rounds
@@ -144,7 +147,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
             data.y_val,
             data.g_val,
             data.groups.names,
-            target=self.target,
+            rates=data.rates,
             temperature=self.temperature,
             batch_size=self.batch_size,
         )
@@ -161,8 +164,10 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
             y_val=self.y_val,
             sensitive_val=self.sensitive_val,
             target=self.target,
+            pos_label=self.pos_label,
             holdout_annotated=self.holdout_annotated,
         )
+        check_net(self.estimator, n_classes=len(data.classes))
         stage1 = fit_stage1(
             self.estimator,
             data,

@@ -147,7 +147,8 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if X_ann is None:
             raise ValueError("FairIFClassifierCV needs an annotated set: pass sensitive_features to fit.")
         groups = read_groups(s_ann, n_rows=len(y_ann), name="the annotated set")
-        strata = groups.codes * 2 + np.unique(y_ann, return_inverse=True)[1]
+        classes, y_codes = np.unique(y_ann, return_inverse=True)
+        strata = groups.codes * len(classes) + y_codes
         seed = check_random_state(inner.random_state).randint(0, 2**31 - 1)
         folds = list(StratifiedKFold(self.cv, shuffle=True, random_state=seed).split(strata, strata))
 
@@ -167,7 +168,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         finally:
             shutil.rmtree(cache, ignore_errors=True)
 
-        self.cv_results_ = self._judge(oof, y_ann, s_ann, strata, inner.target)
+        self.cv_results_ = self._judge(oof, y_ann, s_ann, strata, inner.target, inner.pos_label)
         self.cv_results_["folds"] = [held_out for _, held_out in folds]
         chosen = self.cv_results_["chosen"]
         self.n_rounds_ = int(chosen)
@@ -199,7 +200,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             _rows(X, keep), _rows(np.asarray(y), keep), sensitive_features=_rows(sensitive_features, keep)
         )
 
-    def _judge(self, oof, y, s, strata, target) -> dict:
+    def _judge(self, oof, y, s, strata, target, pos_label) -> dict:
         """Out-of-fold gap and accuracy per candidate, their noise against ERM, and the choice."""
         metric = TARGET_METRICS[target][1]
         rng = np.random.RandomState(0)

@@ -19,47 +19,77 @@ PARAMETERS = """\
         a :class:`~sklearn.pipeline.Pipeline`'s preprocessing (a warning says
         so when ``X_val`` is clearly not on ``X``'s scale); in a Pipeline pass
         ``sensitive_features`` to :meth:`fit` instead. Give one or the other.
-    alpha : float, default=0.1
-        Penalty on ``||w - 1||^2 / n``, the paper's lambda in a form that does not
-        depend on the number of rows. Smaller closes more of the gaps with larger
-        weights; tune it with :class:`~sklearn.model_selection.GridSearchCV`.
+    tolerance : "auto" or float, default="auto"
+        When a gap is chased and how far it is closed. ``"auto"``: a gap is
+        chased only when it is beyond its noise, more than ``z`` standard errors
+        from zero (``z`` the two-sided 5% level over all the gaps at once, 2.24
+        for two gaps); when one is, the weights are the smallest change whose
+        predicted gaps are all within one standard error. A number ``t``: gaps
+        beyond ``t`` are chased and closed to within ``t``; ``0`` closes them
+        fully, ``np.inf`` keeps the ERM model. See the user guide.
+    alpha : float or None, default=None
+        Solve the paper's penalty form instead of the bound: the weights
+        minimise the squared remaining gaps plus ``alpha * ||w - 1||^2 / n``
+        (the paper's lambda in a form that does not depend on the number of
+        rows; smaller closes more of the gaps with larger weights).
+        ``tolerance`` still decides whether a gap is chased at all.
     target : {"equalized_odds", "equal_opportunity", "demographic_parity", "accuracy_parity"}, \
 default="equalized_odds"
         What to balance between the groups: TPR and TNR (the paper's choice;
         judged by AOD), TPR only (EOD), the rate of positive predictions (DPD),
-        or the accuracy (AD).
+        or the accuracy (AD). With more than two classes: every class's recall,
+        the recall of the ``pos_label`` classes, the rate at which each
+        ``pos_label`` class is predicted, or the accuracy.
+    pos_label : label or list of labels, default=None
+        The positive class: with two classes, the larger label when None; with
+        more, the class (or classes) that equal opportunity and demographic
+        parity are about (needed for those two targets).
+    retrain : {"finetune", "scratch", "warm_start"}, default="finetune"
+        How stage 2 trains with the weights: the proximal Bregman fine-tune from
+        the ERM model, whose response influence predicts (see the user guide);
+        a fresh clone trained from scratch with the ERM fit's seed (the paper's
+        choice); or plain continued training of the ERM model.
+    finetune_epochs : "auto" or int, default="auto"
+        Epochs of the fine-tune; its iterates over the last epoch are averaged.
+        ``"auto"`` is one epoch.
+    max_rounds : int, default=1
+        Rounds of reweighting: after stage 2, a gap still beyond its noise is
+        measured again at the new model, influence re-linearised there, and
+        the weights solved again, up to this many rounds.
     influence : {"auto", "exact", "last_layer", "cg"}, default="auto"
         How the inverse-curvature products are computed: the full matrix solved
         exactly (small models), the exact solve restricted to the final linear
         layer, or conjugate gradient. ``"auto"`` is exact up to 2000 parameters
         and CG beyond.
     curvature : {"gauss_newton", "hessian"}, default="gauss_newton"
-        The generalised Gauss-Newton matrix (always positive semi-definite) or
-        the Hessian of the training objective (the paper's; often indefinite
-        for a network).
-    damping : float, default=1e-3
-        Added to the curvature's diagonal, on top of the optimizer's weight decay.
+        The generalised Gauss-Newton matrix (always positive semi-definite, the
+        curvature of the fine-tune's objective) or the Hessian of the training
+        objective (the paper's; often indefinite for a network).
+    damping : "auto" or float, default="auto"
+        Added to the curvature's diagonal, on top of the optimizer's weight
+        decay, and the strength of the fine-tune's proximal term. ``"auto"``:
+        2% of the curvature's largest eigenvalue (ten power iterations on a
+        thousand training rows); the value used is ``damping_``.
     temperature : float, default=1.0
         Temperature of the softmax behind the soft rates.
-    curvature_subsample : int, float or None, default=None
+    curvature_subsample : "auto", int, float or None, default="auto"
         Estimate the curvature on this many training rows (a float: this
-        fraction), drawn at random; None uses all.
-    cg_tol : float, default=1e-4
+        fraction), drawn at random; ``"auto"`` is 5000 rows, None all rows.
+    cg_tol : float, default=1e-2
         Relative residual at which CG stops.
     cg_maxiter : int, default=100
         Most CG iterations.
     holdout_annotated : bool, default=True
         With ``sensitive_features``, keep the annotated rows out of training (the
         paper's protocol); their weight in ``sample_weight_`` is zero.
-    retrain : {"scratch", "warm_start"}, default="scratch"
-        How :class:`FairIFClassifier`'s final fit trains: a fresh clone (the
-        paper's choice) or a continuation of the ERM model.
     memory : str, joblib.Memory or None, default=None
-        Cache the part of the fit that does not depend on ``alpha`` (the ERM fit
-        and the influence scores), as :class:`~sklearn.pipeline.Pipeline` caches
-        transformers. A grid search over ``alpha`` then costs one ERM fit and one
-        influence computation per fold, with the same results. A string is a
-        cache folder.
+        Cache the ERM fit and the influence computation, which do not depend on
+        the weight solve's parameters (``tolerance``, ``alpha``) or on stage 2's,
+        as :class:`~sklearn.pipeline.Pipeline` caches transformers. A grid
+        search over those then costs one ERM fit and one influence computation
+        per fold, with the same results. The ERM fit is cached apart, so fits
+        that differ in their annotated set alone share it. A string is a cache
+        folder.
     batch_size : int, default=1024
         Rows per batch in stage 1.
     random_state : int, RandomState or None, default=None
@@ -76,20 +106,35 @@ ATTRIBUTES = """\
         The net fitted by ERM.
     sample_weight_ : ndarray of shape (n_samples,)
         One weight per row of the ``X`` given to ``fit``: never negative, mean
-        one over the training rows, zero for annotated rows held out of training.
+        one over the training rows, zero for annotated rows held out of training
+        (all ones on the training rows when the ERM model was kept).
     influence_scores_ : ndarray of shape (n_gaps, n_train)
         ``a_{F,i}``: up-weighting training row ``i`` by ``u_i`` changes gap ``F``
         by about ``-a_{F,i} * u_i / n_train``.
     gaps_ : ndarray of shape (n_gaps,)
         The soft-rate gaps on the annotated set at the ERM model.
+    gaps_stderr_ : ndarray of shape (n_gaps,)
+        Each gap's standard error over the draw of the annotated rows.
+    gaps_threshold_ : ndarray of shape (n_gaps,)
+        The noise threshold: gaps within it are not chased.
+    reweighted_ : bool
+        False when every gap was within its threshold and the ERM model was kept.
     predicted_gaps_ : ndarray of shape (n_gaps,)
-        The gaps the solve predicts (to first order) after reweighting.
+        The gaps the last weight solve predicts (to first order).
+    materialization_ : ndarray of shape (n_gaps,)
+        The first round's realised change of each gap on the annotated set over
+        its predicted change (NaN without stage 2).
+    rounds_ : list of dict
+        Per round: the gaps it started from, the prediction, the gaps after
+        stage 2, the materialisation, the weights' spread.
+    damping_ : float
+        The damping used.
     gap_names_ : list of str
         A name per gap, e.g. ``"TPR(1) - TPR(0)"``.
     groups_ : ndarray
         The group labels of the annotated set (tuples for several sensitive
         columns).
-    classes_ : ndarray of shape (2,)
+    classes_ : ndarray of shape (n_classes,)
         The class labels.
     train_mask_ : ndarray of bool of shape (n_samples,)
         The rows trained on.
@@ -108,7 +153,7 @@ FIT_SECTIONS = """\
         X : array-like of shape (n_samples, ...)
             Training inputs; integers and booleans are cast to float32.
         y : array-like of shape (n_samples,)
-            Binary target.
+            Class labels (two or more classes).
         sensitive_features : array-like of shape (n_samples,) or (n_samples, n_columns), default=None
             Group labels aligned with ``X``, missing (None, NaN, -1 or pandas NA)
             for rows without one; the annotated rows form the annotated set.

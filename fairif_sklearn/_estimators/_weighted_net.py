@@ -6,7 +6,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fi
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight
 
-from .._rates import check_binary_target
+from .._rates import check_target
 from .._skorch import check_net, fit_net, is_frozen, seeded
 from .._validation import as_model_input, validate_fit_X_y
 from ._predict import _NetPredictMixin
@@ -32,7 +32,7 @@ class WeightedNetClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixi
     ----------
     estimator_ : skorch net
         The fitted net.
-    classes_ : ndarray of shape (2,)
+    classes_ : ndarray of shape (n_classes,)
         The class labels.
     n_features_in_ : int
         Number of features (the second dimension of ``X``).
@@ -67,7 +67,7 @@ class WeightedNetClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixi
             What the net's module takes (cast to float32 from float64, integer
             or boolean arrays).
         y : array-like of shape (n_samples,)
-            Labels of two classes.
+            Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights, not all zero; each batch's loss is
             ``sum(w * l) / sum(w)``.
@@ -80,7 +80,8 @@ class WeightedNetClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixi
             raise TypeError("WeightedNetClassifier trains its net; a FrozenEstimator cannot be trained.")
         check_net(self.estimator)
         X, y = validate_fit_X_y(self, X, y)
-        self.classes_, codes = check_binary_target(y, who=type(self).__name__)
+        self.classes_, codes = check_target(y, who=type(self).__name__)
+        check_net(self.estimator, n_classes=len(self.classes_))
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
             if not sample_weight.any():

@@ -27,7 +27,7 @@ import torch
 from sklearn.utils import gen_batches
 from torch.func import jacrev
 
-from .._rates import RATE_CLASS, RATE_VALUE, TARGETS
+from .._rates import Rate
 
 
 def soft_rate_sums(
@@ -35,7 +35,7 @@ def soft_rate_sums(
     y: torch.Tensor,
     groups: torch.Tensor,
     n_groups: int,
-    rates: tuple[str, ...],
+    rates: tuple[Rate, ...],
     temperature: float,
     power: int = 1,
 ) -> torch.Tensor:
@@ -43,10 +43,10 @@ def soft_rate_sums(
 
     Parameters
     ----------
-    proba : tensor of shape (batch, 2)
+    proba : tensor of shape (batch, n_classes)
         Class probabilities.
     y : tensor of shape (batch,)
-        Encoded target, 0 or 1.
+        Class codes.
     groups : tensor of shape (batch,)
         Group codes in ``range(n_groups)``.
     """
@@ -56,21 +56,20 @@ def soft_rate_sums(
     p_true = p.gather(1, y.long().reshape(-1, 1))[:, 0]
     sums = []
     for rate in rates:
-        c = RATE_CLASS[rate]
-        mask = torch.ones_like(p_true) if c is None else (y == c).to(p.dtype)
-        value = p_true if RATE_VALUE[rate] == "true" else p[:, 1]
+        mask = torch.ones_like(p_true) if rate.rows is None else (y == rate.rows).to(p.dtype)
+        value = p_true if rate.predicted is None else p[:, rate.predicted]
         sums.append((value**power * mask) @ onehot)
     return torch.cat(sums)
 
 
-def rate_counts(y: np.ndarray, groups: np.ndarray, n_groups: int, rates: tuple[str, ...]) -> np.ndarray:
+def rate_counts(y: np.ndarray, groups: np.ndarray, n_groups: int, rates: tuple[Rate, ...]) -> np.ndarray:
     """Counts ``N`` matching :func:`soft_rate_sums`, shape (n_rates * n_groups,)."""
-    rows = [np.ones(len(y), bool) if RATE_CLASS[r] is None else y == RATE_CLASS[r] for r in rates]
+    rows = [np.ones(len(y), bool) if r.rows is None else y == r.rows for r in rates]
     return np.concatenate([np.bincount(groups[m], minlength=n_groups) for m in rows]).astype(float)
 
 
 def gap_matrix(
-    counts: np.ndarray, n_groups: int, rates: tuple[str, ...], group_names: list[str]
+    counts: np.ndarray, n_groups: int, rates: tuple[Rate, ...], group_names: list[str]
 ) -> tuple[np.ndarray, list[str]]:
     """The linear map from rate sums to gaps, and a name for each gap.
 
@@ -81,7 +80,7 @@ def gap_matrix(
     names : list of str
     """
     rows, names = [], []
-    for r_idx, rate in enumerate(rates):
+    for r_idx, rate in enumerate(r.name for r in rates):
         block = slice(r_idx * n_groups, (r_idx + 1) * n_groups)
         n = counts[block]
         if n_groups == 2:
@@ -109,8 +108,8 @@ class AnnotatedGaps:
         The annotated rows, their 0/1 classes and group codes in
         ``range(len(group_names))``.
     group_names : list of str
-    target : str
-        A key of :data:`fairif_sklearn._rates.TARGETS`.
+    rates : tuple of Rate
+        The target's rates (:func:`fairif_sklearn._rates.target_rates`).
     temperature : float
     batch_size : int
     """
@@ -119,12 +118,11 @@ class AnnotatedGaps:
     y_val: np.ndarray
     g_val: np.ndarray
     group_names: list[str]
-    target: str
+    rates: tuple[Rate, ...]
     temperature: float
     batch_size: int
 
     def __post_init__(self):
-        self.rates = TARGETS[self.target]
         self.counts = rate_counts(self.y_val, self.g_val, len(self.group_names), self.rates)
         self.C, self.names = gap_matrix(self.counts, len(self.group_names), self.rates, self.group_names)
 

@@ -37,7 +37,7 @@ def is_frozen(estimator: Any) -> bool:
     return isinstance(estimator, FrozenEstimator)
 
 
-def check_net(estimator: Any) -> None:
+def check_net(estimator: Any, n_classes: int | None = None) -> None:
     """Raise a clear error unless ``estimator`` is a supported skorch classifier.
 
     Parameters
@@ -45,6 +45,8 @@ def check_net(estimator: Any) -> None:
     estimator : object
         The estimator given to a FairIF meta-estimator: a skorch classifier, or a
         fitted one wrapped in :class:`~sklearn.frozen.FrozenEstimator`.
+    n_classes : int, optional
+        The number of classes of the target it will be fitted on.
 
     Raises
     ------
@@ -60,6 +62,11 @@ def check_net(estimator: Any) -> None:
             "FairIF needs a skorch NeuralNetClassifier or NeuralNetBinaryClassifier "
             f"as `estimator`, got {type(net).__name__}. Wrap your torch module "
             "in skorch.NeuralNetClassifier(module, ...) first."
+        )
+    if n_classes is not None and n_classes > 2 and isinstance(net, NeuralNetBinaryClassifier):
+        raise ValueError(
+            f"y has {n_classes} classes, but a NeuralNetBinaryClassifier predicts two; use a "
+            "skorch NeuralNetClassifier whose module outputs one score per class."
         )
     if is_frozen(estimator) and not getattr(net, "initialized_", False):
         raise ValueError(
@@ -159,16 +166,33 @@ def fit_net(net: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = 
     """
     y = loss_target(net, y)
     if sample_weight is None:
-        return net.fit(X, y)
+        with _class_count_check(y):
+            return net.fit(X, y)
     data = dict(X) if isinstance(X, Mapping) else {_DATA_KEY: X}
     data[_WEIGHT_KEY] = np.asarray(sample_weight, dtype=np.float32)
     original = type(net)
     net.__class__ = training_class(original)
     try:
-        net.fit(data, y)
+        with _class_count_check(y):
+            net.fit(data, y)
     finally:
         net.__class__ = original
     return net
+
+
+@contextlib.contextmanager
+def _class_count_check(y: np.ndarray):
+    """Turn torch's "target out of bounds" into an error that says what is wrong with the net."""
+    try:
+        yield
+    except IndexError as error:
+        if "out of bounds" not in str(error):
+            raise
+        n_classes = len(np.unique(y))
+        raise ValueError(
+            f"y has {n_classes} classes, but the net's module has fewer outputs: give it one output per "
+            f"class (e.g. make_mlp_classifier(..., n_classes={n_classes}) or module__n_classes)."
+        ) from error
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._rates import RATE_CLASS, RATE_VALUE, Groups, check_rates_defined, read_groups, resolve_pos_label
+from .._rates import Groups, check_rates_defined, read_groups, target_rates
 
 
 def _check(y_true, y_pred, sensitive_features) -> tuple[np.ndarray, np.ndarray, Groups]:
@@ -46,35 +46,40 @@ def _group_means(hit: np.ndarray, groups: Groups, rows: np.ndarray) -> np.ndarra
     return np.array([hit[rows & (groups.codes == g)].mean() for g in range(groups.n_groups)])
 
 
-def _rates(y_true, y_pred, sensitive_features, pos_label, rates) -> list[np.ndarray]:
-    """Each rate of ``rates`` (the hard counterparts of the soft rates FairIF balances) for each group."""
+def _rates(y_true, y_pred, sensitive_features, pos_label, target) -> list[np.ndarray]:
+    """Each rate of ``target`` (the hard counterparts of the soft rates FairIF balances), per group."""
     y_true, y_pred, groups = _check(y_true, y_pred, sensitive_features)
-    pos_label = resolve_pos_label(np.concatenate([y_true, y_pred]), pos_label)
-    true_class = (y_true == pos_label).astype(np.int64)
-    check_rates_defined(true_class, groups, rates, where="sensitive_features")
-    pred_class = (y_pred == pos_label).astype(np.int64)
-    out = []
-    for r in rates:
-        c = RATE_CLASS[r]
-        rows = np.ones(len(y_true), bool) if c is None else true_class == c
-        hit = pred_class == (true_class if RATE_VALUE[r] == "true" else 1)
-        out.append(_group_means(hit, groups, rows))
-    return out
+    classes = np.unique(np.concatenate([y_true, y_pred]))
+    if len(classes) < 2:
+        raise ValueError(f"y_true and y_pred hold one label only ({classes.tolist()}); a rate needs two.")
+    rates = target_rates(target, classes, pos_label)
+    y_codes, pred_codes = np.searchsorted(classes, y_true), np.searchsorted(classes, y_pred)
+    check_rates_defined(y_codes, groups, rates, where="sensitive_features", classes=classes)
+    all_rows = np.ones(len(y_codes), dtype=bool)
+    return [
+        _group_means(r.hit(y_codes, pred_codes), groups, all_rows if r.rows is None else y_codes == r.rows)
+        for r in rates
+    ]
+
+
+def _mean_spread(rates: list[np.ndarray]) -> float:
+    return float(np.mean([_spread(r) for r in rates]))
 
 
 _PARAMETERS = """\
     Parameters
     ----------
     y_true, y_pred : array-like of shape (n_samples,)
-        True and predicted labels{binary}.
+        True and predicted labels.
     sensitive_features : array-like of shape (n_samples,) or (n_samples, n_columns)
         Group labels; missing ones (``None``, NaN, ``-1``, pandas ``NA``) are
         ignored, so a partially annotated array can be passed as it is; several
         columns (a 2-D array or a DataFrame) or tuples define intersectional
         groups."""
 _POS_LABEL = """
-    pos_label : label, default=None
-        The positive class; the larger label when None."""
+    pos_label : label or list of labels, default=None
+        The positive class: the larger label when None (two classes); with
+        more classes, the class or classes the metric is about."""
 _RETURNS = """
 
     Returns
@@ -97,8 +102,8 @@ def _doc(what: str, rows: str = "", rate: str = "", positive_only: bool = False)
     """Write a metric's Parameters, Returns and (for rates of one class) Raises sections."""
 
     def fill(metric):
-        binary = bool(rate) or positive_only
-        sections = _PARAMETERS.format(binary=" (binary)" if binary else "") + (_POS_LABEL if binary else "")
+        labelled = bool(rate) or positive_only
+        sections = _PARAMETERS + (_POS_LABEL if labelled else "")
         sections += _RETURNS.format(what=what)
         if rate:
             sections += _UNDEFINED.format(rows=rows, rate=rate)
@@ -124,35 +129,39 @@ def demographic_parity_difference(y_true, y_pred, *, sensitive_features, pos_lab
 
     Equal to fairlearn's ``demographic_parity_difference``. ``y_true`` only
     tells which label is positive (the larger one unless ``pos_label`` says).
+    With more than two classes: the mean over the ``pos_label`` classes
+    (needed) of the difference in the rate at which they are predicted.
 
     {{sections}}
     """
-    (ppr,) = _rates(y_true, y_pred, sensitive_features, pos_label, ("PPR",))
-    return _spread(ppr)
+    return _mean_spread(_rates(y_true, y_pred, sensitive_features, pos_label, "demographic_parity"))
 
 
 @_doc("In [0, 1].", rows="positive or no negative", rate="TPR or TNR")
 def average_odds_difference(y_true, y_pred, *, sensitive_features, pos_label=None) -> float:
     """Average odds difference (AOD): the mean of the TPR and TNR differences.
 
-    Equal to fairlearn's ``equalized_odds_difference(..., agg="mean")``.
+    Equal to fairlearn's ``equalized_odds_difference(..., agg="mean")``. With
+    more than two classes: the mean over the classes of the difference in their
+    recall (one-vs-rest TPR), of which the two-class AOD is the special case
+    (a class's recall is the TPR of class 1 and the TNR of class 0).
 
     {{sections}}
     """
-    tpr, tnr = _rates(y_true, y_pred, sensitive_features, pos_label, ("TPR", "TNR"))
-    return 0.5 * (_spread(tpr) + _spread(tnr))
+    return _mean_spread(_rates(y_true, y_pred, sensitive_features, pos_label, "equalized_odds"))
 
 
 @_doc("In [0, 1].", rows="positive", rate="TPR")
 def equal_opportunity_difference(y_true, y_pred, *, sensitive_features, pos_label=None) -> float:
     """Equal opportunity difference (EOD): the largest difference in TPR.
 
-    Equal to fairlearn's ``equal_opportunity_difference``.
+    Equal to fairlearn's ``equal_opportunity_difference``. With more than two
+    classes: the mean over the ``pos_label`` classes (needed) of the difference
+    in their recall.
 
     {{sections}}
     """
-    (tpr,) = _rates(y_true, y_pred, sensitive_features, pos_label, ("TPR",))
-    return _spread(tpr)
+    return _mean_spread(_rates(y_true, y_pred, sensitive_features, pos_label, "equal_opportunity"))
 
 
 # the metric that judges each target on hard predictions, and its short name
