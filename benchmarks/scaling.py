@@ -1,4 +1,4 @@
-"""``python benchmarks/scaling.py``: a GridSearchCV over FairIF, serial against two workers (a developer tool).
+"""``python benchmarks/scaling.py``: a search over FairIF, serial against two workers (a developer tool).
 
 Wall time (median over ``--repeats``) of the same search run serially, with
 joblib's own processes (loky), on a local Dask cluster and on a local Ray
