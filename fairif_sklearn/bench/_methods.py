@@ -44,12 +44,13 @@ class Result:
 
 
 def scores(y, pred, s) -> dict:
-    """Accuracy and the paper's three fairness differences."""
+    """Accuracy and the paper's three fairness differences (EOD needs a positive class: NaN beyond two)."""
+    two_classes = len(np.unique(np.concatenate([y, pred]))) <= 2
     return {
         "acc": float(np.mean(y == pred)),
         "AD": accuracy_difference(y, pred, sensitive_features=s),
         "AOD": average_odds_difference(y, pred, sensitive_features=s),
-        "EOD": equal_opportunity_difference(y, pred, sensitive_features=s),
+        "EOD": equal_opportunity_difference(y, pred, sensitive_features=s) if two_classes else float("nan"),
     }
 
 

@@ -102,8 +102,9 @@ def make_ci_mnist(
     Returns
     -------
     Bunch
-        ``X_<split>`` (n, 3, 32, 32) float32, ``y_<split>`` and ``s_<split>``
-        int64 for each split asked for; ``counts``, the (label, group) cell
+        ``X_<split>`` (n, 3, 32, 32) float32, ``y_<split>`` (1 for an even
+        digit), ``s_<split>`` and ``digit_<split>`` (the digit itself, for a
+        ten-class task) int64 for each split asked for; ``counts``, the (label, group) cell
         counts over all three splits in Table 5's order (odd blue, odd red, even
         blue, even red); ``DESCR``.
 
@@ -144,6 +145,7 @@ def make_ci_mnist(
         if name in splits:
             out[f"X_{name}"] = _colour(images[rows], s, np.random.default_rng(seed))
             out[f"y_{name}"], out[f"s_{name}"] = y, s
+            out[f"digit_{name}"] = digits[rows].astype(np.int64)
         counts += [np.sum((y == c) & (s == g)) for c in (0, 1) for g in (0, 1)]
     out["counts"] = dict(zip(("odd blue", "odd red", "even blue", "even red"), counts.tolist(), strict=True))
     out["DESCR"] = (
