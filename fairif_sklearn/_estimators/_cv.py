@@ -206,10 +206,11 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         rng = np.random.RandomState(0)
         boot = [_stratified_resample(strata, rng) for _ in range(N_BOOTSTRAP)]
 
+        labels = {} if target == "accuracy_parity" else {"pos_label": pos_label}
+
         def figures(pred, rows=slice(None)):
-            return metric(y[rows], pred[rows], sensitive_features=_rows(s, rows)), np.mean(
-                y[rows] == pred[rows]
-            )
+            gap = metric(y[rows], pred[rows], sensitive_features=_rows(s, rows), **labels)
+            return gap, np.mean(y[rows] == pred[rows])
 
         erm_gap, erm_acc = figures(oof[0])
         erm_boot = np.array([figures(oof[0], b) for b in boot])
