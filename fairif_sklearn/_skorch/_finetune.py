@@ -57,7 +57,7 @@ class _Anchor:
 
     def penalty(self) -> torch.Tensor:
         """``(strength / 2) * ||theta - theta0||^2`` over the trainable parameters."""
-        params = dict(self.functions._wrapper.named_parameters())
+        params = self.functions.live_params()
         anchor = self.functions.params
         return 0.5 * self.strength * sum(((params[n] - a) ** 2).sum() for n, a in anchor.items())
 

@@ -105,6 +105,10 @@ class NetFunctions:
         """Class probabilities, shape (batch, 2), differentiable in ``params``."""
         return self._nonlinearity(self.output(params, x))
 
+    def live_params(self) -> dict:
+        """The net's trainable parameters themselves (not copies), by the names of ``params``."""
+        return {name: p for name, p in self._wrapper.named_parameters() if p.requires_grad}
+
     def n_params(self) -> int:
         """Number of trainable parameters."""
         return sum(p.numel() for p in self.params.values())
