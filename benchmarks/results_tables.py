@@ -138,7 +138,8 @@ def _ratios(rows: list[dict], method: str) -> list[float]:
     out = []
     for r in rows:
         if r["method"] == method and r.get("materialization"):
-            out += [x for x in json.loads(r["materialization"]) if x is not None and np.isfinite(x)]
+            values = json.loads(r["materialization"].replace("nan", "NaN"))  # written as a Python list
+            out += [x for x in values if x is not None and np.isfinite(x)]
     return out
 
 
