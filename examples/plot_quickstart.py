@@ -4,7 +4,7 @@ Quickstart: a fairer net from one ``fit``
 ==========================================
 
 A skorch net trained by ERM on data where one group is scarce has unequal
-true-positive and true-negative rates across groups. :class:`FairIFClassifier`
+true-positive and true-negative rates across groups. :class:`~fairif_sklearn.FairIFClassifier`
 measures those gaps on a small annotated set (the only rows whose group it
 needs), finds by influence functions the sample weights that close them, and
 fine-tunes the ERM model with those weights. This example fits it with its

@@ -205,6 +205,12 @@ def validate_fit_X_y(est, X, y) -> tuple[np.ndarray, np.ndarray]:
     shape of a row, which :func:`check_predict_X` compares against.
     """
     X, y = validate_data(est, X, y, reset=True, **X_CHECKS)
-    est.n_features_in_ = X.shape[1] if X.ndim > 1 else 1
+    if X.ndim == 1:
+        raise ValueError(
+            "Expected a 2D array (n_samples, n_features), or more dimensions for images, got a "
+            "1D array instead. Reshape your data with X.reshape(-1, 1) if it has a single "
+            "feature, or X.reshape(1, -1) if it is a single sample."
+        )
+    est.n_features_in_ = X.shape[1]
     est._input_shape = X.shape[1:]
     return X, y
