@@ -22,7 +22,7 @@ def documented_names() -> set[tuple[str, str]]:
     """(module, name) for every autosummary entry and ``.. data::`` of api.rst."""
     names, module, in_autosummary = set(), None, False
     for line in API_RST.read_text().splitlines():
-        if m := re.match(r"\.\. currentmodule:: (\S+)", line):
+        if m := re.match(r"\.\. (?:current)?module:: (\S+)", line):
             module = m.group(1)
         elif m := re.match(r"\.\. data:: (\S+)", line):
             names.add((module, m.group(1)))

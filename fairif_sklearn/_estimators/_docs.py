@@ -59,7 +59,7 @@ default="equalized_odds"
     influence : {"auto", "exact", "last_layer", "cg"}, default="auto"
         How the inverse-curvature products are computed: the full matrix solved
         exactly (small models), the exact solve restricted to the final linear
-        layer, or conjugate gradient. ``"auto"`` is exact up to 2000 parameters
+        layer, or conjugate gradient. ``"auto"`` is exact up to 256 parameters
         and CG beyond.
     curvature : {"gauss_newton", "hessian"}, default="gauss_newton"
         The generalised Gauss-Newton matrix (always positive semi-definite, the
