@@ -72,8 +72,10 @@ for target in TARGETS:
     clf = FairIFClassifier(net, target=target, random_state=0).fit(X, y, sensitive_features=groups)
     rows.setdefault("ERM", scores(clf.erm_estimator_))
     rows[target] = scores(clf)
-    print(f"{target:19s} {clf.gap_names_}: at ERM {clf.gaps_.round(3)}, noise threshold "
-          f"{clf.gaps_threshold_.round(3)}, after {clf.final_gaps_.round(3)} (reweighted: {clf.reweighted_})")
+    print(
+        f"{target:19s} {clf.gap_names_}: at ERM {clf.gaps_.round(3)}, noise threshold "
+        f"{clf.gaps_threshold_.round(3)}, after {clf.final_gaps_.round(3)} (reweighted: {clf.reweighted_})"
+    )
 
 print(f"\n{'':19s} " + " ".join(f"{k:>8s}" for k in rows["ERM"]))
 for name, r in rows.items():

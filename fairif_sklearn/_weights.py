@@ -50,6 +50,15 @@ class WeightSolution:
     n_clipped: int
 
 
+def _problem(scores, gaps, base) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scores centred over the rows (a weight change of mean zero moves nothing), the gaps,
+    and the base weights (ones when None), as float arrays."""
+    a = np.asarray(scores, dtype=float)
+    a = a - a.mean(axis=1, keepdims=True)
+    base = np.ones(a.shape[1]) if base is None else np.asarray(base, dtype=float)
+    return a, np.asarray(gaps, dtype=float), base
+
+
 def solve_weights(
     scores: np.ndarray,
     gaps: np.ndarray,
@@ -81,11 +90,8 @@ def solve_weights(
     -------
     WeightSolution
     """
-    a = np.asarray(scores, dtype=float)
-    d = np.asarray(gaps, dtype=float)
+    a, d, base = _problem(scores, gaps, base)
     k, n = a.shape
-    a = a - a.mean(axis=1, keepdims=True)
-    base = np.ones(n) if base is None else np.asarray(base, dtype=float)
     lower = -base
 
     def primal(c):
@@ -158,12 +164,9 @@ def solve_weights_within(
     """
     from scipy.optimize import minimize
 
-    a = np.asarray(scores, dtype=float)
-    d = np.asarray(gaps, dtype=float)
+    a, d, base = _problem(scores, gaps, base)
     b = np.asarray(bound, dtype=float)
     k, n = a.shape
-    a = a - a.mean(axis=1, keepdims=True)
-    base = np.ones(n) if base is None else np.asarray(base, dtype=float)
     lower = -base
     if np.all(np.abs(d) <= b):
         return WeightSolution(base / base.mean(), d.copy(), np.zeros(k), 0, True, int(np.sum(base == 0)))

@@ -24,6 +24,15 @@ def _axes(ax, name: str):
     return ax
 
 
+def _finish(display, ax, title: str, legend: bool = True):
+    """Title (and legend) on ``ax``, which becomes the display's ``ax_`` and ``figure_``."""
+    ax.set_title(title)
+    if legend:
+        ax.legend(fontsize=8)
+    display.ax_, display.figure_ = ax, ax.figure
+    return display
+
+
 class GapsDisplay:
     """The annotated set's gaps: at ERM with their noise band, as predicted and as realised, per round.
 
@@ -90,10 +99,7 @@ class GapsDisplay:
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_xticks(x, self.gap_names, rotation=15 if len(x) > 2 else 0)
         ax.set_ylabel("soft-rate gap on the annotated set")
-        ax.set_title("FairIF: gaps (grey: within noise)")
-        ax.legend(fontsize=8)
-        self.ax_, self.figure_ = ax, ax.figure
-        return self
+        return _finish(self, ax, "FairIF: gaps (grey: within noise)")
 
 
 class WeightsDisplay:
@@ -161,10 +167,7 @@ class WeightsDisplay:
         ax.axvline(1.0, color="black", linewidth=0.8, linestyle="--")
         ax.set_xlabel("sample weight (1: as in ERM)")
         ax.set_ylabel("training rows")
-        ax.set_title("FairIF: who is up- and down-weighted")
-        ax.legend(fontsize=8)
-        self.ax_, self.figure_ = ax, ax.figure
-        return self
+        return _finish(self, ax, "FairIF: who is up- and down-weighted")
 
 
 class TradeoffDisplay:
@@ -243,6 +246,4 @@ class TradeoffDisplay:
             ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
         ax.set_xlabel(f"{self.gap_name} on held-out annotated rows (lower is fairer)")
         ax.set_ylabel("accuracy on held-out annotated rows")
-        ax.set_title("FairIF: fairness against accuracy")
-        self.ax_, self.figure_ = ax, ax.figure
-        return self
+        return _finish(self, ax, "FairIF: fairness against accuracy", legend=False)
