@@ -133,6 +133,16 @@ def _timed(fn, repeats: int = 1):
     return statistics.median(times), out
 
 
+def _timed_side_by_side(fns: list, repeats: int) -> list[tuple[float, object]]:
+    """``_timed`` for several functions whose calls take turns, so that a change of the
+    machine's load in the meantime weighs on each alike; per function, the median and last result."""
+    runs = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, times in zip(fns, runs, strict=True):
+            times.append(_timed(fn))
+    return [(statistics.median(t for t, _ in times), times[-1][1]) for times in runs]
+
+
 def _stage1(net, X, y, X_val, y_val, s_val, random_state=0, **settings):
     """Stage 1 given the ERM net, with the estimators' defaults for what ``settings`` does not set."""
     settings = replace(FairIFWeigher(None)._influence_settings(), **settings)
@@ -161,8 +171,9 @@ def stage1_vs_epoch(kind: str, n: int, repeats: int, fitted=None, **kw) -> dict:
     """Median stage-1 time against the median time of one ERM epoch of the same net on the same rows."""
     net, X, y, X_val, y_val, s_val = fitted or _fitted(kind, n)
     epoch_net = _net(kind, int(np.prod(X.shape[1:])), 1)
-    epoch, _ = _timed(lambda: fit_net(epoch_net, X, y), repeats)
-    stage1, (result, _) = _timed(lambda: _stage1(net, X, y, X_val, y_val, s_val, **kw), repeats)
+    (epoch, _), (stage1, (result, _)) = _timed_side_by_side(
+        [lambda: fit_net(epoch_net, X, y), lambda: _stage1(net, X, y, X_val, y_val, s_val, **kw)], repeats
+    )
     settings = {k: v for k, v in kw.items() if k != "random_state"}
     n_params = NetFunctions(net).n_params()
     return {"data": kind, "n_train": len(y), "n_annotated": len(y_val), "n_params": n_params,
@@ -184,18 +195,19 @@ def _annotated(kind: str, n: int, real):
 def whole_fit_vs_erm(kind: str, n: int, repeats: int, real=None) -> dict:
     """A whole default ``FairIFClassifier.fit`` against one ERM fit of the same net on the same rows.
 
-    Side by side, medians over ``repeats``; ``FairIFClassifierCV`` (its default
-    three folds) once, as the selecting variant.
+    Side by side (the repeats take turns), medians over ``repeats``;
+    ``FairIFClassifierCV`` (its default three folds) once, as the selecting variant.
     """
     X, y, X_val, y_val, s_val = _annotated(kind, n, real)
     n_features = int(np.prod(X.shape[1:]))
     epochs = 15 if real else 10
     annotated = dict(X_val=X_val, y_val=y_val, sensitive_val=s_val, random_state=0)
-    erm, _ = _timed(
-        lambda: WeightedNetClassifier(_net(kind, n_features, epochs), random_state=0).fit(X, y), repeats
-    )
-    fit, clf = _timed(
-        lambda: FairIFClassifier(_net(kind, n_features, epochs), **annotated).fit(X, y), repeats
+    (erm, _), (fit, clf) = _timed_side_by_side(
+        [
+            lambda: WeightedNetClassifier(_net(kind, n_features, epochs), random_state=0).fit(X, y),
+            lambda: FairIFClassifier(_net(kind, n_features, epochs), **annotated).fit(X, y),
+        ],
+        repeats,
     )
     cv_seconds, cv = _timed(
         lambda: FairIFClassifierCV(FairIFClassifier(_net(kind, n_features, epochs), **annotated)).fit(X, y)

@@ -1,7 +1,7 @@
 """
-=====================================
+======================================
 Which fairness target: four on one net
-=====================================
+======================================
 
 :class:`~fairif_sklearn.FairIFClassifier` balances one of four targets between
 the groups, each judged by its own metric:
