@@ -59,6 +59,21 @@ def test_valid_size_study(tmp_path, capsys):
     assert (tmp_path / "synthetic-group_size-valid-size.png").exists()
 
 
+@pytest.mark.slow
+def test_prefit_net_is_debiased_from_its_own_predictions(tmp_path, capsys):
+    argv = ["--seeds", "1", "--n-samples", "1500", "--prefit", "--no-variants", "--no-cv",
+            "--no-fairlearn", "--threads", "1"]  # fmt: skip
+    assert main(argv + ["--out", str(tmp_path), "-q"]) == 0
+    with open(tmp_path / "synthetic-group_size-runs.csv") as f:
+        rows = {r["method"]: r for r in csv.DictReader(f)}
+    prefit, debiased = rows["ERM, a net trained once (prefit)"], rows["FairIF [FrozenEstimator(that net)]"]
+    # the prefit net is another model than FairIF's own ERM fit, and FairIF started from it
+    assert prefit["AOD"] != rows["ERM"]["AOD"]
+    assert debiased["reweighted"] in ("True", "False") and debiased["gaps"]
+    if debiased["reweighted"] == "False":
+        assert debiased["AOD"] == prefit["AOD"]
+
+
 def test_random_groups_are_left_alone(tmp_path, capsys):
     argv = ["--seeds", "1", "--n-samples", "1500", "--random-groups", "--no-variants", "--no-cv",
             "--no-fairlearn", "--threads", "1"]  # fmt: skip

@@ -91,6 +91,11 @@ def _parse(argv):
         help="replace the groups by random ones (a data set with no real bias: FairIF should leave it alone)",
     )  # fmt: skip
     p.add_argument("--no-cv", action="store_true", help="skip FairIFClassifierCV")
+    p.add_argument(
+        "--prefit", action="store_true",
+        help="also train a net once (another seed) and debias it with "
+        "FairIFClassifier(FrozenEstimator(net)): a model you already have, without an ERM fit",
+    )  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     args.threads = free_cores() if args.threads == "auto" else int(args.threads)
@@ -119,6 +124,8 @@ def _steps(args) -> list[str]:
         steps += list(_methods.VARIANTS)
     if not args.no_cv:
         steps.append("FairIFClassifierCV")
+    if args.prefit:
+        steps.append("FairIF on a prefit net")
     if not (args.no_fairlearn or args.digits):
         steps += ["ThresholdOptimizer", "ExponentiatedGradient (valid groups)",
                   "ExponentiatedGradient (oracle)", "Reweighing (oracle)"]  # fmt: skip
@@ -144,6 +151,8 @@ def _run_seed(args, seed: int, data, memory) -> list:
             results.append(_methods.fairif(data, seed, memory, label=step, **_methods.VARIANTS[step])[1])
         elif step == "FairIFClassifierCV":
             results.append(_methods.fairif_cv(data, seed, memory))
+        elif step == "FairIF on a prefit net":
+            results += list(_methods.prefit(data, seed))
         elif step == "ThresholdOptimizer":
             results.append(_methods.threshold_optimizer(data, seed, erm_net, oracle=False))
             results.append(_methods.threshold_optimizer(data, seed, erm_net, oracle=True))

@@ -30,6 +30,8 @@ VARIANTS = {
     "FairIF [max_rounds=2]": {"max_rounds": 2},
 }
 FAIRIF_CV = "FairIFClassifierCV"
+PREFIT_ERM = "ERM, a net trained once (prefit)"
+PREFIT = "FairIF [FrozenEstimator(that net)]"
 
 
 @dataclass
@@ -119,6 +121,25 @@ def fairif_cv(data: BenchData, seed: int, memory) -> Result:
         "n_rounds_chosen": cv.n_rounds_,
     }
     return _evaluate(FAIRIF_CV, GROUPS_VALID, data, lambda X, s: cv.predict(X), **extra)
+
+
+def prefit(data: BenchData, seed: int) -> tuple[Result, Result]:
+    """A net trained once by the user (another seed than FairIF's own ERM fit), and FairIF
+    debiasing it through ``FrozenEstimator``: no ERM fit, stage 2 fine-tunes a copy."""
+    from sklearn.frozen import FrozenEstimator
+
+    from .._skorch import fit_net, seeded
+
+    net = data.make_net()
+    classes, codes = np.unique(data.y_train, return_inverse=True)
+    with seeded(seed + 20_000, net.device):
+        fit_net(net, data.X_train, codes)
+    erm = _evaluate(PREFIT_ERM, GROUPS_NONE, data, lambda X, s: classes[net.predict(X).astype(int)])
+    clf = _fairif_classifier(data, seed, None).set_params(estimator=FrozenEstimator(net))
+    start = time.perf_counter()
+    clf.fit(data.X_train, data.y_train)
+    extra = _fairif_extra(clf, time.perf_counter() - start)
+    return erm, _evaluate(PREFIT, GROUPS_VALID, data, lambda X, s: clf.predict(X), **extra)
 
 
 def erm_other_init(data: BenchData, seed: int) -> Result:
