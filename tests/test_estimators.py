@@ -85,6 +85,25 @@ def test_other_skorch_nets(biased_data, make_net):
     assert clf.predict_proba(X).shape == (len(y), 2)
 
 
+def test_a_cnn_on_images(biased_data):
+    from fairif_sklearn.nets import make_cnn_classifier
+
+    X, y, s = biased_data
+    # each row's ten features spread over a 3x4x4 image (and zeros), a group shift included
+    images = np.zeros((len(y), 3, 4, 4), dtype=np.float32)
+    images.reshape(len(y), -1)[:, : X.shape[1]] = X
+    net = make_cnn_classifier(channels=(8, 16), max_epochs=5, batch_size=256)
+    clf = FairIFClassifier(net, tolerance=0.0, random_state=0).fit(
+        images, y, sensitive_features=partial_groups(s, 400)
+    )
+    assert clf.influence_info_["method"] == "cg" and clf.reweighted_
+    assert clf.predict(images).shape == (len(y),) and np.ptp(clf.sample_weight_[clf.train_mask_]) > 0
+    # the gaps moved the way influence predicted
+    assert np.all(np.sign(clf.final_gaps_ - clf.gaps_) == np.sign(clf.predicted_gaps_ - clf.gaps_))
+    with pytest.raises(ValueError, match="fitted on \\(3, 4, 4\\)"):
+        clf.predict(X)
+
+
 def test_three_groups_and_equal_opportunity(biased_data):
     X, y, _ = biased_data
     s3 = np.random.RandomState(0).randint(0, 3, len(y)).astype(float)

@@ -237,3 +237,42 @@ def test_indefinite_hessian_is_reported(fitted):
         pytest.skip("this net's Hessian happens to be positive definite")
     with pytest.raises(ValueError, match="not positive definite"):
         _influence(model, X, y, s, curvature="hessian", damping=0.0)
+
+
+@pytest.fixture(scope="module")
+def fitted_cnn():
+    from fairif_sklearn.nets import make_cnn_classifier
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(96, 3, 12, 12)).astype(np.float32)
+    y = (X[:, 0].mean(axis=(1, 2)) > 0).astype(np.int64)
+    torch.manual_seed(0)
+    net = make_cnn_classifier(channels=(4, 6), max_epochs=3).fit(X, y)
+    return NetFunctions(net), X, y
+
+
+def test_cnn_jvp_scores_equal_explicit_gradient_dot_products(fitted_cnn):
+    model, X, y = fitted_cnn
+    V = torch.randn(2, model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    scores = influence_scores(model, X, y, list(model.params), V, batch_size=32)
+    expected = (V @ per_sample_gradients(model, X, y).T).numpy()
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+
+
+def test_cnn_gauss_newton_products_equal_brute_force(fitted_cnn):
+    model, X, y = fitted_cnn
+    X, y = X[:12], y[:12]
+    G = brute_force_ggn(model, X, y)
+    op = CurvatureOperator(
+        model,
+        X,
+        y,
+        np.arange(len(y)),
+        list(model.params),
+        curvature="gauss_newton",
+        damping=0.0,
+        batch_size=5,
+    )
+    V = torch.randn(2, G.shape[0], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    expected = (V @ G).numpy()
+    np.testing.assert_allclose(op.matmat(V).numpy(), expected, rtol=1e-3, atol=1e-4 * np.abs(expected).max())

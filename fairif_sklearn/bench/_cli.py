@@ -77,6 +77,10 @@ def _parse(argv):
     )  # fmt: skip
     p.add_argument("--max-epochs", type=int, default=15, help="ci-mnist: epochs of each fit")
     p.add_argument(
+        "--net", choices=["mlp", "cnn"], default="mlp",
+        help="ci-mnist: the paper's MLP, or a small CNN (fairif_sklearn.nets.CNN)",
+    )  # fmt: skip
+    p.add_argument(
         "--digits", action="store_true",
         help="ci-mnist: the digit (ten classes) as the target instead of even/odd; FairIF balances every "
         "digit's recall, scored by the ten-class AOD (fairlearn's mitigators are binary and are skipped)",
@@ -108,7 +112,7 @@ def _load(args, seed):
     elif args.dataset == "ci-mnist":
         data = _datasets.ci_mnist(
             seed, bias=args.bias, device=args.device, data_home=args.data_home, max_epochs=args.max_epochs,
-            digits=args.digits,
+            digits=args.digits, net=args.net,
         )  # fmt: skip
     else:
         data = _datasets.adult(seed, device=args.device, data_home=args.data_home)

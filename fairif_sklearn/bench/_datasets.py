@@ -48,10 +48,24 @@ def synthetic(seed: int, *, bias: str, device: str, n_samples: int = 6000, n_val
     )  # fmt: skip
 
 
+def _cnn(device, **kw):
+    from ..nets import make_cnn_classifier
+
+    return lambda: make_cnn_classifier(device=device, callbacks=[("progress", EpochTicker())], **kw)
+
+
 def ci_mnist(
-    seed: int, *, bias: str, device: str, data_home=None, max_epochs: int = 15, digits: bool = False
+    seed: int,
+    *,
+    bias: str,
+    device: str,
+    data_home=None,
+    max_epochs: int = 15,
+    digits: bool = False,
+    net: str = "mlp",
 ) -> BenchData:
-    """CI-MNIST with one of the paper's biases and its MLP (one hidden layer of 64).
+    """CI-MNIST with one of the paper's biases and its MLP (one hidden layer of 64), or with
+    ``net="cnn"`` :class:`~fairif_sklearn.nets.CNN` (two convolution blocks of 16 and 32 channels).
 
     The target is "even digit", or with ``digits`` the digit itself (ten classes).
     """
@@ -60,13 +74,13 @@ def ci_mnist(
     d = make_ci_mnist(bias, data_home=data_home, random_state=seed)
     n_features = int(np.prod(d.X_train.shape[1:]))
     y = {split: d[f"digit_{split}" if digits else f"y_{split}"] for split in ("train", "valid", "test")}
+    fit = dict(lr=1e-3, max_epochs=max_epochs, batch_size=256, n_classes=10 if digits else 2)
     return BenchData(
-        f"ci-mnist-{bias}{'-digits' if digits else ''}",
+        f"ci-mnist-{bias}{'-digits' if digits else ''}{'-cnn' if net == 'cnn' else ''}",
         d.X_train, y["train"], d.s_train,
         d.X_valid, y["valid"], d.s_valid,
         d.X_test, y["test"], d.s_test,
-        _net(n_features, (64,), device, lr=1e-3, max_epochs=max_epochs, batch_size=256,
-             n_classes=10 if digits else 2),
+        (_net(n_features, (64,), device, **fit) if net == "mlp" else _cnn(device, **fit)),
     )  # fmt: skip
 
 
