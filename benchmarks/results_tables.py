@@ -61,11 +61,13 @@ def _list_table(header: list[str], rows: list[list[str]], widths: str | None = N
 
 def _cell(row: dict, metric: str, scale: float = 1, digits: int = 4) -> str:
     mean, std = float(row[f"{metric}_mean"]) * scale, float(row[f"{metric}_std"]) * scale
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return "—" if np.isnan(mean) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
 def _pct(value) -> str:
-    return "" if value in ("", None) else f"{float(value):+.0%}"
+    if value in ("", None):
+        return ""
+    return "—" if np.isnan(float(value)) else f"{float(value):+.0%}"
 
 
 def method_table(summary: list[dict]) -> str:
