@@ -1,8 +1,9 @@
 """``fairif-bench``: FairIF against ERM and fairlearn's mitigators, over seeds.
 
-With no argument it runs the embedded biased data set (no download) on the CPU
-in under two minutes. ``--dataset ci-mnist --bias ...`` and ``--dataset adult``
-run the real data sets (read from ``--data-home`` or ``FAIRIF_DATA``).
+With no argument it runs the embedded biased data set (no download) on the CPU:
+106 s measured on two cores with another job running, 236 s with three.
+``--dataset ci-mnist --bias ...`` and ``--dataset adult`` run the real data sets
+(read from ``--data-home`` or ``FAIRIF_DATA``).
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ test set's accuracy, AD, AOD and EOD (mean +- std) and writes CSV files and a
 PNG of accuracy against AOD to --out.
 
 With no argument it runs the embedded biased data set (no download) on the CPU
-in under two minutes. --dataset ci-mnist and --dataset adult run the real data
+(106 s measured on two cores with another job running, 236 s with three).
+--dataset ci-mnist and --dataset adult run the real data
 sets, read from --data-home, else $FAIRIF_DATA, else ~/fairif_data, and
 downloaded there (with SHA-256 checks) only when missing and online."""
 
 EPILOG = """\
 examples:
-  fairif-bench                               # embedded biased data, CPU, about a minute
+  fairif-bench                               # embedded biased data, CPU, about two minutes
   fairif-bench --dataset ci-mnist --bias class_size --seeds 5 --device cuda
   fairif-bench --dataset adult --data-home /path/to/data   # holds adult/adult.data(.gz)"""
 
