@@ -73,6 +73,14 @@ def brute_force_ggn(model, X, y):
     return G / len(y)
 
 
+def _gauss_newton(model, X, y, batch_size):
+    """The engine's undamped Gauss-Newton operator over all of ``X``'s rows."""
+    return CurvatureOperator(
+        model, X, y, np.arange(len(y)), list(model.params), curvature="gauss_newton", damping=0.0,
+        batch_size=batch_size,
+    )  # fmt: skip
+
+
 def per_sample_gradients(model, X, y):
     """An explicit (n, p) matrix of per-sample loss gradients, one autograd call per row."""
     theta = {k: v.clone().requires_grad_(True) for k, v in model.params.items()}
@@ -107,16 +115,7 @@ def test_dense_hessian_equals_brute_force(fitted, name):
 def test_dense_gauss_newton_equals_brute_force(fitted, name):
     model, X, y, _ = fitted[name]
     X, y = X[:60], y[:60]
-    op = CurvatureOperator(
-        model,
-        X,
-        y,
-        np.arange(len(y)),
-        list(model.params),
-        curvature="gauss_newton",
-        damping=0.0,
-        batch_size=25,
-    )
+    op = _gauss_newton(model, X, y, batch_size=25)
     expected = brute_force_ggn(model, X, y) + model.weight_decay * torch.eye(
         model.n_params(), dtype=torch.float64
     )
@@ -263,16 +262,7 @@ def test_cnn_gauss_newton_products_equal_brute_force(fitted_cnn):
     model, X, y = fitted_cnn
     X, y = X[:12], y[:12]
     G = brute_force_ggn(model, X, y)
-    op = CurvatureOperator(
-        model,
-        X,
-        y,
-        np.arange(len(y)),
-        list(model.params),
-        curvature="gauss_newton",
-        damping=0.0,
-        batch_size=5,
-    )
+    op = _gauss_newton(model, X, y, batch_size=5)
     V = torch.randn(2, G.shape[0], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     expected = (V @ G).numpy()
     np.testing.assert_allclose(op.matmat(V).numpy(), expected, rtol=1e-3, atol=1e-4 * np.abs(expected).max())
