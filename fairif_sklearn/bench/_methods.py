@@ -82,9 +82,9 @@ def _fairif_extra(clf: FairIFClassifier, seconds: float) -> dict:
     }
 
 
-def _fairif_classifier(data: BenchData, seed: int, memory, **params) -> FairIFClassifier:
+def _fairif_classifier(data: BenchData, seed: int, memory, estimator=None, **params) -> FairIFClassifier:
     return FairIFClassifier(
-        data.make_net(),
+        data.make_net() if estimator is None else estimator,
         X_val=data.X_valid,
         y_val=data.y_valid,
         sensitive_val=data.s_valid,
@@ -135,7 +135,7 @@ def prefit(data: BenchData, seed: int) -> tuple[Result, Result]:
     with seeded(seed + 20_000, net.device):
         fit_net(net, data.X_train, codes)
     erm = _evaluate(PREFIT_ERM, GROUPS_NONE, data, lambda X, s: classes[net.predict(X).astype(int)])
-    clf = _fairif_classifier(data, seed, None).set_params(estimator=FrozenEstimator(net))
+    clf = _fairif_classifier(data, seed, None, estimator=FrozenEstimator(net))
     start = time.perf_counter()
     clf.fit(data.X_train, data.y_train)
     extra = _fairif_extra(clf, time.perf_counter() - start)
@@ -177,8 +177,9 @@ class _FittedNet(ClassifierMixin, BaseEstimator):
     def __init__(self, net=None):
         self.net = net
 
-    def fit(self, X, y):  # never called: the net is fitted (prefit=True)
-        raise NotImplementedError
+    def fit(self, X, y):
+        """Nothing to fit: the net is fitted already (as ``sklearn.frozen.FrozenEstimator``)."""
+        return self
 
     def __sklearn_is_fitted__(self):
         return True
