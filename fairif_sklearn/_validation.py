@@ -17,6 +17,7 @@ from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.validation import validate_data
 
 from ._rates import Groups, Rate, check_rates_defined, check_target, read_groups, target_rates
+from ._skorch import check_dataset, is_dataset, take
 
 # what X may be: numeric, any number of dimensions (images), finite
 X_CHECKS = dict(ensure_2d=False, allow_nd=True, dtype="numeric", ensure_all_finite=True)
@@ -27,14 +28,16 @@ ROUTED_FORM = (
 )
 
 
-def as_model_input(X: np.ndarray) -> np.ndarray:
-    """``X`` as a skorch module expects it: float32, writable.
+def as_model_input(X):
+    """``X`` as a skorch module expects it: float32, writable (a torch Dataset as it is).
 
     float64 (what scikit-learn transformers emit), integers and booleans become
     float32, as skorch's modules are float32 by default; a read-only array (such
     as pandas' copy-on-write views) is copied, since torch cannot wrap it. Always
     a copy or the caller's array untouched.
     """
+    if is_dataset(X):
+        return X
     if X.dtype != np.float32 and (X.dtype.kind in "biu" or X.dtype == np.float64):
         return X.astype(np.float32)
     return X if X.flags.writeable else X.copy()
@@ -81,7 +84,9 @@ def check_fit_data(
 ) -> FitData:
     """Read the training rows and the annotated set of a FairIF fit.
 
-    ``X`` and ``y`` have been through ``validate_data``. The annotated set comes
+    ``X`` and ``y`` have been through ``validate_data`` (or ``X`` is a torch
+    Dataset aligned with ``y``; its rows are then taken as
+    :class:`~torch.utils.data.Subset`, never copied). The annotated set comes
     either from ``sensitive_features`` (aligned with ``X``, missing where a row
     has no group label) or from ``X_val``, ``y_val`` and ``sensitive_val``;
     never from both.
@@ -108,16 +113,20 @@ def check_fit_data(
                 "Every row is annotated and holdout_annotated=True leaves no training row; "
                 "mark the training rows' groups missing or set holdout_annotated=False."
             )
-        Xv, yv_codes = X[annotated], y_codes[annotated]
+        Xv, yv_codes = take(X, np.flatnonzero(annotated)), y_codes[annotated]
         groups = Groups(np.ones(len(yv_codes), bool), groups.codes[annotated], groups.labels, groups.names)
     elif from_constructor:
         if X_val is None or y_val is None or sensitive_val is None:
             raise ValueError("The annotated set needs all three of X_val, y_val and sensitive_val.")
-        Xv = check_array(X_val, input_name="X_val", **X_CHECKS)
         yv = column_or_1d(y_val)
+        if is_dataset(X_val):
+            check_dataset(X_val, len(yv), name="X_val", labels="y_val")
+            Xv = X_val
+        else:
+            Xv = check_array(X_val, input_name="X_val", **X_CHECKS)
         if not len(Xv) == len(yv):
             raise ValueError(f"X_val and y_val must have the same length, got {len(Xv)} and {len(yv)}.")
-        if Xv.shape[1:] != X.shape[1:]:
+        if not (is_dataset(X) or is_dataset(Xv)) and Xv.shape[1:] != X.shape[1:]:
             raise ValueError(
                 f"X_val has rows of shape {Xv.shape[1:]} but X has {X.shape[1:]}. An annotated set "
                 f"given in the constructor does not go through a Pipeline's preprocessing: {ROUTED_FORM}."
@@ -142,7 +151,7 @@ def check_fit_data(
         raise ValueError(f"The annotated set has only one group ({groups.names}); FairIF needs at least two.")
     check_rates_defined(yv_codes, groups, rates, where="the annotated set", classes=classes)
     return FitData(
-        X_train=as_model_input(X[train_mask]),
+        X_train=as_model_input(take(X, np.flatnonzero(train_mask))),
         y_train=y_codes[train_mask],
         X_val=as_model_input(Xv),
         y_val=yv_codes,
@@ -163,7 +172,7 @@ def _warn_if_not_like(X_val: np.ndarray, X: np.ndarray) -> None:
     ``X``'s standard deviations away, or a spread more than five times larger or
     smaller.
     """
-    if X.ndim != 2 or len(X) < 2 or len(X_val) < 2:
+    if is_dataset(X) or is_dataset(X_val) or X.ndim != 2 or len(X) < 2 or len(X_val) < 2:
         return
     std = X.std(axis=0)
     varying = std > 0
@@ -184,9 +193,12 @@ def _warn_if_not_like(X_val: np.ndarray, X: np.ndarray) -> None:
 
 
 def check_predict_X(est, X) -> np.ndarray:
-    """Check ``X`` at predict time against what ``est`` saw in ``fit``."""
+    """Check ``X`` at predict time against what ``est`` saw in ``fit`` (a torch Dataset passes as it is)."""
+    if is_dataset(X):
+        check_dataset(X, len(X))
+        return X
     X = validate_data(est, X, reset=False, **X_CHECKS)
-    if X.shape[1:] != est._input_shape:
+    if est._input_shape is not None and X.shape[1:] != est._input_shape:
         if X.ndim == 2 and len(est._input_shape) == 1:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
@@ -202,8 +214,18 @@ def validate_fit_X_y(est, X, y) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's ``validate_data`` for a fit, with the input shape kept for predict.
 
     Records ``n_features_in_`` (the second dimension; images have more) and the
-    shape of a row, which :func:`check_predict_X` compares against.
+    shape of a row, which :func:`check_predict_X` compares against. A torch
+    Dataset (rows streamed, see :mod:`fairif_sklearn._skorch._rows`) is checked
+    for its length and item form only; its rows have no shape to record.
     """
+    if is_dataset(X):
+        y = validate_data(est, X="no_validation", y=y, reset=True)
+        check_dataset(X, len(y))
+        for attribute in ("n_features_in_", "feature_names_in_"):
+            if hasattr(est, attribute):
+                delattr(est, attribute)
+        est._input_shape = None
+        return X, y
     X, y = validate_data(est, X, y, reset=True, **X_CHECKS)
     if X.ndim == 1:
         raise ValueError(

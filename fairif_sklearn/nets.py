@@ -1,4 +1,4 @@
-"""Small ready-made skorch nets, for examples, tests and the benchmark."""
+"""Small ready-made skorch nets, for examples, tests and the benchmark, and a data-parallel classifier."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Any
 
 import torch
 from skorch import NeuralNetClassifier
+from skorch.hf import AccelerateMixin
 
-__all__ = ["CNN", "MLP", "make_cnn_classifier", "make_mlp_classifier"]
+__all__ = ["CNN", "MLP", "AcceleratedNetClassifier", "make_cnn_classifier", "make_mlp_classifier"]
 
 
 class MLP(torch.nn.Module):
@@ -134,3 +135,41 @@ def make_mlp_classifier(
         module__n_classes=n_classes,
         **_net_params(net_params),
     )
+
+
+class AcceleratedNetClassifier(AccelerateMixin, NeuralNetClassifier):
+    """skorch's :class:`~skorch.NeuralNetClassifier` trained data-parallel by Hugging Face Accelerate.
+
+    :class:`skorch.hf.AccelerateMixin` with one difference: a criterion without
+    trainable parameters (every torch loss) is not given to the Accelerator.
+    On several CPU processes (``torchrun``, gloo) Accelerate wraps every module
+    it prepares in :class:`~torch.nn.parallel.DistributedDataParallel`, which
+    refuses a module without parameters ("DistributedDataParallel is not needed
+    when a module doesn't have any parameter that requires a gradient"); on GPUs
+    Accelerate skips such modules itself, as this class does everywhere.
+    FairIF takes it, or any ``AccelerateMixin`` net, as its ``estimator``: the
+    ERM fit and stage 2 then train data-parallel, and stage 1 splits the rows
+    over the processes (see the user guide, "Scaling out").
+
+    Parameters
+    ----------
+    module : torch module class or instance
+    accelerator : accelerate.Accelerator
+        ``Accelerator()`` in every process of the job (``cpu=True`` on CPUs).
+    **kwargs
+        As :class:`~skorch.NeuralNetClassifier` and
+        :class:`~skorch.hf.AccelerateMixin` take them (``device`` stays None:
+        the Accelerator places the module).
+    """
+
+    def _initialize_accelerator(self):
+        criteria = self._criteria
+        self._criteria = [name for name in criteria if _trainable(getattr(self, name + "_", None))]
+        try:
+            return super()._initialize_accelerator()
+        finally:
+            self._criteria = criteria
+
+
+def _trainable(module: Any) -> bool:
+    return isinstance(module, torch.nn.Module) and any(p.requires_grad for p in module.parameters())

@@ -2,6 +2,7 @@
 
 import gzip
 import io
+import pickle
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -345,3 +346,20 @@ def test_quickstart_help_is_plain_text_with_defaults(capsys):
                     "(default: cpu)", "(default: auto)"):  # fmt: skip
         assert default in flat, default
     assert "examples:" in text and "fairif-quickstart --bias class_size" in text
+
+
+def test_ci_mnist_served_as_a_dataset_on_disk(shared_data, tmp_path):
+    from fairif_sklearn.datasets import NpyImageDataset, make_ci_mnist
+
+    arrays = make_ci_mnist("group_shift", splits=["valid"], random_state=3)
+    served = make_ci_mnist(
+        "group_shift", splits=["valid"], random_state=3, as_dataset=True, memmap_dir=tmp_path
+    )
+    data = served.X_valid
+    assert isinstance(data, NpyImageDataset) and len(data) == len(arrays.y_valid)
+    np.testing.assert_array_equal(served.y_valid, arrays.y_valid)
+    for i in (0, 17, len(data) - 1):
+        image, label = data[i]
+        np.testing.assert_array_equal(image.numpy(), arrays.X_valid[i])
+        assert label == arrays.y_valid[i]
+    assert pickle.loads(pickle.dumps(data))[5][0].equal(data[5][0])  # pickles as its path (workers)

@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .._rates import read_groups
+from .._skorch import is_dataset, take
 from ..metrics._fairness import TARGET_METRICS
 from ._classifier import FairIFClassifier
 
@@ -142,7 +143,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             X_ann, y_ann, s_ann = inner.X_val, np.asarray(inner.y_val), inner.sensitive_val
         else:
             annotated = read_groups(sensitive_features, n_rows=len(y)).annotated
-            X_ann, y_ann = np.asarray(X)[annotated], np.asarray(y)[annotated]
+            X_ann, y_ann = _rows(X, annotated), np.asarray(y)[annotated]
             s_ann = _rows(sensitive_features, annotated)
         if X_ann is None:
             raise ValueError("FairIFClassifierCV needs an annotated set: pass sensitive_features to fit.")
@@ -180,7 +181,8 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             final = inner.set_params(tolerance=np.inf, alpha=None)
         self.best_estimator_ = final.fit(X, y, sensitive_features=sensitive_features)
         self.classes_ = self.best_estimator_.classes_
-        self.n_features_in_ = self.best_estimator_.n_features_in_
+        if hasattr(self.best_estimator_, "n_features_in_"):  # not for a torch Dataset
+            self.n_features_in_ = self.best_estimator_.n_features_in_
         return self
 
     def _fit_without(self, inner, X, y, sensitive_features, fit_rows, held_out, rounds, cache, constructor):
@@ -253,7 +255,10 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
 
 def _rows(data, rows):
-    """Rows of an array, a DataFrame or a Series (by position), or of a list."""
+    """Rows of an array, a DataFrame or a Series (by position), a list, or a torch Dataset (a Subset)."""
+    if is_dataset(data):
+        rows = np.asarray(rows)
+        return take(data, np.flatnonzero(rows) if rows.dtype == bool else rows)
     if hasattr(data, "iloc"):
         return data.iloc[rows]
     if isinstance(data, list):

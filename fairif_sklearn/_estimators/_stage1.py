@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-from .._influence import AnnotatedGaps, InfluenceResult, InfluenceSettings, compute_influence
+from .._influence import AnnotatedGaps, InfluenceResult, InfluenceSettings, compute_influence, same_seed
 from .._runtime import progress_bar
 from .._skorch import NetFunctions, fit_net, is_frozen, seeded, unfrozen
 from .._validation import FitData
@@ -107,7 +107,8 @@ def fit_stage1(
     already trained (a :class:`~sklearn.frozen.FrozenEstimator`) is the ERM
     model itself: no fit, and the net is only read.
     """
-    seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
+    # every process of a distributed job takes process 0's seed: same initialisation and subsamples
+    seed = same_seed(int(check_random_state(random_state).randint(0, 2**31 - 1)))
     if is_frozen(estimator):
         net = unfrozen(estimator)
     else:

@@ -4,6 +4,7 @@ from ._curvature import CURVATURES, CurvatureOperator, solve_cg, solve_dense
 from ._engine import METHODS, InfluenceResult, InfluenceSettings, compute_influence
 from ._gaps import AnnotatedGaps
 from ._scores import influence_scores
+from ._shards import same_seed, world
 
 __all__ = [
     "CURVATURES",
@@ -14,6 +15,8 @@ __all__ = [
     "InfluenceSettings",
     "compute_influence",
     "influence_scores",
+    "same_seed",
     "solve_cg",
     "solve_dense",
+    "world",
 ]

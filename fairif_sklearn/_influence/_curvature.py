@@ -4,7 +4,8 @@ The objective is the mean training loss plus ``weight_decay / 2 * ||theta||^2``.
 Its curvature matrix is either the Hessian or the generalised Gauss-Newton
 matrix (``J^T H_out J``, always positive semi-definite), plus
 ``(weight_decay + damping) * I``. Products with it are computed batch by batch
-with :mod:`torch.func` (forward-over-reverse), so memory stays O(batch + p).
+with :mod:`torch.func` (forward-over-reverse), so memory stays O(batch + p);
+in a job of several processes each takes a share of the rows (:mod:`._shards`).
 
 Two solvers share those products: a dense one (the matrix is assembled column
 block by column block, then solved exactly in float64) and conjugate gradient.
@@ -19,6 +20,7 @@ import torch
 from sklearn.utils import gen_batches
 from torch.func import grad, jvp, vjp, vmap
 
+from ._shards import rows_of, summed
 from ._trees import flatten, unflatten
 
 CURVATURES = ("hessian", "gauss_newton")
@@ -86,14 +88,11 @@ class CurvatureOperator:
             return flatten(self._product(x, y, unflatten(v, self.sub)))
 
         acc = torch.zeros(V.shape, dtype=torch.float64, device=self.model.device)
-        with self.model.eval_mode():
-            for batch in gen_batches(self.n, self.batch_size):
-                rows = self.rows[batch]
-                x = self.model.inputs(self.X, rows)
-                y = self.model.targets(self.y, rows)
+        with self.model.eval_mode():  # this process's share of the rows, summed over the processes
+            for _, x, y in self.model.batches(self.X, self.y, rows_of(self.rows, self.n), self.batch_size):
                 acc += vmap(flat_product, in_dims=(None, None, 0))(x, y, Vm).to(torch.float64)
         self.n_products += V.shape[0]
-        return acc / self.n + self.shift * V
+        return summed(acc) / self.n + self.shift * V
 
     def matvec(self, v: torch.Tensor) -> torch.Tensor:
         """The product with one vector (shape (p,), float64)."""

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.utils import gen_batches
 from torch.func import jacrev
 
 from .._rates import Rate
@@ -137,9 +136,7 @@ class AnnotatedGaps:
             n_sub = sum(t.numel() for t in sub.values())
             jac = torch.zeros(len(self.counts), n_sub, dtype=torch.float64, device=model.device)
         with model.eval_mode():
-            for rows in gen_batches(len(self.y_val), self.batch_size):
-                x = model.inputs(self.X_val, rows)
-                yb = model.targets(self.y_val, rows)
+            for rows, x, yb in model.batches(self.X_val, self.y_val, None, self.batch_size):
                 gb = torch.as_tensor(self.g_val[rows], device=model.device)
 
                 def batch_sums(s, x=x, yb=yb, gb=gb):

@@ -5,7 +5,8 @@ The influence of up-weighting training sample ``i`` on gap ``F`` is
 derivative of the per-sample loss along ``v_F``: one :func:`torch.func.jvp` of
 the vector of a batch's losses gives the whole batch's scores, and a
 :func:`torch.func.vmap` over the k directions gives all k rows at once. No
-per-sample gradient (an n x p matrix) is ever formed.
+per-sample gradient (an n x p matrix) is ever formed. In a job of several
+processes each scores its block of rows (:mod:`._shards`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from sklearn.utils import gen_batches
 from torch.func import jvp, vmap
 
+from ._shards import my_share, summed
 from ._trees import unflatten
 
 
@@ -49,11 +50,12 @@ def influence_scores(
     rows_as_dicts = [unflatten(v.to(device=model.device, dtype=model.dtype), sub) for v in V]
     tangents = {k: torch.stack([d[k] for d in rows_as_dicts]) for k in sub}
     n = len(y)
-    out = np.empty((V.shape[0], n))
+    share = my_share(n)  # this process's block of rows; the blocks are summed over the processes
+    out = torch.zeros((V.shape[0], n), dtype=torch.float64, device=model.device)
     with model.eval_mode():
-        for rows in progress(gen_batches(n, batch_size), total=-(-n // batch_size), desc="influence"):
-            x = model.inputs(X, rows)
-            yb = model.targets(y, rows)
+        mine = share.stop - share.start
+        batches = model.batches(X, y, np.arange(n)[share], batch_size)
+        for rows, x, yb in progress(batches, total=-(-mine // batch_size), desc="influence"):
 
             def losses(s, x=x, yb=yb):
                 return model.losses({**fixed, **s}, x, yb)
@@ -61,5 +63,6 @@ def influence_scores(
             def directional(t, losses=losses):
                 return jvp(losses, (sub,), (t,))[1]
 
-            out[:, rows] = vmap(directional)(tangents).detach().double().cpu().numpy()
-    return out
+            block = slice(share.start + rows.start, share.start + rows.stop)
+            out[:, block] = vmap(directional)(tangents).detach().double()
+    return summed(out).cpu().numpy()

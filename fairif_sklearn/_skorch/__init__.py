@@ -3,15 +3,19 @@
 from ._finetune import finetune_net
 from ._fit import check_net, fit_net, is_frozen, loss_target, per_sample_criterion, seeded, unfrozen
 from ._functional import NetFunctions
+from ._rows import check_dataset, is_dataset, take
 
 __all__ = [
     "NetFunctions",
+    "check_dataset",
     "check_net",
     "finetune_net",
     "fit_net",
+    "is_dataset",
     "is_frozen",
     "loss_target",
     "per_sample_criterion",
     "seeded",
+    "take",
     "unfrozen",
 ]

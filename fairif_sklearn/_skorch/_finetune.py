@@ -41,10 +41,11 @@ import torch
 from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 
-from ._fit import _DATA_KEY, _KEY_PREFIX, _WEIGHT_KEY, loss_target, module_input, training_class
+from ._fit import loss_target, prepare_for_training, training_class
 from ._functional import NetFunctions
+from ._rows import KEY_PREFIX, WEIGHT_KEY, module_input, training_data
 
-_BASE_KEY = _KEY_PREFIX + "base_weight__"
+_BASE_KEY = KEY_PREFIX + "base_weight__"
 
 
 class _Anchor:
@@ -73,7 +74,7 @@ class _Anchor:
 def bregman_loss(net, y_pred, y_true, X, training: bool, losses: torch.Tensor) -> torch.Tensor:
     """The fine-tune's batch objective, from the batch's per-sample ``losses``."""
     anchor = net._fairif_anchor
-    weight = to_tensor(X[_WEIGHT_KEY], device=losses.device).to(losses.dtype)
+    weight = to_tensor(X[WEIGHT_KEY], device=losses.device).to(losses.dtype)
     x = to_tensor(module_input(X), device=net.device)
     g = anchor.output_gradients(x, to_tensor(y_true, device=net.device))
     base = to_tensor(X[_BASE_KEY], device=losses.device).to(losses.dtype)
@@ -160,7 +161,7 @@ def finetune_net(
     ----------
     net : fitted skorch net
         A copy of the model to move (its parameters are ``theta0``).
-    X : array-like
+    X : array-like or torch Dataset
         Training inputs.
     y : ndarray
         0/1 class codes.
@@ -179,9 +180,10 @@ def finetune_net(
     -------
     net : the same net, its class the user's again.
     """
-    data = {_DATA_KEY: X, _WEIGHT_KEY: np.asarray(sample_weight, dtype=np.float32)}
     base = np.ones(len(y)) if base_weight is None else base_weight
-    data[_BASE_KEY] = np.asarray(base, dtype=np.float32)
+    extras = {WEIGHT_KEY: sample_weight, _BASE_KEY: base}
+    y = loss_target(net, y)
+    data = training_data(X, y, {k: np.asarray(v, dtype=np.float32) for k, v in extras.items()})
     average = ("fairif_iterate_average", _IterateAverage(last_epoch=epochs).initialize())
     original = type(net)
     net._fairif_anchor = _Anchor(net, strength)
@@ -190,7 +192,8 @@ def finetune_net(
     net.__class__ = training_class(original)
     try:
         with _without_weight_decay(net), _max_epochs(net, epochs):
-            net.partial_fit(data, loss_target(net, y))  # runs the callbacks' on_train_begin/end too
+            prepare_for_training(net)  # data-parallel (an AccelerateMixin net): after the fresh optimizer
+            net.partial_fit(data, y)  # runs the callbacks' on_train_begin/end too
     finally:
         net.__class__ = original
         net.callbacks_.remove(average)

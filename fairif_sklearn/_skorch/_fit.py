@@ -21,9 +21,8 @@ from sklearn.frozen import FrozenEstimator
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from skorch.utils import to_tensor
 
-_KEY_PREFIX = "__fairif_"  # the keys of the extra per-row arrays a training batch carries
-_WEIGHT_KEY = "__fairif_sample_weight__"
-_DATA_KEY = "__fairif_X__"
+from ._rows import WEIGHT_KEY, fit_input, module_input, training_data
+
 _SUPPORTED = (NeuralNetClassifier, NeuralNetBinaryClassifier)
 
 
@@ -68,6 +67,11 @@ def check_net(estimator: Any, n_classes: int | None = None) -> None:
             f"y has {n_classes} classes, but a NeuralNetBinaryClassifier predicts two; use a "
             "skorch NeuralNetClassifier whose module outputs one score per class."
         )
+    if getattr(net, "unwrap_after_train", True) is False:
+        raise ValueError(
+            "FairIF needs unwrap_after_train=True on a skorch AccelerateMixin net: stage 1 reads the "
+            "trained module itself, not the wrapper Accelerate puts around it for training."
+        )
     if is_frozen(estimator) and not getattr(net, "initialized_", False):
         raise ValueError(
             "The net inside FrozenEstimator is not fitted: FrozenEstimator marks a net that is already "
@@ -85,18 +89,9 @@ def loss_target(net: Any, codes: np.ndarray) -> np.ndarray:
     return np.asarray(codes).astype(dtype)
 
 
-def module_input(X):
-    """A training batch without its extra per-row arrays: what the module takes."""
-    if isinstance(X, Mapping) and _WEIGHT_KEY in X:
-        X = {k: v for k, v in X.items() if not k.startswith(_KEY_PREFIX) or k == _DATA_KEY}
-        if list(X) == [_DATA_KEY]:
-            X = X[_DATA_KEY]
-    return X
-
-
 def weighted_mean(net, y_pred, y_true, X, training: bool, losses: torch.Tensor) -> torch.Tensor:
     """The batch loss of a weighted fit: ``sum(w * l) / sum(w)``."""
-    weight = to_tensor(X[_WEIGHT_KEY], device=losses.device).to(losses.dtype)
+    weight = to_tensor(X[WEIGHT_KEY], device=losses.device).to(losses.dtype)
     return (weight * losses).sum() / weight.sum().clamp_min(1e-12)
 
 
@@ -110,7 +105,7 @@ class _TrainingMixin:
         return super().infer(module_input(x), **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        if not (isinstance(X, Mapping) and _WEIGHT_KEY in X):
+        if not (isinstance(X, Mapping) and WEIGHT_KEY in X):
             return super().get_loss(y_pred, y_true, X=X, training=training)
         with per_sample_criterion(self):
             losses = super().get_loss(y_pred, y_true, X=X, training=training)
@@ -153,8 +148,9 @@ def fit_net(net: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = 
     ----------
     net : skorch.NeuralNetClassifier or skorch.NeuralNetBinaryClassifier
         The net to fit (a clone, or a deep copy for a warm start).
-    X : array-like or dict of array-like
-        Training inputs.
+    X : array-like, dict of array-like or torch Dataset
+        Training inputs (a Dataset of ``(x, y)`` pairs, whose labels are
+        replaced by ``y``).
     y : ndarray
         0/1 class codes (cast to the loss's dtype here, see :func:`loss_target`).
     sample_weight : ndarray of shape (n_samples,) or None
@@ -167,17 +163,31 @@ def fit_net(net: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = 
     y = loss_target(net, y)
     if sample_weight is None:
         with _class_count_check(y):
-            return net.fit(X, y)
-    data = dict(X) if isinstance(X, Mapping) else {_DATA_KEY: X}
-    data[_WEIGHT_KEY] = np.asarray(sample_weight, dtype=np.float32)
+            return net.fit(fit_input(X, y), y)
+    data = training_data(X, y, {WEIGHT_KEY: np.asarray(sample_weight, dtype=np.float32)})
     original = type(net)
     net.__class__ = training_class(original)
     try:
+        if net.warm_start and getattr(net, "initialized_", False):
+            prepare_for_training(net)
         with _class_count_check(y):
             net.fit(data, y)
     finally:
         net.__class__ = original
     return net
+
+
+def prepare_for_training(net: Any) -> None:
+    """Wrap a fitted net's parts for data-parallel training again, as its ``initialize`` does.
+
+    A skorch ``AccelerateMixin`` net has its module, criterion and optimizer
+    prepared by its Accelerator in ``initialize`` and unwrapped after training;
+    training it further without re-initialising (a fine-tune, a warm start)
+    needs them prepared again, or each process would train alone. Nothing for
+    other nets.
+    """
+    if hasattr(net, "_initialize_accelerator"):
+        net._initialize_accelerator()
 
 
 @contextlib.contextmanager

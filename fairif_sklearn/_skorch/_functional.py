@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
-from skorch.utils import multi_indexing
 
 from ._fit import loss_target, per_sample_criterion
+from ._rows import array_rows, batches
 
 
 class _InferModule(torch.nn.Module):
-    """Calls ``net.infer`` so that :func:`torch.func.functional_call` reaches it."""
+    """Calls ``net.infer`` so that :func:`torch.func.functional_call` reaches it.
+
+    Holds the net's module as it is when the view is made (unwrapped: a skorch
+    ``AccelerateMixin`` net unwraps it after training).
+    """
 
     def __init__(self, net: Any):
         super().__init__()
@@ -21,7 +26,11 @@ class _InferModule(torch.nn.Module):
         self._net = net
 
     def forward(self, x):
-        return self._net.infer(x)
+        if self._net.module_ is self.module:
+            return self._net.infer(x)
+        # the net's module is wrapped for data-parallel training (a skorch AccelerateMixin net while
+        # it trains): call the module itself, as the wrapper's forward would synchronise processes
+        return self.module(**x) if isinstance(x, Mapping) else self.module(x)
 
 
 class NetFunctions:
@@ -69,9 +78,20 @@ class NetFunctions:
             module.train(was_training)
 
     def inputs(self, X: Any, rows) -> torch.Tensor:
-        """The rows ``rows`` (a slice or indices) of ``X``, on the net's device and dtype."""
-        x = torch.as_tensor(np.asarray(multi_indexing(X, rows)), device=self.device)
-        return x.to(self.dtype) if x.is_floating_point() else x
+        """The rows ``rows`` (a slice or indices) of an array ``X``, on the net's device and dtype."""
+        return array_rows(X, rows, self.device, self.dtype)
+
+    def batches(self, X: Any, y: np.ndarray, rows: np.ndarray | None, batch_size: int):
+        """The rows ``rows`` of ``(X, y)`` (all when None) in batches: ``(positions, x, targets)``.
+
+        ``X`` is an array or a torch Dataset (read through the net's
+        ``iterator_valid``, see :mod:`._rows`); ``positions`` is the batch's slice
+        of ``rows``, ``x`` and ``targets`` are on the net's device.
+        """
+        for positions, x, codes in batches(
+            self.net, X, y, rows, batch_size, device=self.device, dtype=self.dtype
+        ):
+            yield positions, x, torch.as_tensor(loss_target(self.net, codes), device=self.device)
 
     def targets(self, y: np.ndarray, rows) -> torch.Tensor:
         """The 0/1 class codes of rows ``rows``, in the dtype the net's loss expects."""

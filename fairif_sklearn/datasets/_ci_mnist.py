@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
 from ._mnist import load_mnist
+from ._npy_dataset import NpyImageDataset
 
 # (P(red | odd), P(red | even), fraction of even digits kept): the paper's Table 5
 CI_MNIST_BIASES = {
@@ -38,10 +42,12 @@ def _select(digits: np.ndarray, red_odd: float, red_even: float, even_kept: floa
     return rows[order], y[rows[order]], groups[order]
 
 
-def _colour(images: np.ndarray, groups: np.ndarray, gen: np.random.Generator) -> np.ndarray:
-    """Reddy et al.'s images: padded, 3 channels, shaded background, white digit, grey box; in [-1, 1]."""
+def _colour(images: np.ndarray, groups: np.ndarray, gen: np.random.Generator, out: np.ndarray) -> np.ndarray:
+    """Reddy et al.'s images: padded, 3 channels, shaded background, white digit, grey box; in [-1, 1].
+
+    Written into ``out`` (n, 3, 32, 32) float32 chunk by chunk, so it may be a file on disk.
+    """
     n = len(images)
-    out = np.empty((n, 3, 32, 32), dtype=np.float32)
     for start in range(0, n, _CHUNK):
         sl = slice(start, min(start + _CHUNK, n))
         m = sl.stop - sl.start
@@ -69,6 +75,8 @@ def make_ci_mnist(
     splits=("train", "valid", "test"),
     random_state=None,
     download_if_missing: bool = True,
+    as_dataset: bool = False,
+    memmap_dir=None,
 ) -> Bunch:
     """CI-MNIST with one of the three biases of the FairIF paper (its Table 5).
 
@@ -98,11 +106,20 @@ def make_ci_mnist(
         Seeds the rows kept, the group of each row and the image noise.
     download_if_missing : bool, default=True
         Download MNIST when its files are missing.
+    as_dataset : bool, default=False
+        Serve each ``X_<split>`` as a :class:`NpyImageDataset` (a torch Dataset
+        of ``(image, y)`` pairs read from a ``.npy`` file on disk, row by row)
+        instead of an array: the images are written there chunk by chunk and
+        never held in memory at once. The pixels are those of the arrays.
+    memmap_dir : str or path-like, default=None
+        Where ``as_dataset`` writes ``ci-mnist-<split>.npy`` (the train split
+        takes 600 MB); default a new temporary directory, left for the caller
+        to delete.
 
     Returns
     -------
     Bunch
-        ``X_<split>`` (n, 3, 32, 32) float32, ``y_<split>`` (1 for an even
+        ``X_<split>`` (n, 3, 32, 32) float32 (or a :class:`NpyImageDataset`), ``y_<split>`` (1 for an even
         digit), ``s_<split>`` and ``digit_<split>`` (the digit itself, for a
         ten-class task) int64 for each split asked for; ``counts``, the (label, group) cell
         counts over all three splits in Table 5's order (odd blue, odd red, even
@@ -139,11 +156,26 @@ def make_ci_mnist(
         "valid": (mnist.X_train[50000:], mnist.y_train[50000:]),
         "test": (mnist.X_test, mnist.y_test),
     }
+    if as_dataset:
+        memmap_dir = Path(tempfile.mkdtemp(prefix="fairif-ci-mnist-") if memmap_dir is None else memmap_dir)
+        memmap_dir.mkdir(parents=True, exist_ok=True)
     out, counts = Bunch(), np.zeros(4, dtype=np.int64)
     for (name, (images, digits)), seed in zip(parts.items(), noise_seeds, strict=True):
         rows, y, s = _select(digits, red_odd, red_even, kept, rng)
         if name in splits:
-            out[f"X_{name}"] = _colour(images[rows], s, np.random.default_rng(seed))
+            shape = (len(rows), 3, 32, 32)
+            if as_dataset:
+                path = memmap_dir / f"ci-mnist-{name}.npy"
+                target = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+            else:
+                target = np.empty(shape, dtype=np.float32)
+            _colour(images[rows], s, np.random.default_rng(seed), target)
+            if as_dataset:
+                target.flush()
+                del target
+                out[f"X_{name}"] = NpyImageDataset(path, y)
+            else:
+                out[f"X_{name}"] = target
             out[f"y_{name}"], out[f"s_{name}"] = y, s
             out[f"digit_{name}"] = digits[rows].astype(np.int64)
         counts += [np.sum((y == c) & (s == g)) for c in (0, 1) for g in (0, 1)]
