@@ -34,6 +34,7 @@ class MLP(torch.nn.Module):
         self.layers = torch.nn.Sequential(*layers)
 
     def forward(self, X):
+        """The logits of a batch, shape (n, n_classes)."""
         return self.layers(X)
 
 
@@ -65,6 +66,7 @@ class CNN(torch.nn.Module):
         self.layers = torch.nn.Sequential(*layers)
 
     def forward(self, X):
+        """The logits of a batch, shape (n, n_classes)."""
         return self.layers(X)
 
 
@@ -140,13 +142,15 @@ def make_mlp_classifier(
 class AcceleratedNetClassifier(AccelerateMixin, NeuralNetClassifier):
     """skorch's :class:`~skorch.NeuralNetClassifier` trained data-parallel by Hugging Face Accelerate.
 
-    :class:`skorch.hf.AccelerateMixin` with one difference: a criterion without
+    ``skorch.hf.AccelerateMixin`` with one difference: a criterion without
     trainable parameters (every torch loss) is not given to the Accelerator.
     On several CPU processes (``torchrun``, gloo) Accelerate wraps every module
-    it prepares in :class:`~torch.nn.parallel.DistributedDataParallel`, which
+    it prepares in ``torch.nn.parallel.DistributedDataParallel``, which
     refuses a module without parameters ("DistributedDataParallel is not needed
     when a module doesn't have any parameter that requires a gradient"); on GPUs
-    Accelerate skips such modules itself, as this class does everywhere.
+    Accelerate skips such modules itself, as this class does everywhere. And
+    ``verbose=0`` silences the epoch log, which ``AccelerateMixin`` prints
+    through the Accelerator whatever ``verbose`` says.
     FairIF takes it, or any ``AccelerateMixin`` net, as its ``estimator``: the
     ERM fit and stage 2 then train data-parallel, and stage 1 splits the rows
     over the processes (see the user guide, "Scaling out").
@@ -158,9 +162,15 @@ class AcceleratedNetClassifier(AccelerateMixin, NeuralNetClassifier):
         ``Accelerator()`` in every process of the job (``cpu=True`` on CPUs).
     **kwargs
         As :class:`~skorch.NeuralNetClassifier` and
-        :class:`~skorch.hf.AccelerateMixin` take them (``device`` stays None:
+        ``skorch.hf.AccelerateMixin`` take them (``device`` stays None:
         the Accelerator places the module).
     """
+
+    def _initialize_callbacks(self):
+        # AccelerateMixin's default log sink (the Accelerator's print) prints whatever ``verbose`` says
+        if self.callbacks__print_log__sink == "auto" and not self.verbose:
+            self.callbacks__print_log__sink = _quiet
+        return super()._initialize_callbacks()
 
     def _initialize_accelerator(self):
         criteria = self._criteria
@@ -169,6 +179,10 @@ class AcceleratedNetClassifier(AccelerateMixin, NeuralNetClassifier):
             return super()._initialize_accelerator()
         finally:
             self._criteria = criteria
+
+
+def _quiet(*args, **kwargs) -> None:
+    """A log sink that prints nothing (``verbose=0``)."""
 
 
 def _trainable(module: Any) -> bool:

@@ -25,6 +25,7 @@ def _run(command, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
+    return done.stdout
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +87,10 @@ def test_sample_weights_travel_with_their_rows(runs):
     # weight, positives would count and the net would predict some
     one, two = runs
     assert float(one["weighted_positive_rate"]) == 0.0 and float(two["weighted_positive_rate"]) == 0.0
+
+
+def test_the_documented_script_runs_on_two_processes(tmp_path):
+    script = Path(__file__).parents[1] / "doc" / "scripts" / "fairif_accelerate.py"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    output = _run([*torchrun, str(script)], tmp_path)
+    assert output.count("2 process(es): gaps") == 1  # printed by the main process only

@@ -1,4 +1,4 @@
-"""CelebA (Liu et al. 2015) as a lazily loaded torch Dataset, on :class:`torchvision.datasets.CelebA`."""
+"""CelebA (Liu et al. 2015) as a lazily loaded torch Dataset, on ``torchvision.datasets.CelebA``."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def fetch_celeba(
     The paper's task (its Appendix A, after Sagawa et al. 2019) is the default:
     blond hair as the target, the "Male" attribute as the group; any two of
     CelebA's 40 binary attributes can be chosen (e.g. ``target="Attractive"``).
-    The images are loaded lazily by :class:`torchvision.datasets.CelebA` (which
+    The images are loaded lazily by ``torchvision.datasets.CelebA`` (which
     also downloads them, from Google Drive, for an online user): centre-cropped to
     178x178, resized to ``image_size`` and scaled to [-1, 1]. Needs torchvision:
     ``pip install "fairif-sklearn[celeba]"``.

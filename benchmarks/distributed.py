@@ -1,0 +1,147 @@
+"""Stage 1 and the ERM fit on one process against two (torchrun, gloo, CPU), with an Accelerate net.
+
+The parent trains a net once on synthetic 3x32x32 images (the CI-MNIST shape)
+and saves it; then the job runs in one process and under ``torchrun --standalone
+--nproc_per_node P``, each process with one torch thread. The job times stage 1
+(``FairIFWeigher`` on the saved net given as ``FrozenEstimator``: the gaps, the
+curvature products and the JVP scores, the rows split over the processes) and
+an ERM fit of an ``AcceleratedNetClassifier`` (data-parallel), medians over
+repeats; process 0 saves the scores, and the parent compares them with the
+one-process scores.
+
+    python benchmarks/distributed.py --out doc/results/distributed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SHAPE = (3, 32, 32)
+
+
+def images(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` noisy images whose class shows as a bright block, shifted by a group; labels; groups."""
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 2, n)
+    s = (rng.uniform(size=n) < np.where(y == 1, 0.8, 0.2)).astype(np.int64)
+    X = rng.uniform(0, 0.5, (n, *SHAPE)).astype(np.float32)
+    X[np.arange(n), y, 4:12, 4:12] += (0.3 + 0.3 * s)[:, None, None].astype(np.float32)
+    return X, y, s
+
+
+def _net(cls, **params):
+    from fairif_sklearn.nets import MLP
+
+    return cls(
+        MLP, module__n_features=int(np.prod(SHAPE)), module__hidden=(64,),
+        criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=1e-3, max_epochs=2,
+        batch_size=256, train_split=None, iterator_train__shuffle=True, verbose=0, **params,
+    )  # fmt: skip
+
+
+def job(n: int, repeats: int, params: str, out: str) -> None:
+    """What each process runs: stage 1 and an ERM fit, timed; process 0 saves the figures."""
+    from accelerate import Accelerator
+    from sklearn.frozen import FrozenEstimator
+
+    from fairif_sklearn import FairIFWeigher
+    from fairif_sklearn.nets import AcceleratedNetClassifier
+
+    torch.set_num_threads(1)
+    accelerator = Accelerator(cpu=True)
+    X, y, s = images(n)
+    groups = np.where(np.arange(n) < n // 10, s, -1)  # a tenth of the rows annotated
+    net = _net(AcceleratedNetClassifier, accelerator=accelerator).initialize()
+    net.load_params(f_params=params)
+    stage1, erm = [], []
+    for _ in range(repeats):
+        accelerator.wait_for_everyone()
+        start = time.perf_counter()
+        weigher = FairIFWeigher(FrozenEstimator(net), random_state=0).fit(X, y, sensitive_features=groups)
+        stage1.append(time.perf_counter() - start)
+    for _ in range(repeats):
+        accelerator.wait_for_everyone()
+        start = time.perf_counter()
+        _net(AcceleratedNetClassifier, accelerator=accelerator).fit(X, y)
+        erm.append(time.perf_counter() - start)
+    if accelerator.is_main_process:
+        np.save(out + ".npy", weigher.influence_scores_)
+        Path(out + ".json").write_text(
+            json.dumps(
+                {
+                    "processes": accelerator.num_processes,
+                    "stage1_seconds": stage1,
+                    "erm_seconds": erm,
+                    "solver": weigher.influence_info_["solver"],
+                    "solver_n_iter": weigher.influence_info_["solver_n_iter"],
+                }
+            )
+        )
+    accelerator.wait_for_everyone()
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rows", type=int, default=30_000)
+    p.add_argument("--processes", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--out", type=Path, default=None, help="write OUT.json and OUT.txt")
+    p.add_argument("--job", nargs=2, metavar=("PARAMS", "OUT"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.job:
+        job(args.rows, args.repeats, *args.job)
+        return
+    from skorch import NeuralNetClassifier
+
+    tmp = Path(tempfile.mkdtemp(prefix="fairif-distributed-"))
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    X, y, _ = images(args.rows)
+    _net(NeuralNetClassifier).fit(X, y).save_params(f_params=str(tmp / "params.pt"))
+    common = ["--rows", str(args.rows), "--repeats", str(args.repeats), "--job", str(tmp / "params.pt")]
+    env = {"OMP_NUM_THREADS": "1"}
+    runs = {}
+    for procs in (1, args.processes):
+        launcher = [sys.executable]
+        if procs > 1:
+            launcher += ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs)]
+        out = str(tmp / f"p{procs}")
+        subprocess.run([*launcher, __file__, *common, out], check=True, env={**os.environ, **env})
+        runs[procs] = (json.loads(Path(out + ".json").read_text()), np.load(out + ".npy"))
+    (one, scores1), (many, scores_p) = runs[1], runs[args.processes]
+    diff = float(np.abs(scores_p - scores1).max() / np.abs(scores1).max())
+    result = dict(rows=args.rows, repeats=args.repeats, one=one, many=many, max_rel_score_diff=diff)
+    m1, mp = (statistics.median(r["stage1_seconds"]) for r in (one, many))
+    e1, ep = (statistics.median(r["erm_seconds"]) for r in (one, many))
+    text = "\n".join(
+        [
+            f"{args.rows} images 3x32x32, MLP 3072-64-2, a torch thread per process, "
+            f"medians of {args.repeats}",
+            f"stage 1:  1 process {m1:.1f} s | {args.processes} processes {mp:.1f} s | "
+            f"speed-up {m1 / mp:.2f}x",
+            f"ERM fit (2 epochs):  1 process {e1:.1f} s | {args.processes} processes {ep:.1f} s | "
+            f"speed-up {e1 / ep:.2f}x",
+            f"influence scores, {args.processes} processes against 1: largest difference {diff:.1e} of the "
+            f"largest score (CG iterations {one['solver_n_iter']} and {many['solver_n_iter']})",
+        ]
+    )
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".json").write_text(json.dumps(result, indent=1))
+        args.out.with_suffix(".txt").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
