@@ -5,11 +5,13 @@ and saves it; then the job runs in one process and under ``torchrun --standalone
 --nproc_per_node P``, each process with one torch thread. The job times stage 1
 (``FairIFWeigher`` on the saved net given as ``FrozenEstimator``: the gaps, the
 curvature products and the JVP scores, the rows split over the processes) and
-an ERM fit of an ``AcceleratedNetClassifier`` (data-parallel), medians over
-repeats; process 0 saves the scores, and the parent compares them with the
-one-process scores.
+an ERM fit of an ``AcceleratedNetClassifier`` (data-parallel; two epochs),
+with 2,000 annotated rows, medians over repeats; process 0 saves the scores,
+and the parent compares them with the one-process scores. ``--net`` is an MLP
+3072-64-2 or the default CNN.
 
-    python benchmarks/distributed.py --out doc/results/distributed
+    python benchmarks/distributed.py --out doc/results/distributed-mlp
+    python benchmarks/distributed.py --net cnn --rows 20000 --out doc/results/distributed-cnn
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _report import publish  # benchmarks/_report.py, beside this script
 
 SHAPE = (3, 32, 32)
+ANNOTATED = 2000  # the first rows are the annotated set
 
 
 def images(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -40,17 +44,24 @@ def images(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return X, y, s
 
 
-def _net(cls, **params):
-    from fairif_sklearn.nets import MLP
+NETS = {"mlp": "MLP 3072-64-2", "cnn": "the default CNN (fairif_sklearn.nets.CNN)"}
 
+
+def _net(cls, kind: str, **params):
+    from fairif_sklearn.nets import CNN, MLP
+
+    module = (
+        dict(module=MLP, module__n_features=int(np.prod(SHAPE)), module__hidden=(64,))
+        if kind == "mlp"
+        else dict(module=CNN)
+    )
     return cls(
-        MLP, module__n_features=int(np.prod(SHAPE)), module__hidden=(64,),
-        criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=1e-3, max_epochs=2,
+        **module, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=1e-3, max_epochs=2,
         batch_size=256, train_split=None, iterator_train__shuffle=True, verbose=0, **params,
     )  # fmt: skip
 
 
-def job(n: int, repeats: int, params: str, out: str) -> None:
+def job(n: int, kind: str, repeats: int, params: str, out: str) -> None:
     """What each process runs: stage 1 and an ERM fit, timed; process 0 saves the figures."""
     from accelerate import Accelerator
     from sklearn.frozen import FrozenEstimator
@@ -61,8 +72,8 @@ def job(n: int, repeats: int, params: str, out: str) -> None:
     torch.set_num_threads(1)
     accelerator = Accelerator(cpu=True)
     X, y, s = images(n)
-    groups = np.where(np.arange(n) < n // 10, s, -1)  # a tenth of the rows annotated
-    net = _net(AcceleratedNetClassifier, accelerator=accelerator).initialize()
+    groups = np.where(np.arange(n) < ANNOTATED, s, -1)
+    net = _net(AcceleratedNetClassifier, kind, accelerator=accelerator).initialize()
     net.load_params(f_params=params)
     stage1, erm = [], []
     for _ in range(repeats):
@@ -73,7 +84,7 @@ def job(n: int, repeats: int, params: str, out: str) -> None:
     for _ in range(repeats):
         accelerator.wait_for_everyone()
         start = time.perf_counter()
-        _net(AcceleratedNetClassifier, accelerator=accelerator).fit(X, y)
+        _net(AcceleratedNetClassifier, kind, accelerator=accelerator).fit(X, y)
         erm.append(time.perf_counter() - start)
     if accelerator.is_main_process:
         np.save(out + ".npy", weigher.influence_scores_)
@@ -93,14 +104,15 @@ def job(n: int, repeats: int, params: str, out: str) -> None:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rows", type=int, default=30_000)
+    p.add_argument("--rows", type=int, default=100_000)
+    p.add_argument("--net", choices=sorted(NETS), default="mlp")
     p.add_argument("--processes", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", type=Path, default=None, help="write OUT.json and OUT.txt")
     p.add_argument("--job", nargs=2, metavar=("PARAMS", "OUT"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.job:
-        job(args.rows, args.repeats, *args.job)
+        job(args.rows, args.net, args.repeats, *args.job)
         return
     from skorch import NeuralNetClassifier
 
@@ -108,8 +120,17 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     X, y, _ = images(args.rows)
-    _net(NeuralNetClassifier).fit(X, y).save_params(f_params=str(tmp / "params.pt"))
-    common = ["--rows", str(args.rows), "--repeats", str(args.repeats), "--job", str(tmp / "params.pt")]
+    _net(NeuralNetClassifier, args.net).fit(X, y).save_params(f_params=str(tmp / "params.pt"))
+    common = [
+        "--rows",
+        str(args.rows),
+        "--net",
+        args.net,
+        "--repeats",
+        str(args.repeats),
+        "--job",
+        str(tmp / "params.pt"),
+    ]
     env = {"OMP_NUM_THREADS": "1"}
     runs = {}
     for procs in (1, args.processes):
@@ -121,13 +142,15 @@ def main(argv=None) -> None:
         runs[procs] = (json.loads(Path(out + ".json").read_text()), np.load(out + ".npy"))
     (one, scores1), (many, scores_p) = runs[1], runs[args.processes]
     diff = float(np.abs(scores_p - scores1).max() / np.abs(scores1).max())
-    result = dict(rows=args.rows, repeats=args.repeats, one=one, many=many, max_rel_score_diff=diff)
+    result = dict(
+        rows=args.rows, net=args.net, repeats=args.repeats, one=one, many=many, max_rel_score_diff=diff
+    )
     m1, mp = (statistics.median(r["stage1_seconds"]) for r in (one, many))
     e1, ep = (statistics.median(r["erm_seconds"]) for r in (one, many))
     text = "\n".join(
         [
-            f"{args.rows} images 3x32x32, MLP 3072-64-2, a torch thread per process, "
-            f"medians of {args.repeats}",
+            f"{args.rows} images 3x32x32 ({ANNOTATED} annotated), {NETS[args.net]}, "
+            f"a torch thread per process, medians of {args.repeats}",
             f"stage 1:  1 process {m1:.1f} s | {args.processes} processes {mp:.1f} s | "
             f"speed-up {m1 / mp:.2f}x",
             f"ERM fit (2 epochs):  1 process {e1:.1f} s | {args.processes} processes {ep:.1f} s | "
@@ -136,11 +159,7 @@ def main(argv=None) -> None:
             f"largest score (CG iterations {one['solver_n_iter']} and {many['solver_n_iter']})",
         ]
     )
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".json").write_text(json.dumps(result, indent=1))
-        args.out.with_suffix(".txt").write_text(text + "\n")
+    publish(text, result, args.out)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _report import publish  # benchmarks/_report.py, beside this script
 from torch.utils.data import Dataset
 
 SHAPE = (3, 32, 32)
@@ -120,11 +121,7 @@ def main(argv=None) -> None:
         ),
     ]
     text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
-        args.out.with_suffix(".txt").write_text(text + "\n")
+    publish(text, rows, args.out)
 
 
 if __name__ == "__main__":
