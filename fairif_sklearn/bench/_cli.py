@@ -1,7 +1,7 @@
 """``fairif-bench``: FairIF against ERM and fairlearn's mitigators, over seeds.
 
 With no argument it runs the embedded biased data set (no download) on the CPU:
-106 s measured on two cores with another job running, 236 s with three.
+89 s measured on two idle cores, 106 s with another job running, 236 s with three.
 ``--dataset ci-mnist --bias ...`` and ``--dataset adult`` run the real data sets
 (read from ``--data-home`` or ``FAIRIF_DATA``).
 """
@@ -28,7 +28,7 @@ test set's accuracy, AD, AOD and EOD (mean +- std) and writes CSV files and a
 PNG of accuracy against AOD to --out.
 
 With no argument it runs the embedded biased data set (no download) on the CPU
-(106 s measured on two cores with another job running, 236 s with three).
+(89 s measured on two idle cores, 106 s with another job running, 236 s with three).
 --dataset ci-mnist and --dataset adult run the real data
 sets, read from --data-home, else $FAIRIF_DATA, else ~/fairif_data, and
 downloaded there (with SHA-256 checks) only when missing and online."""
