@@ -143,7 +143,8 @@ class AcceleratedNetClassifier(AccelerateMixin, NeuralNetClassifier):
     """skorch's :class:`~skorch.NeuralNetClassifier` trained data-parallel by Hugging Face Accelerate.
 
     ``skorch.hf.AccelerateMixin`` with one difference: a criterion without
-    trainable parameters (every torch loss) is not given to the Accelerator.
+    trainable parameters (every torch loss) is not given to the Accelerator,
+    only moved to its device.
     On several CPU processes (``torchrun``, gloo) Accelerate wraps every module
     it prepares in ``torch.nn.parallel.DistributedDataParallel``, which
     refuses a module without parameters ("DistributedDataParallel is not needed
@@ -153,7 +154,7 @@ class AcceleratedNetClassifier(AccelerateMixin, NeuralNetClassifier):
     through the Accelerator whatever ``verbose`` says.
     FairIF takes it, or any ``AccelerateMixin`` net, as its ``estimator``: the
     ERM fit and stage 2 then train data-parallel, and stage 1 splits the rows
-    over the processes (see the user guide, "Scaling out").
+    over the processes (see the "Scaling out" page of the docs).
 
     Parameters
     ----------
@@ -176,9 +177,14 @@ class AcceleratedNetClassifier(AccelerateMixin, NeuralNetClassifier):
         criteria = self._criteria
         self._criteria = [name for name in criteria if _trainable(getattr(self, name + "_", None))]
         try:
-            return super()._initialize_accelerator()
+            super()._initialize_accelerator()
         finally:
             self._criteria = criteria
+        for name in criteria:  # the others only go where the Accelerator puts the module (buffers)
+            criterion = getattr(self, name + "_", None)
+            if isinstance(criterion, torch.nn.Module) and self.accelerator.device_placement:
+                setattr(self, name + "_", criterion.to(self.accelerator.device))
+        return self
 
 
 def _quiet(*args, **kwargs) -> None:

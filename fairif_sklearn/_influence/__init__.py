@@ -4,7 +4,7 @@ from ._curvature import CURVATURES, CurvatureOperator, solve_cg, solve_dense
 from ._engine import METHODS, InfluenceResult, InfluenceSettings, compute_influence
 from ._gaps import AnnotatedGaps
 from ._scores import influence_scores
-from ._shards import same_seed, world
+from ._shards import same_seed
 
 __all__ = [
     "CURVATURES",
@@ -18,5 +18,4 @@ __all__ = [
     "same_seed",
     "solve_cg",
     "solve_dense",
-    "world",
 ]

@@ -37,10 +37,12 @@ def summed(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
-def same_seed(seed: int, device="cpu") -> int:
+def same_seed(seed: int) -> int:
     """Process 0's ``seed`` in every process, so that all draw the same subsamples and initialisations."""
     if world()[1] == 1:
         return seed
+    # NCCL (GPUs) communicates CUDA tensors only; gloo (CPUs) CPU tensors
+    device = f"cuda:{torch.cuda.current_device()}" if torch.distributed.get_backend() == "nccl" else "cpu"
     value = torch.tensor([seed], dtype=torch.int64, device=device)
     torch.distributed.broadcast(value, src=0)
     return int(value.item())
