@@ -47,18 +47,12 @@ def images(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 NETS = {"mlp": "MLP 3072-64-2", "cnn": "the default CNN (fairif_sklearn.nets.CNN)"}
 
 
-def _net(cls, kind: str, **params):
-    from fairif_sklearn.nets import CNN, MLP
+def _net(kind: str, **params):
+    """The net, with ``accelerator=`` an AcceleratedNetClassifier (the factories' defaults otherwise)."""
+    from fairif_sklearn.nets import make_cnn_classifier, make_mlp_classifier
 
-    module = (
-        dict(module=MLP, module__n_features=int(np.prod(SHAPE)), module__hidden=(64,))
-        if kind == "mlp"
-        else dict(module=CNN)
-    )
-    return cls(
-        **module, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=1e-3, max_epochs=2,
-        batch_size=256, train_split=None, iterator_train__shuffle=True, verbose=0, **params,
-    )  # fmt: skip
+    fit = dict(lr=1e-3, max_epochs=2, batch_size=256, **params)
+    return make_mlp_classifier(int(np.prod(SHAPE)), **fit) if kind == "mlp" else make_cnn_classifier(**fit)
 
 
 def job(n: int, kind: str, repeats: int, params: str, out: str) -> None:
@@ -67,13 +61,12 @@ def job(n: int, kind: str, repeats: int, params: str, out: str) -> None:
     from sklearn.frozen import FrozenEstimator
 
     from fairif_sklearn import FairIFWeigher
-    from fairif_sklearn.nets import AcceleratedNetClassifier
 
     torch.set_num_threads(1)
     accelerator = Accelerator(cpu=True)
     X, y, s = images(n)
     groups = np.where(np.arange(n) < ANNOTATED, s, -1)
-    net = _net(AcceleratedNetClassifier, kind, accelerator=accelerator).initialize()
+    net = _net(kind, accelerator=accelerator).initialize()
     net.load_params(f_params=params)
     stage1, erm = [], []
     for _ in range(repeats):
@@ -84,7 +77,7 @@ def job(n: int, kind: str, repeats: int, params: str, out: str) -> None:
     for _ in range(repeats):
         accelerator.wait_for_everyone()
         start = time.perf_counter()
-        _net(AcceleratedNetClassifier, kind, accelerator=accelerator).fit(X, y)
+        _net(kind, accelerator=accelerator).fit(X, y)
         erm.append(time.perf_counter() - start)
     if accelerator.is_main_process:
         np.save(out + ".npy", weigher.influence_scores_)
@@ -114,13 +107,11 @@ def main(argv=None) -> None:
     if args.job:
         job(args.rows, args.net, args.repeats, *args.job)
         return
-    from skorch import NeuralNetClassifier
-
     tmp = Path(tempfile.mkdtemp(prefix="fairif-distributed-"))
     torch.set_num_threads(1)
     torch.manual_seed(0)
     X, y, _ = images(args.rows)
-    _net(NeuralNetClassifier, args.net).fit(X, y).save_params(f_params=str(tmp / "params.pt"))
+    _net(args.net).fit(X, y).save_params(f_params=str(tmp / "params.pt"))
     common = [
         "--rows",
         str(args.rows),

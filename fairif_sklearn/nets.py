@@ -70,7 +70,11 @@ class CNN(torch.nn.Module):
         return self.layers(X)
 
 
-def _net_params(net_params: dict) -> dict:
+def _classifier(module: type, module_params: dict, net_params: dict) -> NeuralNetClassifier:
+    """The factories' skorch classifier: their defaults, then ``net_params``.
+
+    With an ``accelerator`` among ``net_params``, an :class:`AcceleratedNetClassifier`.
+    """
     params: dict[str, Any] = dict(
         criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.Adam,
@@ -81,8 +85,10 @@ def _net_params(net_params: dict) -> dict:
         iterator_train__shuffle=True,
         verbose=0,
     )
+    params.update({f"module__{name}": value for name, value in module_params.items()})
     params.update(net_params)
-    return params
+    cls = AcceleratedNetClassifier if "accelerator" in net_params else NeuralNetClassifier
+    return cls(module, **params)
 
 
 def make_cnn_classifier(
@@ -101,15 +107,11 @@ def make_cnn_classifier(
     channels : tuple of int, default=(16, 32)
     n_classes : int, default=2
     **net_params
-        Passed to :class:`~skorch.NeuralNetClassifier`.
+        Passed to :class:`~skorch.NeuralNetClassifier`; with ``accelerator=``
+        (an ``accelerate.Accelerator``) the net is an
+        :class:`AcceleratedNetClassifier` and trains data-parallel.
     """
-    return NeuralNetClassifier(
-        CNN,
-        module__in_channels=in_channels,
-        module__channels=channels,
-        module__n_classes=n_classes,
-        **_net_params(net_params),
-    )
+    return _classifier(CNN, dict(in_channels=in_channels, channels=channels, n_classes=n_classes), net_params)
 
 
 def make_mlp_classifier(
@@ -128,15 +130,11 @@ def make_mlp_classifier(
     n_classes : int, default=2
         Outputs of the module: one per class.
     **net_params
-        Passed to :class:`~skorch.NeuralNetClassifier`.
+        Passed to :class:`~skorch.NeuralNetClassifier`; with ``accelerator=``
+        (an ``accelerate.Accelerator``) the net is an
+        :class:`AcceleratedNetClassifier` and trains data-parallel.
     """
-    return NeuralNetClassifier(
-        MLP,
-        module__n_features=n_features,
-        module__hidden=hidden,
-        module__n_classes=n_classes,
-        **_net_params(net_params),
-    )
+    return _classifier(MLP, dict(n_features=n_features, hidden=hidden, n_classes=n_classes), net_params)
 
 
 class AcceleratedNetClassifier(AccelerateMixin, NeuralNetClassifier):
@@ -175,12 +173,13 @@ class AcceleratedNetClassifier(AccelerateMixin, NeuralNetClassifier):
 
     def _initialize_accelerator(self):
         criteria = self._criteria
-        self._criteria = [name for name in criteria if _trainable(getattr(self, name + "_", None))]
+        trainable = [name for name in criteria if _trainable(getattr(self, name + "_", None))]
+        self._criteria = trainable
         try:
             super()._initialize_accelerator()
         finally:
             self._criteria = criteria
-        for name in criteria:  # the others only go where the Accelerator puts the module (buffers)
+        for name in set(criteria) - set(trainable):  # only to where the module is (their buffers)
             criterion = getattr(self, name + "_", None)
             if isinstance(criterion, torch.nn.Module) and self.accelerator.device_placement:
                 setattr(self, name + "_", criterion.to(self.accelerator.device))

@@ -22,7 +22,7 @@ from sklearn.frozen import FrozenEstimator
 
 from fairif_sklearn import FairIFClassifier, FairIFWeigher, WeightedNetClassifier
 from fairif_sklearn.datasets import make_biased_classification
-from fairif_sklearn.nets import MLP, AcceleratedNetClassifier
+from fairif_sklearn.nets import make_mlp_classifier
 
 N_ROWS, N_ANNOTATED = 4000, 1000
 
@@ -33,12 +33,9 @@ def data():
     return X.astype(np.float32), y, groups
 
 
-def make_net(accelerator, **params):
-    return AcceleratedNetClassifier(
-        MLP, module__n_features=10, module__hidden=(32,), accelerator=accelerator,
-        criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=0.01, max_epochs=8,
-        batch_size=128, train_split=None, iterator_train__shuffle=True, verbose=0, **params,
-    )  # fmt: skip
+def make_net(**params):
+    """The job's net: with ``accelerator=`` an AcceleratedNetClassifier, otherwise a plain one."""
+    return make_mlp_classifier(10, hidden=(32,), max_epochs=8, **params)
 
 
 def checksum(net) -> torch.Tensor:
@@ -51,7 +48,7 @@ def main(params_path: str, out_path: str) -> None:
     X, y, groups = data()
     out = {"n_processes": accelerator.num_processes}
 
-    prefit = make_net(accelerator).initialize()
+    prefit = make_net(accelerator=accelerator).initialize()
     prefit.load_params(f_params=params_path)
     settings = dict(tolerance=0.0, batch_size=256, random_state=0)
     exact = dict(settings, influence="exact")  # no CG stopping rule between the runs: rounding alone
@@ -67,7 +64,8 @@ def main(params_path: str, out_path: str) -> None:
         prefit_proba=clf.predict_proba(X),
     )
 
-    scratch = FairIFClassifier(make_net(accelerator), **settings).fit(X, y, sensitive_features=groups)
+    scratch = FairIFClassifier(make_net(accelerator=accelerator), **settings)
+    scratch.fit(X, y, sensitive_features=groups)
     sums = accelerator.gather(checksum(scratch.estimator_).reshape(1))
     out.update(
         scratch_final_checksums=sums.numpy(),
@@ -78,7 +76,8 @@ def main(params_path: str, out_path: str) -> None:
     )
 
     weight = (y == 0).astype(float)  # a row's weight must reach whichever process trains on it
-    weighted = WeightedNetClassifier(make_net(accelerator), random_state=0).fit(X, y, sample_weight=weight)
+    weighted = WeightedNetClassifier(make_net(accelerator=accelerator), random_state=0)
+    weighted.fit(X, y, sample_weight=weight)
     out["weighted_positive_rate"] = np.mean(weighted.predict(X) == 1)
 
     if accelerator.is_main_process:

@@ -30,19 +30,12 @@ def _run(command, tmp_path):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    from skorch import NeuralNetClassifier
-
-    from fairif_sklearn.nets import MLP
-
-    from ._accelerate_job import data
+    from ._accelerate_job import data, make_net
 
     tmp = tmp_path_factory.mktemp("accelerate")
     X, y, _ = data()
     torch.manual_seed(0)
-    net = NeuralNetClassifier(
-        MLP, module__n_features=10, module__hidden=(32,), criterion=torch.nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam, lr=0.01, max_epochs=8, batch_size=128, train_split=None, verbose=0,
-    ).fit(X[1000:], y[1000:])  # fmt: skip
+    net = make_net().fit(X[1000:], y[1000:])
     net.save_params(f_params=str(tmp / "params.pt"))
     _run([sys.executable, str(JOB), "params.pt", "one.npz"], tmp)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]

@@ -12,7 +12,7 @@ from accelerate import Accelerator
 
 from fairif_sklearn import FairIFClassifier
 from fairif_sklearn.datasets import make_biased_classification
-from fairif_sklearn.nets import MLP, AcceleratedNetClassifier
+from fairif_sklearn.nets import make_mlp_classifier
 
 torch.set_num_threads(1)  # processes x threads within the cores
 # in every process: it joins the job's process group (NCCL on GPUs; gloo on CPUs, which need cpu=True)
@@ -20,19 +20,8 @@ accelerator = Accelerator(cpu=not torch.cuda.is_available())
 
 X, y, s = make_biased_classification(8000, bias="group_shift", random_state=0)
 groups = np.where(np.arange(len(y)) < 2000, s, np.nan)  # the first 2000 rows are annotated
-net = AcceleratedNetClassifier(
-    MLP,
-    module__n_features=X.shape[1],
-    accelerator=accelerator,
-    criterion=torch.nn.CrossEntropyLoss,
-    optimizer=torch.optim.Adam,
-    lr=0.01,
-    max_epochs=10,
-    batch_size=128,
-    train_split=None,
-    iterator_train__shuffle=True,
-    verbose=0,
-)
+# with an accelerator the factory returns an AcceleratedNetClassifier: it trains data-parallel
+net = make_mlp_classifier(X.shape[1], max_epochs=10, accelerator=accelerator)
 clf = FairIFClassifier(net, random_state=0).fit(X.astype(np.float32), y, sensitive_features=groups)
 accuracy = np.mean(clf.predict(X.astype(np.float32)) == y)
 accelerator.print(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..datasets import make_biased_classification
-from ..nets import make_mlp_classifier
+from ..nets import make_cnn_classifier, make_mlp_classifier
 from ._progress import EpochTicker
 
 
@@ -29,10 +29,9 @@ class BenchData:
     make_net: Callable[[], object]
 
 
-def _net(n_features, hidden, device, **kw):
-    return lambda: make_mlp_classifier(
-        n_features, hidden=hidden, device=device, callbacks=[("progress", EpochTicker())], **kw
-    )
+def _net(make, device, *args, **kw):
+    """A factory of fresh nets from ``make`` (a ``fairif_sklearn.nets`` factory), ticking each epoch."""
+    return lambda: make(*args, device=device, callbacks=[("progress", EpochTicker())], **kw)
 
 
 def synthetic(seed: int, *, bias: str, device: str, n_samples: int = 6000, n_valid: int = 1000) -> BenchData:
@@ -44,14 +43,8 @@ def synthetic(seed: int, *, bias: str, device: str, n_samples: int = 6000, n_val
         X[n_valid:], y[n_valid:], s[n_valid:],
         X[:n_valid], y[:n_valid], s[:n_valid],
         X_test, y_test, s_test,
-        _net(X.shape[1], (16,), device, max_epochs=10, batch_size=256, lr=0.02),
+        _net(make_mlp_classifier, device, X.shape[1], hidden=(16,), max_epochs=10, batch_size=256, lr=0.02),
     )  # fmt: skip
-
-
-def _cnn(device, **kw):
-    from ..nets import make_cnn_classifier
-
-    return lambda: make_cnn_classifier(device=device, callbacks=[("progress", EpochTicker())], **kw)
 
 
 def ci_mnist(
@@ -80,7 +73,8 @@ def ci_mnist(
         d.X_train, y["train"], d.s_train,
         d.X_valid, y["valid"], d.s_valid,
         d.X_test, y["test"], d.s_test,
-        (_net(n_features, (64,), device, **fit) if net == "mlp" else _cnn(device, **fit)),
+        (_net(make_mlp_classifier, device, n_features, hidden=(64,), **fit) if net == "mlp"
+         else _net(make_cnn_classifier, device, **fit)),
     )  # fmt: skip
 
 
@@ -120,7 +114,8 @@ def adult(
         X_tr, d.y_train[train], d.s_train[train],
         X_va, d.y_train[valid], d.s_train[valid],
         tf(X_test), d.y_test, d.s_test,
-        _net(X_tr.shape[1], (64,), device, lr=1e-3, max_epochs=10, batch_size=256),
+        _net(make_mlp_classifier, device, X_tr.shape[1], hidden=(64,), lr=1e-3, max_epochs=10,
+             batch_size=256),
     )  # fmt: skip
 
 
