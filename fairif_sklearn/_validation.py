@@ -195,7 +195,7 @@ def _warn_if_not_like(X_val: np.ndarray, X: np.ndarray) -> None:
 def check_predict_X(est, X) -> np.ndarray:
     """Check ``X`` at predict time against what ``est`` saw in ``fit`` (a torch Dataset passes as it is)."""
     if is_dataset(X):
-        check_dataset(X, len(X))
+        check_dataset(X)
         return X
     X = validate_data(est, X, reset=False, **X_CHECKS)
     if est._input_shape is not None and X.shape[1:] != est._input_shape:

@@ -20,7 +20,7 @@ import torch
 from sklearn.utils import gen_batches
 from torch.func import grad, jvp, vjp, vmap
 
-from ._shards import rows_of, summed
+from ._shards import my_rows, summed
 from ._trees import flatten, unflatten
 
 CURVATURES = ("hessian", "gauss_newton")
@@ -89,7 +89,7 @@ class CurvatureOperator:
 
         acc = torch.zeros(V.shape, dtype=torch.float64, device=self.model.device)
         with self.model.eval_mode():  # this process's share of the rows, summed over the processes
-            for _, x, y in self.model.batches(self.X, self.y, rows_of(self.rows, self.n), self.batch_size):
+            for _, x, y in self.model.batches(self.X, self.y, my_rows(self.rows), self.batch_size):
                 acc += vmap(flat_product, in_dims=(None, None, 0))(x, y, Vm).to(torch.float64)
         self.n_products += V.shape[0]
         return summed(acc) / self.n + self.shift * V

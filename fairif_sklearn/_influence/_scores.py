@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.func import jvp, vmap
 
-from ._shards import my_share, summed
+from ._shards import my_rows, summed
 from ._trees import unflatten
 
 
@@ -50,12 +50,11 @@ def influence_scores(
     rows_as_dicts = [unflatten(v.to(device=model.device, dtype=model.dtype), sub) for v in V]
     tangents = {k: torch.stack([d[k] for d in rows_as_dicts]) for k in sub}
     n = len(y)
-    share = my_share(n)  # this process's block of rows; the blocks are summed over the processes
+    mine = my_rows(np.arange(n))  # this process's block of rows; the blocks are summed over the processes
     out = torch.zeros((V.shape[0], n), dtype=torch.float64, device=model.device)
     with model.eval_mode():
-        mine = share.stop - share.start
-        batches = model.batches(X, y, np.arange(n)[share], batch_size)
-        for rows, x, yb in progress(batches, total=-(-mine // batch_size), desc="influence"):
+        batches = model.batches(X, y, mine, batch_size)
+        for positions, x, yb in progress(batches, total=-(-len(mine) // batch_size), desc="influence"):
 
             def losses(s, x=x, yb=yb):
                 return model.losses({**fixed, **s}, x, yb)
@@ -63,6 +62,5 @@ def influence_scores(
             def directional(t, losses=losses):
                 return jvp(losses, (sub,), (t,))[1]
 
-            block = slice(share.start + rows.start, share.start + rows.stop)
-            out[:, block] = vmap(directional)(tangents).detach().double()
+            out[:, mine[positions]] = vmap(directional)(tangents).detach().double()
     return summed(out).cpu().numpy()

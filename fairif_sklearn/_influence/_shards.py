@@ -24,12 +24,6 @@ def world() -> tuple[int, int]:
     return 0, 1
 
 
-def my_share(n: int) -> slice:
-    """This process's contiguous block of ``n`` rows (all of them in one process)."""
-    rank, size = world()
-    return slice(rank * n // size, (rank + 1) * n // size)
-
-
 def summed(tensor: torch.Tensor) -> torch.Tensor:
     """``tensor`` summed over the processes, in place (itself in one process)."""
     if world()[1] > 1:
@@ -48,7 +42,7 @@ def same_seed(seed: int) -> int:
     return int(value.item())
 
 
-def rows_of(rows: np.ndarray | None, n: int) -> np.ndarray:
-    """This process's share of ``rows`` (of ``range(n)`` when None)."""
-    rows = np.arange(n) if rows is None else rows
-    return rows[my_share(len(rows))]
+def my_rows(rows: np.ndarray) -> np.ndarray:
+    """This process's contiguous block of ``rows`` (all of them in one process)."""
+    rank, size = world()
+    return rows[rank * len(rows) // size : (rank + 1) * len(rows) // size]

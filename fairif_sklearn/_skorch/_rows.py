@@ -41,13 +41,17 @@ def take(X: Any, indices: np.ndarray) -> Any:
     return X[indices]
 
 
-def check_dataset(X: Dataset, n_labels: int, name: str = "X", labels: str = "y") -> None:
-    """Raise a clear error unless ``X`` is a map-style Dataset of ``(x, y)`` pairs as long as its labels."""
+def check_dataset(X: Dataset, n_labels: int | None = None, name: str = "X", labels: str = "y") -> None:
+    """Raise a clear error unless ``X`` is a map-style Dataset of ``(x, y)`` pairs as long as its labels.
+
+    ``n_labels=None`` (at predict time) checks the form only.
+    """
     if isinstance(X, IterableDataset) or not hasattr(X, "__len__"):
         raise TypeError(
             f"{name} is a torch Dataset without a length (an IterableDataset): FairIF needs a map-style "
             "Dataset (with __len__ and __getitem__), as it reads rows by index."
         )
+    n_labels = len(X) if n_labels is None else n_labels
     if len(X) != n_labels:
         raise ValueError(
             f"{name} is a Dataset of {len(X)} rows but {labels} has {n_labels} labels; they must be aligned "

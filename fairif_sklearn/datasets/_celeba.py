@@ -144,9 +144,8 @@ def fetch_celeba(
             data_home=home,
             reason=str(error),
         ) from error
-    names = list(celeba.attr_names)
-    names = [n for n in names if n]  # torchvision keeps a trailing empty column of the header
-    attributes = np.asarray(celeba.attr, dtype=np.int64)[:, : len(names)]
+    names = [n for n in celeba.attr_names if n]  # the header's trailing space makes an empty name
+    attributes = np.asarray(celeba.attr, dtype=np.int64)
     y = attributes[:, _attribute(names, target, "target")]
     s = attributes[:, _attribute(names, sensitive, "sensitive")]
     return Bunch(

@@ -163,19 +163,14 @@ def make_ci_mnist(
     for (name, (images, digits)), seed in zip(parts.items(), noise_seeds, strict=True):
         rows, y, s = _select(digits, red_odd, red_even, kept, rng)
         if name in splits:
-            shape = (len(rows), 3, 32, 32)
+            shape, gen = (len(rows), 3, 32, 32), np.random.default_rng(seed)
             if as_dataset:
                 path = memmap_dir / f"ci-mnist-{name}.npy"
-                target = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
-            else:
-                target = np.empty(shape, dtype=np.float32)
-            _colour(images[rows], s, np.random.default_rng(seed), target)
-            if as_dataset:
-                target.flush()
-                del target
+                file = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+                _colour(images[rows], s, gen, file).flush()
                 out[f"X_{name}"] = NpyImageDataset(path, y)
             else:
-                out[f"X_{name}"] = target
+                out[f"X_{name}"] = _colour(images[rows], s, gen, np.empty(shape, dtype=np.float32))
             out[f"y_{name}"], out[f"s_{name}"] = y, s
             out[f"digit_{name}"] = digits[rows].astype(np.int64)
         counts += [np.sum((y == c) & (s == g)) for c in (0, 1) for g in (0, 1)]
