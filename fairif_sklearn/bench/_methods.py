@@ -128,14 +128,9 @@ def prefit(data: BenchData, seed: int) -> tuple[Result, Result]:
     debiasing it through ``FrozenEstimator``: no ERM fit, stage 2 fine-tunes a copy."""
     from sklearn.frozen import FrozenEstimator
 
-    from .._skorch import fit_net, seeded
-
-    net = data.make_net()
-    classes, codes = np.unique(data.y_train, return_inverse=True)
-    with seeded(seed + 20_000, net.device):
-        fit_net(net, data.X_train, codes)
-    erm = _evaluate(PREFIT_ERM, GROUPS_NONE, data, lambda X, s: classes[net.predict(X).astype(int)])
-    clf = _fairif_classifier(data, seed, None, estimator=FrozenEstimator(net))
+    user = WeightedNetClassifier(data.make_net(), random_state=seed + 20_000).fit(data.X_train, data.y_train)
+    erm = _evaluate(PREFIT_ERM, GROUPS_NONE, data, lambda X, s: user.predict(X))
+    clf = _fairif_classifier(data, seed, None, estimator=FrozenEstimator(user.estimator_))
     start = time.perf_counter()
     clf.fit(data.X_train, data.y_train)
     extra = _fairif_extra(clf, time.perf_counter() - start)
