@@ -121,8 +121,8 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         if self.hessian_subsample == "deprecated":
             return self.curvature_subsample
         warnings.warn(
-            "hessian_subsample was renamed curvature_subsample in 0.2 (it subsamples the Gauss-Newton "
-            "matrix too) and will be removed in 0.3; use curvature_subsample.",
+            "hessian_subsample was renamed curvature_subsample (it subsamples the Gauss-Newton matrix "
+            "too); the old name is deprecated and will be removed in a future release.",
             FutureWarning,
             stacklevel=4,
         )

@@ -97,9 +97,9 @@ default="equalized_odds"
     verbose : int, default=0
         1 prints the stages and shows progress bars. The net's own ``verbose``
         controls its epoch table.
-    hessian_subsample : int, float or None
+    hessian_subsample : int, float or None, default="deprecated"
         Deprecated: the old name of ``curvature_subsample`` (it subsamples the
-        Gauss-Newton matrix too); it will be removed in 0.3."""
+        Gauss-Newton matrix too); it will be removed in a future release."""
 
 ATTRIBUTES = """\
     erm_estimator_ : skorch net
@@ -139,8 +139,13 @@ ATTRIBUTES = """\
     train_mask_ : ndarray of bool of shape (n_samples,)
         The rows trained on.
     influence_info_ : dict
-        Diagnostics: method used, solver iterations and residuals, curvature
-        rows, weight-solve iterations, rows with zero weight.
+        Diagnostics of the first round's influence computation: ``"method"``
+        (``"auto"`` resolved), ``"damping"``, ``"n_params"``, ``"solver"``,
+        ``"solver_n_iter"``, ``"solver_residual"``, ``"solver_converged"``,
+        ``"negative_curvature"``, ``"min_eigenvalue"``, ``"n_curvature_rows"``,
+        ``"n_curvature_products"``, ``"gap_gradient_norm"`` (one per gap),
+        ``"largest_eigenvalue"`` (with ``damping="auto"`` only) and
+        ``"n_rounds"`` (the rounds of reweighting run).
     n_features_in_ : int
         Number of features (the second dimension of ``X``).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
