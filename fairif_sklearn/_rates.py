@@ -211,11 +211,6 @@ def _display(label, column_names) -> str:
     return "(" + ", ".join(map(str, label)) + ")"
 
 
-def missing_group_mask(sensitive_features) -> np.ndarray:
-    """True where a row has no group label (see the module docstring)."""
-    return ~read_groups(sensitive_features).annotated
-
-
 def check_target(y, *, name: str = "y", who: str = "FairIF") -> tuple[np.ndarray, np.ndarray]:
     """The classes of a target (sorted) and each row's class code.
 

@@ -1,10 +1,14 @@
 """Input checks for fit and predict: plain data in, plain data out.
 
-Nothing here writes onto an estimator. The estimators call scikit-learn's
-:func:`~sklearn.utils.validation.validate_data` on ``X`` and ``y`` themselves
-(it records ``n_features_in_`` and ``feature_names_in_``, the scikit-learn way)
-and hand the arrays to :func:`check_fit_data`, which reads the annotated set and
-applies the rules of :mod:`fairif_sklearn._rates`.
+One function writes onto an estimator: :func:`validate_fit_X_y`, which the
+estimators call at the start of ``fit``. It runs scikit-learn's
+:func:`~sklearn.utils.validation.validate_data` on ``X`` and ``y`` and so sets
+three attributes: ``n_features_in_`` and ``feature_names_in_`` (the
+scikit-learn way; for a torch Dataset both are removed instead) and the private
+``_input_shape`` (a row's shape, which :func:`check_predict_X` compares against
+at predict time). The rest reads and returns plain data: the estimators hand the
+arrays to :func:`check_fit_data`, which reads the annotated set and applies the
+rules of :mod:`fairif_sklearn._rates`.
 """
 
 from __future__ import annotations
