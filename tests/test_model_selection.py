@@ -1,7 +1,9 @@
-"""Tuning FairIF with GridSearchCV: the splitter it needs, and scorers that fail loudly."""
+"""Tuning FairIF with GridSearchCV: the splitter it needs, and scorers that stop a search with
+``error_score="raise"``."""
 
 import numpy as np
 import pytest
+from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import GridSearchCV, KFold
 
 from fairif_sklearn import FairIFClassifier
@@ -63,7 +65,35 @@ def test_readme_grid_search_tunes_on_finite_scores(first_rows_annotated, routing
     assert search.best_params_ == search.cv_results_["params"][best]
 
 
-def test_scorer_without_routing_says_how_to_enable_it(first_rows_annotated):
+def test_scoring_error_is_an_exception():
+    assert issubclass(FairnessScoringError, Exception)
+    assert issubclass(FairnessScoringError, ValueError)
+    X, y = np.zeros((4, 1)), np.array([0, 1, 0, 1])
+    try:
+        aod_scorer(DummyClassifier().fit(X, y), X, y)  # no sensitive_features
+    except Exception as error:  # what user code and parallel back ends catch
+        assert isinstance(error, FairnessScoringError)
+    else:
+        pytest.fail("the scorer did not raise")
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_scorer_without_routing_stops_a_search_and_says_how_to_enable_it(first_rows_annotated, n_jobs):
+    X, y, groups = first_rows_annotated
+    search = GridSearchCV(
+        FairIFClassifier(small_net(max_epochs=1), random_state=0),
+        {"alpha": [1.0]},
+        scoring=aod_scorer,
+        cv=KFold(2, shuffle=True, random_state=0),
+        error_score="raise",  # the documented way: the error stops the search
+        n_jobs=n_jobs,  # in joblib's worker processes too
+    )
+    with pytest.raises(FairnessScoringError, match=r"sklearn.set_config\(enable_metadata_routing=True\)"):
+        search.fit(X, y, sensitive_features=groups)  # routing off: fit gets the groups, the scorer none
+
+
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
+def test_without_error_score_raise_a_search_records_nan_and_the_warning_says_why(first_rows_annotated):
     X, y, groups = first_rows_annotated
     search = GridSearchCV(
         FairIFClassifier(small_net(max_epochs=1), random_state=0),
@@ -71,8 +101,9 @@ def test_scorer_without_routing_says_how_to_enable_it(first_rows_annotated):
         scoring=aod_scorer,
         cv=KFold(2, shuffle=True, random_state=0),
     )
-    with pytest.raises(FairnessScoringError, match=r"sklearn.set_config\(enable_metadata_routing=True\)"):
-        search.fit(X, y, sensitive_features=groups)  # routing off: fit gets the groups, the scorer none
+    with pytest.warns(UserWarning, match=r"FairnessScoringError: .*enable_metadata_routing=True"):
+        search.fit(X, y, sensitive_features=groups)
+    assert np.isnan(search.cv_results_["mean_test_score"]).all()  # why the docs ask for error_score="raise"
 
 
 def test_scored_fold_without_a_group_says_what_to_do(first_rows_annotated, routing):
@@ -86,6 +117,7 @@ def test_scored_fold_without_a_group_says_what_to_do(first_rows_annotated, routi
         scoring={"aod": aod_scorer},
         refit=False,
         cv=[(np.arange(500, len(y)), test)],
+        error_score="raise",
     )
     with pytest.raises(FairnessScoringError, match=r"found \['0'\].*AnnotatedStratifiedKFold"):
         search.fit(X, y, sensitive_features=only_group_0)

@@ -6,12 +6,14 @@ that requests ``sensitive_features`` through metadata routing. Enable routing
 with ``sklearn.set_config(enable_metadata_routing=True)`` and pass
 ``sensitive_features=`` to the search's ``fit``.
 
-scikit-learn's searches turn any ``Exception`` a scorer raises into a NaN score
-and a "Scoring failed" warning, so a misconfigured search would run to the end
-and choose among NaNs. These scorers raise :class:`FairnessScoringError`
-instead, which the searches let through, when they cannot score a fold: no
-``sensitive_features`` reached them, or a fold lacks a group, or a group's rate
-is undefined there.
+When they cannot score a fold (no ``sensitive_features`` reached them, a fold
+lacks a group, or a group's rate is undefined there) these scorers raise
+:class:`FairnessScoringError`, whose message says what to do. scikit-learn's
+searches turn any exception a scorer raises into the search's ``error_score``
+(NaN by default) and a "Scoring failed" warning, and would then choose among
+NaNs; give the search ``error_score="raise"`` and the error stops it instead::
+
+    GridSearchCV(clf, grid, scoring={"aod": aod_scorer}, error_score="raise", ...)
 """
 
 from __future__ import annotations
@@ -42,14 +44,18 @@ _BAD_FOLD = (
 )
 
 
-class FairnessScoringError(BaseException):
-    """A fairness scorer could not score a fold; the search must stop, not record NaN.
+class FairnessScoringError(ValueError):
+    """A fairness scorer could not score a fold: a configuration error, not a bad score.
 
-    It derives from :class:`BaseException`, not :class:`Exception`, because
-    scikit-learn's model selection turns every ``Exception`` raised by a scorer
-    into a NaN score and a warning (unless ``error_score="raise"``). These
-    failures are configuration errors (routing off, folds without a group), so
-    every later fold would fail too and the search's choice would be arbitrary.
+    The causes (metadata routing off, a fold without annotated rows of some
+    group, a group without the class a rate averages over) fail every later
+    fold too, so a search should stop on it rather than choose among NaN
+    scores. scikit-learn's searches record any exception a scorer raises as
+    ``error_score`` (NaN by default) with a warning; pass
+    ``error_score="raise"`` to :class:`~sklearn.model_selection.GridSearchCV`
+    (or any search, or :func:`~sklearn.model_selection.cross_validate`) and this
+    error stops it. It is a :class:`ValueError`, so ``except Exception`` (and
+    ``except ValueError``) catch it, in user code and in parallel back ends alike.
     """
 
 
