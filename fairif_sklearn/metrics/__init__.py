@@ -1,10 +1,12 @@
-"""Fairness metrics (the paper's AD, AOD, EOD, and DPD) and scorers for model selection."""
+"""Fairness metrics (the paper's AD, AOD, EOD, and DPD, and the worst-group accuracy) and scorers for
+model selection."""
 
 from ._fairness import (
     accuracy_difference,
     average_odds_difference,
     demographic_parity_difference,
     equal_opportunity_difference,
+    worst_group_accuracy,
 )
 from ._scorers import FairnessScoringError, ad_scorer, aod_scorer, dpd_scorer, eod_scorer
 
@@ -18,4 +20,5 @@ __all__ = [
     "dpd_scorer",
     "eod_scorer",
     "equal_opportunity_difference",
+    "worst_group_accuracy",
 ]

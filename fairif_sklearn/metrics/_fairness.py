@@ -1,4 +1,4 @@
-"""The paper's fairness metrics: AD, AOD and EOD.
+"""The paper's fairness metrics (AD, AOD, EOD, DPD) and the worst-group accuracy.
 
 With two groups they are the paper's definitions, and agree with fairlearn's
 ``accuracy_score_difference``, ``equalized_odds_difference(agg="mean")`` and
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._rates import Groups, check_rates_defined, read_groups, target_rates
+from .._rates import Groups, _plain, check_rates_defined, read_groups, target_rates
 
 
 def _check(y_true, y_pred, sensitive_features) -> tuple[np.ndarray, np.ndarray, Groups]:
@@ -162,6 +162,56 @@ def equal_opportunity_difference(y_true, y_pred, *, sensitive_features, pos_labe
     {{sections}}
     """
     return _mean_spread(_rates(y_true, y_pred, sensitive_features, pos_label, "equal_opportunity"))
+
+
+@_doc("In [0, 1]: the accuracy of the worst (class, group) cell; higher is better.")
+def worst_group_accuracy(y_true, y_pred, *, sensitive_features) -> float:
+    """Worst-group accuracy: the lowest accuracy over the (class, group) cells.
+
+    A cell is the rows of one true class in one group, as the "groups" of the
+    robustness literature (Sagawa et al. 2020; DFR, JTT), where a group is a
+    combination of the label and a spurious attribute. Cells with no row are
+    skipped. fairlearn's equivalent is a ``MetricFrame`` of ``accuracy_score``
+    whose sensitive features are the group and the true label, and its ``group_min()``.
+    Unlike the differences, this is a level: a model can shrink every gap by
+    making its best cells worse, which this score does not reward.
+
+    {{sections}}
+
+    Examples
+    --------
+    >>> from fairif_sklearn.metrics import worst_group_accuracy
+    >>> worst_group_accuracy([0, 0, 1, 1], [0, 1, 1, 1], sensitive_features=["a", "a", "a", "b"])
+    0.5
+    """
+    return float(min(cell_accuracies(y_true, y_pred, sensitive_features=sensitive_features).values()))
+
+
+def cell_accuracies(y_true, y_pred, *, sensitive_features) -> dict[tuple[str, str], float]:
+    """The accuracy of each (class, group) cell that has rows, keyed by (class, group name)."""
+    y_true, y_pred, groups = _check(y_true, y_pred, sensitive_features)
+    hit = y_true == y_pred
+    out = {}
+    for c in np.unique(y_true):
+        for g, name in enumerate(groups.names):
+            rows = (y_true == c) & (groups.codes == g)
+            if rows.any():
+                out[(str(_plain(c)), name)] = float(hit[rows].mean())
+    return out
+
+
+def group_rates(y_true, y_pred, *, sensitive_features, pos_label=None) -> dict[str, float]:
+    """Each group's rates that equalized odds compares: TPR and TNR with two classes, each class's recall
+    with more, keyed ``"TPR[group]"``, ``"TNR[group]"`` or ``"recall[class][group]"``."""
+    _, _, groups = _check(y_true, y_pred, sensitive_features)
+    classes = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
+    rates = target_rates("equalized_odds", classes, pos_label)
+    values = _rates(y_true, y_pred, sensitive_features, pos_label, "equalized_odds")
+    return {
+        f"{rate.name}[{name}]": float(v)
+        for rate, per_group in zip(rates, values, strict=True)
+        for name, v in zip(groups.names, per_group, strict=True)
+    }
 
 
 # the metric that judges each target on hard predictions, and its short name
