@@ -1,7 +1,7 @@
 """The quickstart: ERM against FairIF (every default) on the embedded biased data, over seeds.
 
 Run ``fairif-quickstart`` (or ``python -m fairif_sklearn._quickstart``). It needs
-no download; the README gives its measured run time.
+no download, and prints its run time when it ends.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ The quickstart: ERM against FairIF on the embedded biased data, over seeds.
 Each seed draws a training and a test set, fits an MLP without weights (ERM)
 and FairIFClassifier with group labels for the first --n-annotated rows only,
 and prints the test set's accuracy, AD, AOD and EOD (mean +- std). It needs no
-download; the README gives its measured run time."""
+download, and prints its run time when it ends."""
 
 EPILOG = """\
 examples:
