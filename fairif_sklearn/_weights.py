@@ -50,6 +50,13 @@ class WeightSolution:
     n_clipped: int
 
 
+def first_order(scores: np.ndarray, values: np.ndarray, change: np.ndarray) -> np.ndarray:
+    """The values after a weight change ``change`` (mean zero), to first order: ``values - a @ change / n``
+    with the scores centred over the rows."""
+    a = np.asarray(scores, dtype=float)
+    return values - (a - a.mean(axis=1, keepdims=True)) @ change / a.shape[1]
+
+
 def _problem(scores, gaps, base) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The scores centred over the rows (a weight change of mean zero moves nothing), the gaps,
     and the base weights (ones when None), as float arrays."""
@@ -126,81 +133,235 @@ def solve_weights(
     return WeightSolution(w, predicted, c, n_iter, converged, int(np.sum(w == 0)))
 
 
-def solve_weights_within(
+def solve_weights_bounded(
     scores: np.ndarray,
-    gaps: np.ndarray,
-    bound: np.ndarray,
+    values: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
     *,
     base: np.ndarray | None = None,
     tol: float = 1e-9,
     max_iter: int = 500,
 ) -> WeightSolution:
-    """The smallest weight change whose predicted gaps are within ``bound``.
+    """The smallest weight change that puts linear functions of the rates within bounds.
 
-    Solves, for mean-one, non-negative weights ``w = 1 + u``,
+    Solves, for mean-one, non-negative weights ``w = base + u`` (``base``: one by default),
 
         minimise   ||u||^2 / (2 n)
-        subject to |d_F - (a_F @ u) / n| <= bound_F   for every gap F,
-                   sum(u) = 0,  w = base + u >= 0  (base: one by default),
+        subject to lower_j <= values_j - (a_j @ u) / n <= upper_j   for every row j,
+                   sum(u) = 0,  w >= 0,
 
-    in the spirit of fairlearn's ``difference_bound``. Its dual has ``k + 1``
-    variables (``c`` for the gaps, ``nu`` for the mean): ``u_i = max(-base_i,
-    a_i . c + nu)``; the dual is concave and once differentiable, and L-BFGS-B solves it
-    with ``|c|`` capped, an exact penalty that keeps an unreachable bound from
-    sending ``c`` to infinity (the solution then closes as much as the cap
-    allows, and ``converged`` is False). Gaps already within their bound give
-    ``u = 0``: the base weights.
+    where row ``j`` is any function of the annotated set whose influence scores are
+    ``a_j`` (a gap, a group's rate, a mean of rates); a bound may be infinite. Its
+    dual has two bounded variables per row (one per side) and one for the mean:
+    ``u_i = max(-base_i, a_i . c + nu)``; the dual is concave and once
+    differentiable, and L-BFGS-B solves it with every multiplier capped, an exact
+    penalty that keeps unreachable bounds from sending it to infinity (the solution
+    then comes as close as the cap allows, and ``converged`` is False). Rows
+    already within their bounds give ``u = 0``: the base weights.
 
     Parameters
     ----------
-    scores : ndarray of shape (k, n)
-    gaps : ndarray of shape (k,)
-    bound : ndarray of shape (k,)
-        Non-negative bound on each gap after reweighting.
+    scores : ndarray of shape (m, n)
+    values : ndarray of shape (m,)
+        Each row's value at the fitted model.
+    lower, upper : ndarray of shape (m,)
+        Bounds on each row's value after reweighting (``-inf``/``inf`` for none).
 
     Returns
     -------
     WeightSolution
+        ``predicted_gaps`` holds the rows' predicted values; ``converged`` says
+        whether every bound is met.
     """
     from scipy.optimize import minimize
 
-    a, d, base = _problem(scores, gaps, base)
-    b = np.asarray(bound, dtype=float)
-    k, n = a.shape
-    lower = -base
-    if np.all(np.abs(d) <= b):
-        return WeightSolution(base / base.mean(), d.copy(), np.zeros(k), 0, True, int(np.sum(base == 0)))
+    a, f, base = _problem(scores, values, base)
+    lo, hi = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    m, n = a.shape
+    floor = -base
+    if np.all((f >= lo) & (f <= hi)):
+        return WeightSolution(base / base.mean(), f.copy(), np.zeros(m), 0, True, int(np.sum(base == 0)))
     # scale so that the dual variables are O(1): t = c @ a is the weight change itself
     scale = np.sqrt((a**2).mean(axis=1)).clip(min=1e-300)
-    a_s = a / scale[:, None]
+    a_s, f_s = a / scale[:, None], f / scale
+    hi_s, lo_s = np.where(np.isfinite(hi), hi, 0) / scale, np.where(np.isfinite(lo), lo, 0) / scale
     cap = 1e6  # in these units a multiplier of 1 moves the weights by about 1
 
     def negative_dual(z):
-        cp, cm, nu = z[:k], z[k : 2 * k], z[-1]
-        c = cp - cm
-        t = c @ a_s + nu
-        free = t >= lower
-        phi = np.where(free, 0.5 * t**2, t * lower - 0.5 * lower**2)
-        value = c @ (d / scale) - b / scale @ (cp + cm) - phi.sum() / n
-        u = np.maximum(lower, t)
-        grad_c = d / scale - a_s @ u / n
-        grad_nu = -u.sum() / n
-        grad = np.concatenate([grad_c - b / scale, -grad_c - b / scale, [grad_nu]])
+        p, q, nu = z[:m], z[m : 2 * m], z[-1]
+        t = (p - q) @ a_s + nu
+        free = t >= floor
+        phi = np.where(free, 0.5 * t**2, t * floor - 0.5 * floor**2)
+        value = (p - q) @ f_s - p @ hi_s + q @ lo_s - phi.sum() / n
+        u = np.maximum(floor, t)
+        g = f_s - a_s @ u / n  # the rows' values at u
+        grad = np.concatenate([g - hi_s, lo_s - g, [-u.sum() / n]])
         return -value, -grad
 
-    bounds = [(0.0, cap)] * (2 * k) + [(None, None)]
+    bounds = [(0.0, cap if np.isfinite(b) else 0.0) for b in (*hi, *lo)] + [(None, None)]
     res = minimize(
         negative_dual,
-        np.zeros(2 * k + 1),
+        np.zeros(2 * m + 1),
         jac=True,
         method="L-BFGS-B",
         bounds=bounds,
         options={"maxiter": max_iter, "ftol": 1e-15, "gtol": tol},
     )
     z = res.x
-    t = (z[:k] - z[k : 2 * k]) @ a_s + z[-1]
-    w = base + np.maximum(lower, t)
+    w = base + np.maximum(floor, (z[:m] - z[m : 2 * m]) @ a_s + z[-1])
     w = w / w.mean()
-    predicted = d - a @ (w - base) / n
-    met = bool(np.all(np.abs(predicted) <= b * (1 + 1e-3) + 1e-9))
-    return WeightSolution(w, predicted, z[:k] - z[k : 2 * k], int(res.nit), met, int(np.sum(w == 0)))
+    predicted = f - a @ (w - base) / n
+    # met: within the bounds up to a thousandth of the largest move asked for
+    need = np.maximum(np.where(np.isfinite(lo), lo - f, 0), np.where(np.isfinite(hi), f - hi, 0))
+    slack = 1e-3 * need.max() + 1e-9
+    met = bool(np.all((predicted >= lo - slack) & (predicted <= hi + slack)))
+    multipliers = (z[:m] - z[m : 2 * m]) / scale
+    return WeightSolution(w, predicted, multipliers, int(res.nit), met, int(np.sum(w == 0)))
+
+
+def solve_weights_within(
+    scores: np.ndarray,
+    gaps: np.ndarray,
+    bound: np.ndarray,
+    *,
+    base: np.ndarray | None = None,
+) -> WeightSolution:
+    """The smallest weight change whose predicted gaps are within ``bound`` of zero.
+
+    :func:`solve_weights_bounded` with ``|d_F - (a_F @ u) / n| <= bound_F``, in the
+    spirit of fairlearn's ``difference_bound``.
+    """
+    b = np.asarray(bound, dtype=float)
+    return solve_weights_bounded(scores, gaps, -b, b, base=base)
+
+
+@dataclass
+class FairSolution(WeightSolution):
+    """A :class:`WeightSolution` of :func:`solve_fair_weights`, with what it did to the rates.
+
+    Attributes
+    ----------
+    predicted_rates : ndarray of shape (n_cells,)
+        Each (rate, group) cell's rate to first order after reweighting.
+    closure : float
+        The fraction of each chased gap's way to its band that the constraints
+        allowed: 1 when every chased gap reaches its band; less when levelling up
+        (or holding the other gaps) left no solution that closes them all, and the
+        solution closes what can be closed within the constraints.
+    chased : ndarray of bool of shape (n_gaps,)
+    """
+
+    predicted_rates: np.ndarray | None = None
+    closure: float = 1.0
+    chased: np.ndarray | None = None
+
+
+def gap_bounds(
+    gaps: np.ndarray, threshold: np.ndarray, target: np.ndarray, closure: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each gap may end: ``(lower, upper, chased)``.
+
+    A gap beyond its ``threshold`` is chased: it must end between zero and the near
+    edge of its band (``target`` on its own side), never past zero towards the far
+    edge; with ``closure`` below one, only that fraction of the way from where it is.
+    A gap that is not chased is held within ``max(|gap|, target)`` of zero.
+    """
+    d = np.asarray(gaps, dtype=float)
+    size = np.abs(d)
+    chased = size > threshold
+    near = size - closure * (size - np.minimum(target, size))
+    held = np.maximum(size, target)
+    lower = np.where(chased, np.where(d > 0, 0.0, -near), -held)
+    upper = np.where(chased, np.where(d > 0, near, 0.0), held)
+    return lower, upper, chased
+
+
+def levelling_rows(gap_rows: np.ndarray, gaps: np.ndarray, chased: np.ndarray, rates, n_groups: int):
+    """The rates that levelling up keeps from falling, as rows over the (rate, group) cells.
+
+    For each chased gap its lower side (the group, or the mean of the groups, that
+    the gap's row weighs with the sign opposite to the gap's), and for each rate the
+    lowest group's cell. Returns an array of shape (m, n_cells), each row summing to one.
+    """
+    rows = []
+    for row, d in zip(gap_rows[chased], gaps[chased], strict=True):
+        side = np.maximum(-np.sign(d) * row, 0.0)
+        rows.append(side / side.sum())
+    rates = np.asarray(rates, dtype=float)
+    for start in range(0, len(rates), n_groups):
+        unit = np.zeros(len(rates))
+        unit[start + int(np.argmin(rates[start : start + n_groups]))] = 1.0
+        rows.append(unit)
+    return np.unique(np.round(np.array(rows), 12), axis=0)
+
+
+def solve_fair_weights(
+    rate_scores: np.ndarray,
+    rates: np.ndarray,
+    gap_rows: np.ndarray,
+    threshold: np.ndarray,
+    target: np.ndarray,
+    *,
+    n_groups: int,
+    level_up: bool,
+    base: np.ndarray | None = None,
+    bisections: int = 12,
+) -> FairSolution:
+    """FairIF's weight solve: close the chased gaps, hold the others, and (optionally) level up.
+
+    The gaps are ``gap_rows @ rates`` with ``rates`` the soft (rate, group) cells of
+    the annotated set (rate-major, ``n_groups`` per rate), whose influence scores are
+    ``rate_scores``. The weights are the smallest change (:func:`solve_weights_bounded`)
+    that puts every gap where :func:`gap_bounds` says, and with ``level_up`` keeps every
+    rate that :func:`levelling_rows` names from falling, to first order. When these
+    constraints leave no solution, the largest ``closure`` that has one is found by
+    bisection, so that what can be closed without levelling down is closed.
+
+    Returns
+    -------
+    FairSolution
+        ``predicted_gaps`` and ``predicted_rates`` to first order; ``converged`` is
+        False only when even that failed.
+    """
+    R = np.asarray(rate_scores, dtype=float)
+    r = np.asarray(rates, dtype=float)
+    D = np.asarray(gap_rows, dtype=float)
+    d = D @ r
+    extra = np.zeros((0, len(r)))
+    if level_up:
+        _, _, chased = gap_bounds(d, threshold, target)
+        extra = levelling_rows(D, d, chased, r, n_groups)
+    rows = np.vstack([D, extra])
+
+    def attempt(closure):
+        lo, hi, chased = gap_bounds(d, threshold, target, closure)
+        keep = extra @ r
+        lower = np.concatenate([lo, keep])
+        upper = np.concatenate([hi, np.full(len(keep), np.inf)])
+        return solve_weights_bounded(rows @ R, rows @ r, lower, upper, base=base), chased
+
+    closure = 1.0
+    solution, chased = attempt(closure)
+    if not solution.converged:  # no solution closes every chased gap: close as much as the constraints allow
+        low, high, solution = 0.0, 1.0, attempt(0.0)[0]  # closure 0: the base weights meet every bound
+        for _ in range(bisections):
+            trial, _ = attempt(0.5 * (low + high))
+            if trial.converged:
+                solution, low = trial, 0.5 * (low + high)
+            else:
+                high = 0.5 * (low + high)
+        closure = low
+    base_w = np.ones(len(solution.sample_weight)) if base is None else np.asarray(base, dtype=float)
+    predicted_rates = first_order(R, r, solution.sample_weight - base_w)
+    return FairSolution(
+        sample_weight=solution.sample_weight,
+        predicted_gaps=D @ predicted_rates,
+        dual=solution.dual,
+        n_iter=solution.n_iter,
+        converged=solution.converged,
+        n_clipped=solution.n_clipped,
+        predicted_rates=predicted_rates,
+        closure=float(closure),
+        chased=chased,
+    )

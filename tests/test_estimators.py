@@ -129,7 +129,7 @@ def test_cg_that_does_not_converge_warns(biased_data):
     X, y, s = biased_data
     with pytest.warns(ConvergenceWarning, match="CG solve stopped at relative residuals"):
         clf = _clf(influence="cg", cg_maxiter=1).fit(X, y, sensitive_features=partial_groups(s, 400))
-    assert clf.influence_info_["solver_n_iter"] == [1, 1] and not clf.influence_info_["solver_converged"]
+    assert set(clf.influence_info_["solver_n_iter"]) == {1} and not clf.influence_info_["solver_converged"]
 
 
 def test_verbose_reports_the_stages(biased_data, capsys):

@@ -15,7 +15,7 @@ from .._influence import CURVATURES, METHODS, AnnotatedGaps, InfluenceResult, In
 from .._rates import TARGETS
 from .._skorch import check_net
 from .._validation import FitData, check_fit_data, validate_fit_X_y
-from .._weights import WeightSolution, solve_weights, solve_weights_within
+from .._weights import FairSolution, first_order, solve_fair_weights, solve_weights
 from ._rounds import Round, run_rounds
 from ._stage1 import Stage1, fit_stage1, weights_for_rows
 
@@ -40,6 +40,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         "sensitive_val": ["array-like", None],
         "tolerance": [StrOptions({"auto"}), Interval(Real, 0, None, closed="both")],  # inf: keep ERM
         "alpha": [Interval(Real, 0, None, closed="neither"), None],
+        "levelling": [StrOptions({"up", "any"})],
         "target": [StrOptions(set(TARGETS))],
         "pos_label": "no_validation",  # a label or a list of labels, checked against y in fit
         "retrain": [StrOptions({"finetune", "scratch", "warm_start"})],
@@ -69,6 +70,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         sensitive_val=None,
         tolerance="auto",
         alpha=None,
+        levelling="up",
         target="equalized_odds",
         pos_label=None,
         retrain="finetune",
@@ -94,6 +96,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         self.sensitive_val = sensitive_val
         self.tolerance = tolerance
         self.alpha = alpha
+        self.levelling = levelling
         self.target = target
         self.pos_label = pos_label
         self.retrain = retrain
@@ -186,11 +189,36 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         bound = np.full(len(stderr), float(self.tolerance))
         return bound, bound
 
-    def _solve(self, result: InfluenceResult, base: np.ndarray, target: np.ndarray) -> WeightSolution:
-        """The weights from a round's influence: the bound form, or the paper's penalty with ``alpha``."""
-        if self.alpha is not None:
-            return solve_weights(result.scores, result.gaps, self.alpha, base=base)
-        return solve_weights_within(result.scores, result.gaps, target, base=base)
+    def _solve(self, result: InfluenceResult, base, threshold, target, *, n_groups: int) -> FairSolution:
+        """The weights from a round's influence: the bound form (levelling up or not), or the paper's
+        penalty with ``alpha``."""
+        if self.alpha is None:
+            return solve_fair_weights(
+                result.rate_scores,
+                result.rates,
+                result.gap_rows,
+                threshold,
+                target,
+                n_groups=n_groups,
+                level_up=self.levelling == "up",
+                base=base,
+            )
+        sol = solve_weights(result.scores, result.gaps, self.alpha, base=base)
+        change = sol.sample_weight - base
+        return FairSolution(
+            **vars(sol), predicted_rates=first_order(result.rate_scores, result.rates, change)
+        )
+
+    def _warn_closure(self, round_: Round) -> None:
+        warnings.warn(
+            f"Round {round_.index}: no weights close every chased gap to its band "
+            + ("without lowering the lower group's rates" if self.levelling == "up" else "")
+            + f" (to first order); the weights close {round_.closure:.0%} of the way, predicted gaps "
+            f"{np.round(round_.predicted_gaps, 4)}."
+            + (" levelling='any' allows closing them by lowering rates." if self.levelling == "up" else ""),
+            UserWarning,
+            stacklevel=5,
+        )
 
     def _reweight(self, data: FitData, stage1: Stage1, *, final_fit: bool):
         """Run the rounds of reweighting and set the fitted attributes; return the final net."""
@@ -209,10 +237,14 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         self.gaps_threshold_ = threshold
         self.damping_ = result.damping
         self.influence_scores_ = result.scores
+        self.rate_names_ = result.rate_names
+        self.group_rates_ = result.rates
+        self.group_rates_stderr_ = stage1.rates_stderr
         self.sample_weight_ = weights_for_rows(data.train_mask, weights)
         self.rounds_ = [r.as_dict() for r in rounds]
-        self.reweighted_ = bool(rounds)
+        self.reweighted_ = any(r.step > 0 for r in rounds)
         self.predicted_gaps_ = rounds[-1].predicted_gaps if rounds else result.gaps.copy()
+        self.predicted_group_rates_ = rounds[-1].predicted_rates if rounds else result.rates.copy()
         self.materialization_ = rounds[0].materialization if rounds else np.full(len(result.gaps), np.nan)
         self.influence_info_ = {**stage1.info(), "n_rounds": len(rounds)}
         if not rounds:
@@ -223,8 +255,15 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         return net
 
     def _rounds_summary(self, round_: Round) -> str:
+        after = ""
+        if round_.final_gaps is not None:
+            after = f" -> after stage 2 {np.round(round_.final_gaps, 4)}"
+            if round_.step < 1:
+                after += (
+                    f" (the fine-tune reached {np.round(round_.full_step_gaps, 4)}: "
+                    + ("rejected, the previous model is kept)" if round_.step == 0 else f"step {round_.step})")
+                )
         return (
             f"round {round_.index}: gaps {np.round(round_.gaps, 4)} -> predicted "
-            f"{np.round(round_.predicted_gaps, 4)}"
-            + ("" if round_.final_gaps is None else f" -> after stage 2 {np.round(round_.final_gaps, 4)}")
+            f"{np.round(round_.predicted_gaps, 4)}" + after
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sklearn.base import ClassifierMixin, _fit_context
 
+from .._skorch import NetFunctions
 from ._base import _FairIFBase
 from ._docs import fill_doc
 from ._predict import _NetPredictMixin
@@ -31,6 +32,12 @@ class FairIFClassifier(_NetPredictMixin, ClassifierMixin, _FairIFBase):
     final_gaps_ : ndarray of shape (n_gaps,)
         The soft-rate gaps on the annotated set at the final model: compare with
         ``gaps_`` and ``predicted_gaps_`` to see whether influence worked.
+    final_group_rates_ : ndarray of shape (n_cells,)
+        Each (rate, group) cell's soft rate on the annotated set at the final
+        model (names in ``rate_names_``): compare with ``group_rates_`` and
+        ``predicted_group_rates_`` to see how each gap closed.
+    final_group_rates_stderr_ : ndarray of shape (n_cells,)
+        Their standard errors over the draw of the annotated rows.
     {{attributes}}
 
     See Also
@@ -63,4 +70,10 @@ class FairIFClassifier(_NetPredictMixin, ClassifierMixin, _FairIFBase):
         data, stage1 = self._fit_stage1(X, y, sensitive_features)
         self.estimator_ = self._reweight(data, stage1, final_fit=True)
         self.final_gaps_ = self.rounds_[-1]["final_gaps"] if self.reweighted_ else self.gaps_.copy()
+        if self.reweighted_:
+            _, self.final_group_rates_stderr_ = self._gaps_of(data).standard_errors(NetFunctions(self.estimator_))
+            self.final_group_rates_ = self.rounds_[-1]["final_rates"]
+        else:
+            self.final_group_rates_ = self.group_rates_.copy()
+            self.final_group_rates_stderr_ = self.group_rates_stderr_.copy()
         return self

@@ -27,6 +27,21 @@ PARAMETERS = """\
         predicted gaps are all within one standard error. A number ``t``: gaps
         beyond ``t`` are chased and closed to within ``t``; ``0`` closes them
         fully, ``np.inf`` keeps the ERM model. See the user guide.
+    levelling : {"up", "any"}, default="up"
+        How a gap may close. ``"up"``: by raising the lower group's rate; to
+        first order no rate on the lower side of a chased gap falls, and the
+        lowest group's rate of each class (or target rate) does not fall. The
+        better-off group's rate may still move down. When no weights close every
+        chased gap that way, the weights close what can be closed (a warning
+        says how much) rather than level down. ``"any"``: any mix of raising the
+        lower rate and lowering the higher one, whichever needs the smallest
+        change of weights. In both, a chased gap ends between zero and the near
+        edge of its band, never past zero, and a gap that is not chased is held
+        within ``max(|gap|, band)``; and after the fine-tune a round that left a
+        gap larger than it started (beyond its standard error), or with
+        ``"up"`` lowered a kept rate beyond its standard error, is shortened
+        towards the previous model or rejected (``rounds_``' ``"step"``). Not
+        used by the penalty form (``alpha``). See the user guide.
     alpha : float or None, default=None
         Solve the paper's penalty form instead of the bound: the weights
         minimise the squared remaining gaps plus ``alpha * ||w - 1||^2 / n``
@@ -117,6 +132,17 @@ ATTRIBUTES = """\
         Each gap's standard error over the draw of the annotated rows.
     gaps_threshold_ : ndarray of shape (n_gaps,)
         The noise threshold: gaps within it are not chased.
+    rate_names_ : list of str
+        A name per (rate, group) cell, e.g. ``"TPR(0)"``; the gaps are
+        differences of these rates.
+    group_rates_ : ndarray of shape (n_cells,)
+        Each cell's soft rate on the annotated set at the ERM model.
+    group_rates_stderr_ : ndarray of shape (n_cells,)
+        Their standard errors over the draw of the annotated rows.
+    predicted_group_rates_ : ndarray of shape (n_cells,)
+        The rates the last weight solve predicts (to first order): with
+        ``levelling="up"`` the lower side of each chased gap and the lowest
+        group of each rate do not fall.
     reweighted_ : bool
         False when every gap was within its threshold and the ERM model was kept.
     predicted_gaps_ : ndarray of shape (n_gaps,)
@@ -125,8 +151,15 @@ ATTRIBUTES = """\
         The first round's realised change of each gap on the annotated set over
         its predicted change (NaN without stage 2).
     rounds_ : list of dict
-        Per round: the gaps it started from, the prediction, the gaps after
-        stage 2, the materialisation, the weights' spread.
+        Per round: the gaps and the cells' rates it started from
+        (``"gaps"``, ``"rates"``), the prediction (``"predicted_gaps"``,
+        ``"predicted_rates"``), the gaps and rates after stage 2
+        (``"final_gaps"``, ``"final_rates"``), ``"materialization"``, the share
+        of the way to the bands that the constraints allowed (``"closure"``),
+        the step taken towards the fine-tune after the realised check
+        (``"step"``: 1 in full, 0 rejected) and the gaps at the full step
+        (``"full_step_gaps"``), the weights' spread (``"weight_std"``),
+        ``"n_zero_weight"``, ``"solve_converged"`` and ``"round"``.
     damping_ : float
         The damping used.
     gap_names_ : list of str

@@ -9,6 +9,13 @@ influence predicts), and the gaps are measured again. What the first order
 under-delivered is what the next round, re-linearised at the new model, starts
 from. The rounds stop when the gaps are within their threshold or after
 ``max_rounds``.
+
+Stage 2 is checked against what it was asked to do: a round whose fine-tuned
+model leaves any gap on the annotated set larger than it started (beyond the
+gap's standard error), or, when levelling up, lowers a rate that the solve kept
+from falling (beyond its standard error), is shortened to the longest step along
+the segment from the previous model that passes, or rejected (step 0: the
+previous model is kept, and the rounds stop).
 """
 
 from __future__ import annotations
@@ -21,27 +28,36 @@ from sklearn.base import clone
 
 from .._influence import compute_influence
 from .._runtime import progress_bar
-from .._skorch import NetFunctions, finetune_net, fit_net, seeded, unfrozen
+from .._skorch import NetFunctions, finetune_net, fit_net, interpolate_net, seeded, unfrozen
 from .._validation import FitData
+from .._weights import levelling_rows
 from ._stage1 import Stage1
 
 
 @dataclass
 class Round:
-    """What one round did, on the annotated set."""
+    """What one round did, on the annotated set: gaps and (rate, group) cells' rates where it started,
+    as predicted, and after stage 2 (``step``: how far towards the fine-tune the round went)."""
 
     index: int
     gaps: np.ndarray
     predicted_gaps: np.ndarray
+    rates: np.ndarray
+    predicted_rates: np.ndarray
     weight_std: float
     n_zero_weight: int
     solve_converged: bool
+    closure: float = 1.0
     final_gaps: np.ndarray | None = None
+    final_rates: np.ndarray | None = None
+    full_step_gaps: np.ndarray | None = None
+    step: float = 1.0
 
     @property
     def materialization(self) -> np.ndarray:
-        """Realised over predicted change of each gap (NaN before stage 2 or when none was predicted)."""
-        predicted = self.predicted_gaps - self.gaps
+        """Realised over predicted change of each gap for the step taken (NaN before stage 2, for a
+        rejected round, or when no change was predicted)."""
+        predicted = self.step * (self.predicted_gaps - self.gaps)
         if self.final_gaps is None:
             return np.full(len(predicted), np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -54,6 +70,12 @@ class Round:
             "predicted_gaps": self.predicted_gaps,
             "final_gaps": self.final_gaps,
             "materialization": self.materialization,
+            "rates": self.rates,
+            "predicted_rates": self.predicted_rates,
+            "final_rates": self.final_rates,
+            "closure": self.closure,
+            "step": self.step,
+            "full_step_gaps": self.full_step_gaps,
             "weight_std": self.weight_std,
             "n_zero_weight": self.n_zero_weight,
             "solve_converged": self.solve_converged,
@@ -88,35 +110,81 @@ def train_stage2(est, net, data: FitData, weights, base, *, erm_seed: int, index
     return new
 
 
+# the steps tried, longest first, from the previous model towards a fine-tune whose realised gaps fail
+# the check (a fit from scratch is not on a segment from the previous model: accepted or rejected whole)
+STEPS = (1.0, 0.5, 0.25, 0.125)
+
+
+@dataclass
+class RealisedCheck:
+    """What stage 2 must not do, judged on the annotated set after it: leave a gap larger than it
+    started (beyond its noise), or, when levelling up, lower a rate that was to be kept from falling
+    (beyond its noise)."""
+
+    gap_rows: np.ndarray
+    start_rates: np.ndarray
+    gap_noise: np.ndarray
+    kept_rows: np.ndarray  # rows over the cells whose value must not fall (none when not levelling up)
+    kept_noise: np.ndarray
+
+    def passes(self, rates: np.ndarray) -> bool:
+        start_gaps, gaps = self.gap_rows @ self.start_rates, self.gap_rows @ rates
+        no_wider = np.all(np.abs(gaps) <= np.abs(start_gaps) + self.gap_noise)
+        kept = np.all(self.kept_rows @ rates >= self.kept_rows @ self.start_rates - self.kept_noise)
+        return bool(no_wider and kept)
+
+
+def settle(previous, trained, gaps_of, check: RealisedCheck, *, segment: bool):
+    """The longest step from ``previous`` towards ``trained`` whose realised rates pass ``check``:
+    ``(step, net, rates, full_step_rates)``; step 0 keeps ``previous`` (the round is rejected)."""
+    full = None
+    for step in STEPS if segment else STEPS[:1]:
+        net = trained if step == 1 else interpolate_net(previous, trained, step)
+        rates = gaps_of.rates_of(NetFunctions(net))
+        full = rates if full is None else full
+        if check.passes(rates):
+            return step, net, rates, full
+    return 0.0, previous, check.start_rates, full
+
+
 def run_rounds(est, data: FitData, stage1: Stage1, *, threshold, target, final_fit: bool):
     """The rounds (module docstring); returns the last net, the weights of the training rows, the rounds.
 
-    ``final_fit`` trains stage 2 after the last solve too (the classifier); the
-    weigher stops at the last round's weights.
+    ``final_fit`` trains stage 2 after the last solve too (the classifier), and
+    checks each round's realised gaps (:class:`RealisedCheck`): a round that
+    fails is shortened along the segment from the previous model to its
+    fine-tune, or rejected; the weigher stops at the last round's weights.
     """
     gaps_of = est._gaps_of(data)
+    n_groups = len(data.groups.names)
     result = stage1.influence
     net, weights, rounds = stage1.erm_estimator, np.ones(len(data.y_train)), []
-    gaps = result.gaps
+    rates = result.rates
     for index in range(1, est.max_rounds + 1):
+        gaps = result.gap_rows @ rates
         if np.all(np.abs(gaps) <= threshold):
             break
-        solution = est._solve(result, weights, target)
+        solution = est._solve(result, weights, threshold, target, n_groups=n_groups)
         round_ = Round(
             index,
             gaps,
             solution.predicted_gaps,
+            rates,
+            solution.predicted_rates,
             float(np.std(solution.sample_weight)),
             solution.n_clipped,
             solution.converged,
+            closure=solution.closure,
         )
         rounds.append(round_)
+        if solution.closure < 1:
+            est._warn_closure(round_)
         last = index == est.max_rounds
         if last and not final_fit:
             est._log(est._rounds_summary(round_))
             weights = solution.sample_weight
             break
-        net = train_stage2(
+        trained = train_stage2(
             est,
             net,
             data,
@@ -126,14 +194,29 @@ def run_rounds(est, data: FitData, stage1: Stage1, *, threshold, target, final_f
             index=index,
             damping=result.damping,
         )
-        weights = solution.sample_weight
-        model = NetFunctions(net)
-        round_.final_gaps = gaps = gaps_of.values(model)
+        kept = (
+            levelling_rows(result.gap_rows, gaps, solution.chased, rates, n_groups)
+            if est.levelling == "up" and solution.chased is not None
+            else np.zeros((0, len(rates)))
+        )
+        check = RealisedCheck(
+            result.gap_rows,
+            rates,
+            stage1.gaps_stderr,
+            kept,
+            np.sqrt(kept**2 @ stage1.rates_stderr**2),
+        )
+        step, net, rates, full = settle(net, trained, gaps_of, check, segment=est.retrain != "scratch")
+        round_.step = step
+        round_.full_step_gaps = result.gap_rows @ full
+        round_.final_rates = rates
+        round_.final_gaps = gaps = result.gap_rows @ rates
+        weights = weights + step * (solution.sample_weight - weights)
         est._log(est._rounds_summary(round_))
-        if last or np.all(np.abs(gaps) <= threshold):
+        if last or step == 0 or np.all(np.abs(gaps) <= threshold):
             break
         result = compute_influence(
-            model,
+            NetFunctions(net),
             data.X_train,
             data.y_train,
             gaps_of,

@@ -35,12 +35,15 @@ class Stage1:
         any later fit so that the weights are the only difference.
     gaps_stderr : ndarray of shape (n_gaps,)
         The standard error of each gap over the draw of the annotated rows.
+    rates_stderr : ndarray of shape (n_cells,)
+        The same for each (rate, group) cell's rate.
     """
 
     erm_estimator: Any
     influence: InfluenceResult
     seed: int
     gaps_stderr: np.ndarray
+    rates_stderr: np.ndarray
 
     def info(self) -> dict:
         """Diagnostics of the influence computation, for ``influence_info_``."""
@@ -49,6 +52,7 @@ class Stage1:
             "method": result.method,
             "damping": result.damping,
             "n_params": int(result.directions.shape[1]),
+            "n_directions": int(result.directions.shape[0]),
             "solver": result.solve.solver,
             "solver_n_iter": result.solve.n_iter,
             "solver_residual": result.solve.residual,
@@ -72,8 +76,8 @@ def fit_erm(estimator, X, y: np.ndarray, seed: int, verbose: int = 0):
 
 def influence_at(
     net, data: FitData, gaps_of: AnnotatedGaps, settings: InfluenceSettings, seed: int, verbose: int = 0
-) -> tuple[InfluenceResult, np.ndarray]:
-    """Influence at a fitted net, and the gaps' standard errors there."""
+) -> tuple[InfluenceResult, tuple[np.ndarray, np.ndarray]]:
+    """Influence at a fitted net, and the standard errors of the gaps and of the cells' rates there."""
     model = NetFunctions(net)
     if verbose:
         print(f"[FairIF] influence ({settings.method}) on {model.n_params()} parameters", flush=True)
@@ -114,8 +118,8 @@ def fit_stage1(
     else:
         net = memory.cache(fit_erm, ignore=["verbose"])(estimator, data.X_train, data.y_train, seed, verbose)
     influence = memory.cache(influence_at, ignore=["verbose"])
-    result, stderr = influence(net, data, gaps_of, settings, seed, verbose)
-    return Stage1(net, result, seed, stderr)
+    result, (gaps_stderr, rates_stderr) = influence(net, data, gaps_of, settings, seed, verbose)
+    return Stage1(net, result, seed, gaps_stderr, rates_stderr)
 
 
 def weights_for_rows(train_mask: np.ndarray, train_weights: np.ndarray) -> np.ndarray:

@@ -41,8 +41,14 @@ class InfluenceResult:
     gaps : ndarray of shape (n_gaps,)
         The soft-rate gaps on the annotated set at the fitted model.
     gap_names : list of str
-    directions : tensor of shape (n_gaps, p)
-        ``M^{-1} G_F``, the inverse-curvature times the gap gradients.
+    rate_scores : ndarray of shape (n_cells, n_train)
+        The same for each (rate, group) cell's soft rate; ``scores = gap_rows @ rate_scores``.
+    rates : ndarray of shape (n_cells,)
+        The cells' soft rates; ``gaps = gap_rows @ rates``.
+    rate_names : list of str
+    gap_rows : ndarray of shape (n_gaps, n_cells)
+    directions : tensor of shape (n_cells, p)
+        ``M^{-1} G_c``, the inverse-curvature times the cells' rate gradients.
     param_names : list of str
         The parameters the influence was computed over.
     method : str
@@ -56,6 +62,10 @@ class InfluenceResult:
     scores: np.ndarray
     gaps: np.ndarray
     gap_names: list[str]
+    rate_scores: np.ndarray
+    rates: np.ndarray
+    rate_names: list[str]
+    gap_rows: np.ndarray
     directions: torch.Tensor
     param_names: list[str]
     method: str
@@ -103,7 +113,7 @@ def compute_influence(
     random_state: np.random.RandomState,
     progress=lambda it, **kw: it,
 ) -> InfluenceResult:
-    """Run stage 1 on a fitted model: gaps, two solves, influence scores.
+    """Run stage 1 on a fitted model: rates and gaps, one solve per (rate, group) cell, influence scores.
 
     ``y_train`` holds 0/1 classes; ``gaps_of`` measures the gaps on the annotated
     set. Raises when the solve failed (see :func:`check_solve`).
@@ -111,7 +121,7 @@ def compute_influence(
     s = settings
     method = resolve_method(s.method, model)
     names = model.last_linear_names() if method == "last_layer" else list(model.params)
-    gaps, G = gaps_of.values_and_gradients(model, names)
+    rates, G = gaps_of.rates_and_gradients(model, names)
     subsample = AUTO_CURVATURE_ROWS if s.curvature_subsample == "auto" else s.curvature_subsample
     rows = subsample_rows(len(y_train), subsample, random_state)
     op = CurvatureOperator(
@@ -140,11 +150,16 @@ def compute_influence(
     else:
         V, info = solve_dense(op, G)
     check_solve(info, curvature=s.curvature, damping=damping, tol=s.cg_tol)
-    scores = influence_scores(model, X_train, y_train, names, V, batch_size=s.batch_size, progress=progress)
+    rate_scores = influence_scores(model, X_train, y_train, names, V, batch_size=s.batch_size, progress=progress)
+    D = gaps_of.D
     return InfluenceResult(
-        scores=scores,
-        gaps=gaps,
+        scores=D @ rate_scores,
+        gaps=D @ rates,
         gap_names=gaps_of.names,
+        rate_scores=rate_scores,
+        rates=rates,
+        rate_names=gaps_of.rate_names,
+        gap_rows=D,
         directions=V,
         param_names=names,
         method=method,
@@ -154,7 +169,7 @@ def compute_influence(
         diagnostics={
             **diagnostics,
             "n_curvature_products": op.n_products,
-            "gap_gradient_norm": torch.linalg.norm(G, dim=1).tolist(),
+            "gap_gradient_norm": torch.linalg.norm(torch.as_tensor(D, dtype=G.dtype, device=G.device) @ G, dim=1).tolist(),
         },
     )
 

@@ -124,6 +124,9 @@ class AnnotatedGaps:
     def __post_init__(self):
         self.counts = rate_counts(self.y_val, self.g_val, len(self.group_names), self.rates)
         self.C, self.names = gap_matrix(self.counts, len(self.group_names), self.rates, self.group_names)
+        # gaps = C @ sums = D @ rates, with rates = sums / counts: one per (rate, group) cell
+        self.D = self.C * self.counts
+        self.rate_names = [f"{rate.name}({group})" for rate in self.rates for group in self.group_names]
 
     def _sums(self, model, names, power=1, with_jacobian=False):
         """Soft rate sums over the annotated set and, optionally, their Jacobian in ``names``."""
@@ -155,23 +158,36 @@ class AnnotatedGaps:
         sums, _ = self._sums(model, [])
         return self.C @ sums.cpu().numpy()
 
-    def standard_errors(self, model) -> np.ndarray:
-        """Each gap's standard error over the draw of the annotated rows, shape (k,).
+    def rates_of(self, model) -> np.ndarray:
+        """Each (rate, group) cell's soft rate at the model's parameters, shape (n_cells,)."""
+        sums, _ = self._sums(model, [])
+        return sums.cpu().numpy() / self.counts
 
-        A gap is a linear combination ``C @ S`` of the per-cell sums ``S`` (cell:
-        rate and group), the rows of a cell independent draws, so its variance is
-        ``sum over cells of C**2 * n * s**2`` with ``s**2`` the cell's sample
-        variance of the soft values.
+    def standard_errors(self, model) -> tuple[np.ndarray, np.ndarray]:
+        """The standard errors over the draw of the annotated rows: of each gap, shape (k,), and of
+        each cell's rate, shape (n_cells,).
+
+        A cell's rows are independent draws, so its rate's variance is ``s**2 / n``
+        with ``s**2`` the cell's sample variance of the soft values; a gap is a
+        linear combination ``D @ rates`` of the cells' rates, so its variance is
+        ``sum over cells of D**2 * s**2 / n``.
         """
         sums, _ = self._sums(model, [])
         squares, _ = self._sums(model, [], power=2)
         n = self.counts
         mean = sums.cpu().numpy() / n
-        var = (squares.cpu().numpy() / n - mean**2) * n / np.maximum(n - 1, 1)
-        return np.sqrt((self.C**2) @ (n * np.maximum(var, 0.0)))
+        var = np.maximum((squares.cpu().numpy() / n - mean**2) * n / np.maximum(n - 1, 1), 0.0) / n
+        return np.sqrt((self.D**2) @ var), np.sqrt(var)
+
+    def rates_and_gradients(self, model, names) -> tuple[np.ndarray, torch.Tensor]:
+        """The cells' rates and their gradients in the parameters ``names``, shapes (n_cells,) and
+        (n_cells, p); the gaps are ``D @`` either."""
+        sums, jac = self._sums(model, names, with_jacobian=True)
+        counts = torch.as_tensor(self.counts, dtype=torch.float64, device=model.device)
+        return (sums / counts).cpu().numpy(), jac / counts[:, None]
 
     def values_and_gradients(self, model, names) -> tuple[np.ndarray, torch.Tensor]:
         """The gaps and their gradients in the parameters ``names``, shapes (k,) and (k, p)."""
-        sums, jac = self._sums(model, names, with_jacobian=True)
-        C = torch.as_tensor(self.C, dtype=torch.float64, device=model.device)
-        return (C @ sums).cpu().numpy(), C @ jac
+        rates, G = self.rates_and_gradients(model, names)
+        D = torch.as_tensor(self.D, dtype=torch.float64, device=model.device)
+        return self.D @ rates, D @ G

@@ -1,6 +1,6 @@
 """The skorch adapter (private): the only part of the package that knows skorch's internals."""
 
-from ._finetune import finetune_net
+from ._finetune import finetune_net, interpolate_net
 from ._fit import check_net, fit_net, is_frozen, loss_target, per_sample_criterion, seeded, unfrozen
 from ._functional import NetFunctions
 from ._rows import check_dataset, is_dataset, take
@@ -11,6 +11,7 @@ __all__ = [
     "check_net",
     "finetune_net",
     "fit_net",
+    "interpolate_net",
     "is_dataset",
     "is_frozen",
     "loss_target",

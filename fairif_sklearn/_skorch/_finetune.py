@@ -34,6 +34,7 @@ epoch (Polyak averaging), which removes most of the noise of the last iterate.
 from __future__ import annotations
 
 import contextlib
+import copy
 from typing import Any
 
 import numpy as np
@@ -199,3 +200,16 @@ def finetune_net(
         net.callbacks_.remove(average)
         del net._fairif_anchor, net._fairif_batch_loss
     return net
+
+
+def interpolate_net(start: Any, end: Any, step: float) -> Any:
+    """A copy of ``end`` whose module holds ``start + step * (end - start)``, parameters and
+    floating-point buffers (BatchNorm statistics) alike: a point on the segment between two fits of
+    the same net (``step`` 0 is ``start``, 1 is ``end``)."""
+    new = copy.deepcopy(end)
+    before = start.module_.state_dict()
+    with torch.no_grad():
+        for name, value in new.module_.state_dict().items():
+            if value.is_floating_point():
+                value.copy_(before[name] + step * (value - before[name]))
+    return new
