@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-METRICS = ("acc", "AD", "AOD", "EOD")
+METRICS = ("acc", "WGA", "AD", "AOD", "EOD")
 ERM = "ERM"
+LEVELS_DOWN = "levels down"
 
 
 def result_rows(dataset: str, seed: int, results) -> list[dict]:
@@ -18,9 +19,26 @@ def result_rows(dataset: str, seed: int, results) -> list[dict]:
         row = {"dataset": dataset, "seed": seed, "method": r.method, "groups": r.groups}
         row.update({m: r.test[m] for m in METRICS})
         row.update({f"valid_{m}": r.valid[m] for m in METRICS})
+        row.update(r.rates)
         row.update(r.extra)
         rows.append(row)
     return rows
+
+
+def _rate_columns(rows: list[dict]) -> list[str]:
+    """The per-group test rates' columns (``TPR[group]``, ``TNR[group]``, ``recall[class][group]``)."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k.startswith(("TPR[", "TNR[", "recall[")) and k not in columns]
+    return columns
+
+
+def _noise(rows: list[dict], erm: dict, metric: str) -> float:
+    """ERM's seed noise in ``metric``: the mean |difference| between its two initialisations."""
+    other = [r for r in rows if r["method"].startswith("ERM, another") and r["seed"] in erm]
+    if not other:
+        return np.nan
+    return float(np.mean([abs(r[metric] - erm[r["seed"]][metric]) for r in other]))
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -30,11 +48,15 @@ def summarise(rows: list[dict]) -> list[dict]:
     FairIF started from): the relative change of the mean AOD and EOD, the
     accuracy change in points, and how many seeds end less fair than ERM by
     more than the noise (ERM's own seed-to-seed difference, from the row of
-    ERM with another initialisation, averaged over seeds).
+    ERM with another initialisation, averaged over seeds). A method whose mean
+    worst-group accuracy (WGA) is below ERM's by more than ERM's noise in WGA
+    (measured the same way) is flagged as levelling down: it closes gaps by
+    making the worst-off cell worse, not better. The per-group test rates get
+    their mean over seeds.
     """
     erm = {r["seed"]: r for r in rows if r["method"] == ERM}
-    other = [r for r in rows if r["method"].startswith("ERM, another")]
-    noise = float(np.mean([abs(r["AOD"] - erm[r["seed"]]["AOD"]) for r in other])) if other else np.nan
+    noise, noise_wga = _noise(rows, erm, "AOD"), _noise(rows, erm, "WGA")
+    rate_columns = _rate_columns(rows)
     keys: dict[tuple, list[dict]] = {}
     for row in rows:
         keys.setdefault((row["method"], row["groups"]), []).append(row)
@@ -49,10 +71,16 @@ def summarise(rows: list[dict]) -> list[dict]:
             entry["AOD_vs_ERM"] = entry["AOD_mean"] / base["AOD"] - 1
             entry["EOD_vs_ERM"] = entry["EOD_mean"] / base["EOD"] - 1
             entry["acc_vs_ERM_points"] = 100 * (entry["acc_mean"] - base["acc"])
+            entry["WGA_vs_ERM_points"] = 100 * (entry["WGA_mean"] - base["WGA"])
             entry["seeds_worse_than_noise"] = int(
                 sum(g["AOD"] - erm[g["seed"]]["AOD"] > noise for g in group)
             )
+            entry["levels_down"] = bool(base["WGA"] - entry["WGA_mean"] > noise_wga)
         entry["erm_noise_AOD"] = noise
+        entry["erm_noise_WGA"] = noise_wga
+        for column in rate_columns:
+            values = [g[column] for g in group if column in g]
+            entry[f"{column}_mean"] = float(np.mean(values)) if values else np.nan
         for key in ("materialization", "fit_seconds", "reweighted", "n_rounds_chosen"):
             values = [g[key] for g in group if g.get(key) is not None]
             if values:
@@ -62,18 +90,31 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 
 def format_table(summary: list[dict], title: str) -> str:
-    """A fixed-width table of mean +- std, and the change against the same seeds' ERM."""
+    """A fixed-width table of mean +- std, the change against the same seeds' ERM, and the flag of a
+    method that levels down (see :func:`summarise`)."""
     head = f"{'method':50s} {'group labels used':24s}" + "".join(f"{m:>17s}" for m in METRICS)
-    lines = [title, head + f"{'AOD vs ERM':>12s}{'EOD vs ERM':>12s}{'acc (pts)':>11s}"]
+    changes = f"{'AOD vs ERM':>12s}{'EOD vs ERM':>12s}{'acc (pts)':>11s}{'WGA (pts)':>11s}"
+    lines = [title, head + changes]
     for e in summary:
         cells = "".join(f"{e[f'{m}_mean']:>9.4f} +-{e[f'{m}_std']:.4f}" for m in METRICS)
         change = ""
         if "AOD_vs_ERM" in e:
-            change = f"{e['AOD_vs_ERM']:>+11.0%} {e['EOD_vs_ERM']:>+11.0%} {e['acc_vs_ERM_points']:>+10.2f}"
+            change = (
+                f"{e['AOD_vs_ERM']:>+11.0%} {e['EOD_vs_ERM']:>+11.0%} {e['acc_vs_ERM_points']:>+10.2f} "
+                f"{e['WGA_vs_ERM_points']:>+10.2f}"
+            )
+            if e.get("levels_down"):
+                change += f"  {LEVELS_DOWN}"
         lines.append(f"{e['method']:50s} {e['groups']:24s}{cells} {change}")
     noise = summary[0].get("erm_noise_AOD") if summary else None
     if noise is not None and np.isfinite(noise):
         lines.append(f"ERM's noise in test AOD (mean |difference| between two initialisations): {noise:.4f}")
+    noise = summary[0].get("erm_noise_WGA") if summary else None
+    if noise is not None and np.isfinite(noise):
+        lines.append(
+            f"WGA: worst-group accuracy, the lowest over the (class, group) cells; ERM's noise in it: "
+            f"{noise:.4f}. '{LEVELS_DOWN}': mean WGA below ERM's by more than that noise."
+        )
     return "\n".join(lines)
 
 
@@ -88,25 +129,45 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def plot(summary: list[dict], path: Path, title: str) -> None:
-    """Accuracy against AOD: each method's mean, with its spread over seeds."""
+def colours(n: int) -> list:
+    """``n`` distinct colours: matplotlib's ten, then tab20's lighter ten, then evenly spaced hues."""
+    from matplotlib import colormaps
+
+    light = [colormaps["tab20"](k) for k in range(1, 20, 2)]
+    palette = [f"C{k}" for k in range(10)] + light
+    if n <= len(palette):
+        return palette[:n]
+    return [colormaps["hsv"](k / n) for k in range(n)]
+
+
+def figure(summary: list[dict], title: str):
+    """The accuracy-AOD figure: each method's mean with its spread over seeds, each in its own colour
+    (and marker), the legend to the right of the axes so that it covers no point."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5.5))
-    markers = iter("osD^v<>pP*Xh")
-    for i, e in enumerate(summary):
+    fig, ax = plt.subplots(figsize=(12, 5.5))
+    markers = "osD^v<>pP*Xhd"
+    for i, (e, colour) in enumerate(zip(summary, colours(len(summary)), strict=True)):
         ax.errorbar(
-            e["AOD_mean"], e["acc_mean"], xerr=e["AOD_std"], yerr=e["acc_std"], fmt=next(markers, "o"),
-            color=f"C{i % 10}", capsize=3, label=f"{e['method']} [{e['groups']}]",
+            e["AOD_mean"], e["acc_mean"], xerr=e["AOD_std"], yerr=e["acc_std"], fmt=markers[i % len(markers)],
+            color=colour, capsize=3, label=f"{e['method']} [{e['groups']}]",
         )  # fmt: skip
     ax.set_xlabel("average odds difference (AOD, test, lower is fairer)")
     ax.set_ylabel("accuracy (test)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    return fig
+
+
+def plot(summary: list[dict], path: Path, title: str) -> None:
+    """Accuracy against AOD (see :func:`figure`), saved to ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(summary, title)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
