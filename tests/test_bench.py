@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fairif_sklearn.bench import main
+from fairif_sklearn.baselines import DFRClassifier
+from fairif_sklearn.bench import _methods, _report, main
 
 BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 
@@ -28,7 +29,8 @@ def test_tiny_run_writes_table_csv_and_png(tmp_path, capsys):
     out = capsys.readouterr().out
     for method in ("ERM", "FairIF", "ERM, another initialisation", "FairIF [retrain='scratch'",
                    "FairIF [max_rounds=2]", "FairIFClassifierCV", "ThresholdOptimizer",
-                   "ExponentiatedGradient", "Reweighing", "ERM's noise in test AOD"):  # fmt: skip
+                   "ExponentiatedGradient", "Reweighing", "DFR", "JTT", "ERM's noise in test AOD",
+                   "WGA: worst-group accuracy"):  # fmt: skip
         assert method in out
     assert "train (oracle)" in out and "annotated valid" in out and "AOD vs ERM" in out
     with open(tmp_path / "synthetic-group_size-runs.csv") as f:
@@ -76,11 +78,90 @@ def test_prefit_net_is_debiased_from_its_own_predictions(tmp_path, capsys):
 
 def test_random_groups_are_left_alone(tmp_path, capsys):
     argv = ["--seeds", "1", "--n-samples", "1500", "--random-groups", "--no-variants", "--no-cv",
-            "--no-fairlearn", "--threads", "1"]  # fmt: skip
+            "--no-fairlearn", "--no-peers", "--threads", "1"]  # fmt: skip
     assert main(argv + ["--out", str(tmp_path), "-q"]) == 0
     with open(tmp_path / "synthetic-group_size-random-groups-runs.csv") as f:
         rows = {r["method"]: r for r in csv.DictReader(f)}
     assert rows["FairIF"]["reweighted"] == "False" and rows["FairIF"]["AOD"] == rows["ERM"]["AOD"]
+
+
+def test_peers_run_with_worst_group_accuracy_and_group_rates(tmp_path, capsys):
+    argv = ["--seeds", "2", "--n-samples", "600", "--no-variants", "--no-cv", "--no-fairlearn",
+            "--threads", "1", "--out", str(tmp_path), "-q"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    lines = {line.split("  ")[0]: line for line in out.splitlines()}
+    for method in (_methods.DFR, _methods.JTT):
+        assert _methods.GROUPS_VALID in lines[method]
+    assert "WGA" in out and "WGA (pts)" in out
+    with open(tmp_path / "synthetic-group_size-runs.csv") as f:
+        rows = list(csv.DictReader(f))
+    peers = [r for r in rows if r["method"] in (_methods.DFR, _methods.JTT)]
+    assert len(peers) == 4 and {r["groups"] for r in peers} == {_methods.GROUPS_VALID}
+    for r in rows:  # every row: the worst-group accuracy and each test group's TPR and TNR
+        assert 0 <= float(r["WGA"]) <= float(r["acc"]) + 1e-12
+        rates = [float(r[f"{rate}[{g}]"]) for rate in ("TPR", "TNR") for g in (0, 1)]
+        assert all(0 <= v <= 1 for v in rates)
+    dfr = next(r for r in peers if r["method"] == _methods.DFR)
+    jtt = next(r for r in peers if r["method"] == _methods.JTT)
+    assert float(dfr["C"]) in DFRClassifier(None).Cs
+    assert int(jtt["first_epochs"]) in (1, 3) and float(jtt["lambda_up"]) in (5, 20, 50, 100)
+    with open(tmp_path / "synthetic-group_size-summary.csv") as f:
+        summary = {r["method"]: r for r in csv.DictReader(f)}
+    assert float(summary["ERM"]["erm_noise_WGA"]) >= 0 and "TPR[1]_mean" in summary["ERM"]
+    assert summary[_methods.DFR]["levels_down"] in ("True", "False")
+    assert (summary[_methods.JTT]["levels_down"] == "True") == ("levels down" in lines[_methods.JTT])
+    assert main(argv[:-3] + ["--no-peers", "--out", str(tmp_path / "none"), "-q"]) == 0
+    assert _methods.DFR not in capsys.readouterr().out
+
+
+def _rows(method, wga, aod=0.05, groups="none"):
+    return [
+        {"method": method, "groups": groups, "seed": seed, "acc": 0.9, "WGA": w, "AD": 0.05, "AOD": aod,
+         "EOD": 0.05, "TPR[0]": 0.8 + seed / 10}
+        for seed, w in enumerate(wga)
+    ]  # fmt: skip
+
+
+def test_levels_down_is_wga_below_erm_by_more_than_its_noise():
+    rows = (
+        _rows("ERM", [0.80, 0.82])
+        + _rows("ERM, another initialisation (noise)", [0.78, 0.83], aod=0.07)
+        + _rows("levels", [0.70, 0.72], groups="annotated valid")
+        + _rows("within noise", [0.80, 0.81], groups="annotated valid")
+        + _rows("better", [0.90, 0.91], groups="annotated valid")
+    )
+    summary = {e["method"]: e for e in _report.summarise(rows)}
+    assert summary["ERM"]["erm_noise_WGA"] == pytest.approx(0.015)  # mean(|0.78 - 0.80|, |0.83 - 0.82|)
+    assert summary["ERM"]["erm_noise_AOD"] == pytest.approx(0.02)
+    assert summary["levels"]["levels_down"] and summary["levels"]["WGA_vs_ERM_points"] == pytest.approx(-10)
+    assert not summary["within noise"]["levels_down"] and not summary["better"]["levels_down"]
+    assert not summary["ERM, another initialisation (noise)"]["levels_down"]
+    assert summary["better"]["TPR[0]_mean"] == pytest.approx(0.85)
+    table = _report.format_table(list(summary.values()), "t").splitlines()
+    flagged = [line.split("  ")[0] for line in table if line.endswith(_report.LEVELS_DOWN)]
+    assert flagged == ["levels"]
+    assert "WGA" in table[1] and "ERM's noise in it: 0.0150" in table[-1]
+
+
+def test_figure_legend_outside_the_axes_and_one_colour_per_method():
+    from matplotlib.colors import to_rgba
+
+    summary = _report.summarise(
+        [row for k in range(15) for row in _rows(f"method {k}", [0.8, 0.8], aod=0.01 * k)]
+    )
+    fig = _report.figure(summary, "t")
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend, axes_box = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert legend.x0 >= axes_box.x1  # to the right of the axes: it covers no point
+    colours = [to_rgba(container.lines[0].get_color()) for container in ax.containers]
+    assert len(colours) == 15 and len(set(colours)) == 15
+    assert len(set(map(to_rgba, _report.colours(40)))) == 40
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
 
 
 @pytest.mark.parametrize("dataset", ["ci-mnist", "adult"])
