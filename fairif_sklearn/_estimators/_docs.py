@@ -173,8 +173,10 @@ ATTRIBUTES = """\
         The rows trained on.
     influence_info_ : dict
         Diagnostics of the first round's influence computation: ``"method"``
-        (``"auto"`` resolved), ``"damping"``, ``"n_params"``, ``"solver"``,
-        ``"solver_n_iter"``, ``"solver_residual"``, ``"solver_converged"``,
+        (the back end used, ``influence="auto"`` resolved), ``"damping"``,
+        ``"n_params"``, ``"n_directions"`` (the inverse-curvature solves: one
+        per rate and group), ``"solver"``, ``"solver_n_iter"``,
+        ``"solver_residual"``, ``"solver_converged"``,
         ``"negative_curvature"``, ``"min_eigenvalue"``, ``"n_curvature_rows"``,
         ``"n_curvature_products"``, ``"gap_gradient_norm"`` (one per gap),
         ``"largest_eigenvalue"`` (with ``damping="auto"`` only) and
