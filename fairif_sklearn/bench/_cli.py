@@ -1,7 +1,8 @@
 """``fairif-bench``: FairIF against ERM, fairlearn's mitigators, DFR and JTT, over seeds.
 
 With no argument it runs the embedded biased data set (no download) on the CPU:
-89 s measured on two idle cores, 106 s with another job running, 236 s with three.
+63 s measured on two cores with other jobs running (DFR and JTT 10 s of it; 89 s, 106 s and 236 s
+were measured before the peers, on idle cores, with one and with three other jobs).
 ``--dataset ci-mnist --bias ...`` and ``--dataset adult`` run the real data sets
 (read from ``--data-home`` or ``FAIRIF_DATA``).
 """
@@ -31,14 +32,14 @@ down"), and writes CSV files (with each test group's TPR and TNR) and a PNG of
 accuracy against AOD to --out.
 
 With no argument it runs the embedded biased data set (no download) on the CPU
-(89 s measured on two idle cores, 106 s with another job running, 236 s with three).
+(63 s measured on two cores with other jobs running, DFR and JTT 10 s of it).
 --dataset ci-mnist and --dataset adult run the real data
 sets, read from --data-home, else $FAIRIF_DATA, else ~/fairif_data, and
 downloaded there (with SHA-256 checks) only when missing and online."""
 
 EPILOG = """\
 examples:
-  fairif-bench                               # embedded biased data, CPU, about two minutes
+  fairif-bench                               # embedded biased data, CPU, one to two minutes
   fairif-bench --dataset ci-mnist --bias class_size --seeds 5 --device cuda
   fairif-bench --dataset adult --data-home /path/to/data   # holds adult/adult.data(.gz)"""
 
