@@ -327,3 +327,26 @@ def test_jtt_errors(data):
     fitted = WeightedNetClassifier(_net(), random_state=0).fit(X, y).estimator_
     with pytest.raises(TypeError, match="FrozenEstimator cannot be trained"):
         JTTClassifier(FrozenEstimator(fitted)).fit(X, y, sensitive_features=groups)
+
+
+@pytest.mark.parametrize("name", PEERS)
+def test_pandas_inputs_and_a_routed_search(data, name, routing):
+    import pandas as pd
+    from sklearn.model_selection import GridSearchCV
+
+    from fairif_sklearn.model_selection import AnnotatedStratifiedKFold
+
+    X, y, s, groups, X_test, *_ = data
+    frame = pd.DataFrame(X, columns=[f"x{k}" for k in range(X.shape[1])])
+    labels = pd.Series(np.where(np.isnan(groups), None, np.where(s == 1, "b", "a")), dtype=object)
+    labels[labels.isna()] = pd.NA
+    clf = PEERS[name](_net(), random_state=0).fit(frame, y, sensitive_features=labels)
+    assert list(clf.feature_names_in_) == list(frame.columns) and list(clf.groups_) == ["a", "b"]
+    assert clf.predict(pd.DataFrame(X_test, columns=frame.columns)).shape == (len(X_test),)
+    # the annotated rows of every fold's training part are held out of its fit, as FairIF's
+    search = GridSearchCV(
+        PEERS[name](_net(), random_state=0).set_fit_request(sensitive_features=True),
+        {"random_state": [0, 1]},
+        cv=AnnotatedStratifiedKFold(2),
+    ).fit(X, y, sensitive_features=groups)
+    assert search.best_params_["random_state"] in (0, 1)

@@ -5,6 +5,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fairif_sklearn.baselines import DFRClassifier
@@ -142,6 +143,8 @@ def test_levels_down_is_wga_below_erm_by_more_than_its_noise():
     flagged = [line.split("  ")[0] for line in table if line.endswith(_report.LEVELS_DOWN)]
     assert flagged == ["levels"]
     assert "WGA" in table[1] and "ERM's noise in it: 0.0150" in table[-1]
+    without_noise = [{**e, "erm_noise_WGA": np.nan} for e in summary.values()]
+    assert _report.format_table(without_noise, "t").splitlines()[-1].startswith("WGA: worst-group accuracy")
 
 
 def test_figure_legend_outside_the_axes_and_one_colour_per_method():

@@ -110,11 +110,10 @@ def format_table(summary: list[dict], title: str) -> str:
     if noise is not None and np.isfinite(noise):
         lines.append(f"ERM's noise in test AOD (mean |difference| between two initialisations): {noise:.4f}")
     noise = summary[0].get("erm_noise_WGA") if summary else None
+    line = "WGA: worst-group accuracy, the lowest over the (class, group) cells"
     if noise is not None and np.isfinite(noise):
-        lines.append(
-            f"WGA: worst-group accuracy, the lowest over the (class, group) cells; ERM's noise in it: "
-            f"{noise:.4f}. '{LEVELS_DOWN}': mean WGA below ERM's by more than that noise."
-        )
+        line += f"; ERM's noise in it: {noise:.4f}. '{LEVELS_DOWN}': mean WGA below ERM's by more than it"
+    lines.append(line + ".")
     return "\n".join(lines)
 
 
