@@ -319,6 +319,7 @@ class DFRClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             self.cv_results_ = {"C": Cs.copy(), "worst_group_accuracy": np.array(scores)}
             self.C_ = float(Cs[int(np.argmax(scores))])  # the first best, as the authors' argmax
         else:
+            self.__dict__.pop("cv_results_", None)  # from an earlier fit that tuned C
             self.C_ = float(Cs[0])
         self.scaler_, self.coef_, self.intercept_, self.subsamples_ = fit_head(
             Z, y_val, cells, self.C_, self.n_draws, n_classes, rng
