@@ -290,6 +290,8 @@ class DFRClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             On an unsupported input: no annotated row, a (class, group) cell
             without annotated rows, missing values in ``X``, a module without
             a :class:`torch.nn.Linear` layer.
+        TypeError
+            When ``estimator`` is not a skorch classifier.
         """
         Cs = self._candidates()
         data = check_annotated_fit(self, X, y, sensitive_features, min_rows=2 if len(Cs) > 1 else 1)

@@ -180,6 +180,8 @@ class JTTClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixin, BaseE
             On an unsupported input: no annotated row, a (class, group) cell
             without annotated rows, missing values in ``X``, a grid value out
             of range.
+        TypeError
+            When ``estimator`` is not a skorch classifier (or a FrozenEstimator, which JTT cannot train).
         """
         if is_frozen(self.estimator):
             raise TypeError("JTTClassifier trains its net twice; a FrozenEstimator cannot be trained.")
