@@ -228,6 +228,14 @@ def test_jtt_knobs_maximise_worst_group_accuracy_on_the_annotated_rows(data):
     np.testing.assert_array_equal(clf.sample_weight_[clf.error_set_], clf.lambda_up_)
 
 
+def test_jtt_first_stage_epochs():
+    from fairif_sklearn.baselines._jtt import first_stage_epochs
+
+    assert first_stage_epochs([0.1, 0.3], 10) == [1, 3]
+    assert first_stage_epochs([0.1, 0.3], 15) == [2, 5]  # 1.5 and 4.5 rounded half up
+    assert first_stage_epochs([0.01, 0.04, 1.0], 20) == [1, 20]  # at least one epoch, each once
+
+
 def test_jtt_more_classes(data):
     X, _, _, groups, X_test, *_ = data
     y = np.array(["low", "mid", "high"])[np.digitize(X[:, 0], np.quantile(X[:, 0], [1 / 3, 2 / 3]))]

@@ -30,8 +30,8 @@ def _grid(values, name: str, *, high: float | None) -> np.ndarray:
 
 
 def first_stage_epochs(fractions, max_epochs: int) -> list[int]:
-    """The distinct stage-1 epoch counts T: each fraction of ``max_epochs``, rounded, at least one."""
-    return sorted({max(1, int(round(f * max_epochs))) for f in fractions})
+    """The distinct stage-1 epoch counts T: each fraction of ``max_epochs``, rounded half up, at least one."""
+    return sorted({max(1, int(np.floor(f * max_epochs + 0.5))) for f in fractions})
 
 
 def error_set(net, X, y_codes: np.ndarray) -> np.ndarray:
