@@ -26,6 +26,12 @@ from ._skorch import check_dataset, is_dataset, take
 # what X may be: numeric, any number of dimensions (images), finite
 X_CHECKS = dict(ensure_2d=False, allow_nd=True, dtype="numeric", ensure_all_finite=True)
 
+ONE_D = (
+    "Expected a 2D array (n_samples, n_features), or more dimensions for images, got a "
+    "1D array instead. Reshape your data with X.reshape(-1, 1) if it has a single "
+    "feature, or X.reshape(1, -1) if it is a single sample."
+)
+
 ROUTED_FORM = (
     "pass the annotated rows inside X with fit(X, y, sensitive_features=...) (missing where a row "
     "has no group), which a Pipeline preprocesses like every other row"
@@ -202,6 +208,8 @@ def check_predict_X(est, X) -> np.ndarray:
         check_dataset(X)
         return X
     X = validate_data(est, X, reset=False, **X_CHECKS)
+    if X.ndim == 1:
+        raise ValueError(ONE_D)
     if est._input_shape is not None and X.shape[1:] != est._input_shape:
         if X.ndim == 2 and len(est._input_shape) == 1:
             raise ValueError(
@@ -232,11 +240,7 @@ def validate_fit_X_y(est, X, y) -> tuple[np.ndarray, np.ndarray]:
         return X, y
     X, y = validate_data(est, X, y, reset=True, **X_CHECKS)
     if X.ndim == 1:
-        raise ValueError(
-            "Expected a 2D array (n_samples, n_features), or more dimensions for images, got a "
-            "1D array instead. Reshape your data with X.reshape(-1, 1) if it has a single "
-            "feature, or X.reshape(1, -1) if it is a single sample."
-        )
+        raise ValueError(ONE_D)
     est.n_features_in_ = X.shape[1]
     est._input_shape = X.shape[1:]
     return X, y

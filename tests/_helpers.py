@@ -5,6 +5,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
+from skorch.callbacks import Callback
 
 from fairif_sklearn import FairIFWeigher
 from fairif_sklearn._influence import AnnotatedGaps, compute_influence
@@ -94,22 +95,39 @@ def influence_of(model, X, y, X_val, y_val, s_val, **settings):
 
 
 class LazyMLP(torch.nn.Module):
-    """An MLP whose first layer takes its width from the first batch (for scikit-learn's checks)."""
+    """An MLP whose first layer takes its width from the first batch; ``n_classes`` outputs."""
 
-    def __init__(self):
+    def __init__(self, n_classes=2):
         super().__init__()
         self.layers = torch.nn.Sequential(
-            torch.nn.Flatten(), torch.nn.LazyLinear(8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
+            torch.nn.Flatten(), torch.nn.LazyLinear(8), torch.nn.ReLU(), torch.nn.Linear(8, n_classes)
         )
 
     def forward(self, X):
         return self.layers(X)
 
 
+class ClassesFromData(Callback):
+    """Size the module's output to the classes of the target it is trained on.
+
+    skorch's way of sizing a module from the data (its FAQ sets the input width
+    the same way): at the start of training, ``set_params`` re-initialises the
+    module when the number of classes differs, and leaves a trained module alone
+    when it is the same (a fine-tune, a warm start).
+    """
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        n_classes = len(np.unique(np.asarray(y)))
+        if net.get_params()["module__n_classes"] != n_classes:
+            net.set_params(module__n_classes=n_classes)
+
+
 def any_width_net(**kw):
-    """A small net for inputs of any width."""
+    """A small net that takes its input width and its number of classes from the data, as a user's
+    net would: ``LazyLinear`` for the width, :class:`ClassesFromData` for the classes."""
     params = dict(
-        criterion=torch.nn.CrossEntropyLoss, max_epochs=5, lr=0.05, batch_size=256, train_split=None
-    )
+        criterion=torch.nn.CrossEntropyLoss, max_epochs=20, lr=0.2, batch_size=256, train_split=None,
+        module__n_classes=2, callbacks=[("classes_from_data", ClassesFromData())],
+    )  # fmt: skip
     params.update(kw)
     return NeuralNetClassifier(LazyMLP, verbose=0, **params)
