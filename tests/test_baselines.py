@@ -358,3 +358,33 @@ def test_pandas_inputs_and_a_routed_search(data, name, routing):
         cv=AnnotatedStratifiedKFold(2),
     ).fit(X, y, sensitive_features=groups)
     assert search.best_params_["random_state"] in (0, 1)
+
+
+@pytest.mark.parametrize("name", PEERS)
+def test_docstrings_document_every_parameter_default_and_fitted_attribute(data, name):
+    import ast
+    import inspect
+    import re
+
+    import pandas as pd
+    from numpydoc.docscrape import NumpyDocString
+
+    cls = {"DFR": DFRClassifier, "JTT": JTTClassifier}[name]
+    doc = NumpyDocString(inspect.getdoc(cls))
+    params = {item.name: item.type for item in doc["Parameters"]}
+    signature = inspect.signature(cls.__init__).parameters
+    assert set(params) == set(signature) - {"self"}
+    for param, type_ in params.items():
+        found = re.search(r"default\s*=\s*(.+?)\s*$", type_)
+        default = signature[param].default
+        if found is None:
+            assert default is inspect.Parameter.empty, param
+        else:
+            said = ast.literal_eval(found.group(1))
+            assert said == default and type(said) is type(default), param
+    X, y, _, groups, *_ = data
+    frame = pd.DataFrame(X, columns=[f"x{k}" for k in range(X.shape[1])])
+    fitted = PEERS[name](_net(), random_state=0).fit(frame, y, sensitive_features=groups)
+    documented = {item.name for item in doc["Attributes"]}
+    set_by_fit = {a for a in vars(fitted) if a.endswith("_") and not a.startswith("_")}
+    assert documented == set_by_fit
