@@ -129,11 +129,11 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def colours(n: int) -> list:
-    """``n`` distinct colours: matplotlib's ten, then tab20's lighter ten, then evenly spaced hues."""
+    """``n`` distinct colours: tab10's ten (matplotlib's default cycle), then tab20's lighter ten, then
+    evenly spaced hues."""
     from matplotlib import colormaps
 
-    light = [colormaps["tab20"](k) for k in range(1, 20, 2)]
-    palette = [f"C{k}" for k in range(10)] + light
+    palette = [colormaps["tab10"](k) for k in range(10)] + [colormaps["tab20"](k) for k in range(1, 20, 2)]
     if n <= len(palette):
         return palette[:n]
     return [colormaps["hsv"](k / n) for k in range(n)]
