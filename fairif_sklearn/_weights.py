@@ -265,35 +265,20 @@ def gap_bounds(
     A gap beyond its ``threshold`` is chased: it must end between zero and the near
     edge of its band (``target`` on its own side), never past zero towards the far
     edge; with ``closure`` below one, only that fraction of the way from where it is.
-    A gap that is not chased is held within ``max(|gap|, target)`` of zero.
+    A gap that is not chased is held: it may shrink towards zero, or grow on its own
+    side as far as ``target``, but not past zero.
     """
     d = np.asarray(gaps, dtype=float)
     size = np.abs(d)
     chased = size > threshold
     near = size - closure * (size - np.minimum(target, size))
-    held = np.maximum(size, target)
-    lower = np.where(chased, np.where(d > 0, 0.0, -near), -held)
-    upper = np.where(chased, np.where(d > 0, near, 0.0), held)
+    # in the gap's own direction (positive = the side it is on): chased [0, near], held [0, max(size, target)]
+    own_low = np.zeros(len(d))
+    own_high = np.where(chased, near, np.maximum(size, target))
+    positive = d >= 0
+    lower = np.where(positive, own_low, -own_high)
+    upper = np.where(positive, own_high, -own_low)
     return lower, upper, chased
-
-
-def levelling_rows(gap_rows: np.ndarray, gaps: np.ndarray, chased: np.ndarray, rates, n_groups: int):
-    """The rates that levelling up keeps from falling, as rows over the (rate, group) cells.
-
-    For each chased gap its lower side (the group, or the mean of the groups, that
-    the gap's row weighs with the sign opposite to the gap's), and for each rate the
-    lowest group's cell. Returns an array of shape (m, n_cells), each row summing to one.
-    """
-    rows = []
-    for row, d in zip(gap_rows[chased], gaps[chased], strict=True):
-        side = np.maximum(-np.sign(d) * row, 0.0)
-        rows.append(side / side.sum())
-    rates = np.asarray(rates, dtype=float)
-    for start in range(0, len(rates), n_groups):
-        unit = np.zeros(len(rates))
-        unit[start + int(np.argmin(rates[start : start + n_groups]))] = 1.0
-        rows.append(unit)
-    return np.unique(np.round(np.array(rows), 12), axis=0)
 
 
 def solve_fair_weights(
@@ -303,7 +288,6 @@ def solve_fair_weights(
     threshold: np.ndarray,
     target: np.ndarray,
     *,
-    n_groups: int,
     level_up: bool,
     base: np.ndarray | None = None,
     bisections: int = 12,
@@ -311,10 +295,10 @@ def solve_fair_weights(
     """FairIF's weight solve: close the chased gaps, hold the others, and (optionally) level up.
 
     The gaps are ``gap_rows @ rates`` with ``rates`` the soft (rate, group) cells of
-    the annotated set (rate-major, ``n_groups`` per rate), whose influence scores are
-    ``rate_scores``. The weights are the smallest change (:func:`solve_weights_bounded`)
-    that puts every gap where :func:`gap_bounds` says, and with ``level_up`` keeps every
-    rate that :func:`levelling_rows` names from falling, to first order. When these
+    the annotated set, whose influence scores are ``rate_scores``. The weights are the
+    smallest change (:func:`solve_weights_bounded`) that puts every gap where
+    :func:`gap_bounds` says, and with ``level_up`` keeps every cell's rate from
+    falling, to first order: a gap then closes only by raising the lower side. When these
     constraints leave no solution, the largest ``closure`` that has one is found by
     bisection, so that what can be closed without levelling down is closed.
 
@@ -328,17 +312,14 @@ def solve_fair_weights(
     r = np.asarray(rates, dtype=float)
     D = np.asarray(gap_rows, dtype=float)
     d = D @ r
-    extra = np.zeros((0, len(r)))
-    if level_up:
-        _, _, chased = gap_bounds(d, threshold, target)
-        extra = levelling_rows(D, d, chased, r, n_groups)
+    # levelling up: no (rate, group) cell may fall
+    extra, floors = (np.eye(len(r)), r) if level_up else (np.zeros((0, len(r))), np.zeros(0))
     rows = np.vstack([D, extra])
 
     def attempt(closure):
         lo, hi, chased = gap_bounds(d, threshold, target, closure)
-        keep = extra @ r
-        lower = np.concatenate([lo, keep])
-        upper = np.concatenate([hi, np.full(len(keep), np.inf)])
+        lower = np.concatenate([lo, floors])
+        upper = np.concatenate([hi, np.full(len(floors), np.inf)])
         return solve_weights_bounded(rows @ R, rows @ r, lower, upper, base=base), chased
 
     closure = 1.0

@@ -189,7 +189,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         bound = np.full(len(stderr), float(self.tolerance))
         return bound, bound
 
-    def _solve(self, result: InfluenceResult, base, threshold, target, *, n_groups: int) -> FairSolution:
+    def _solve(self, result: InfluenceResult, base, threshold, target) -> FairSolution:
         """The weights from a round's influence: the bound form (levelling up or not), or the paper's
         penalty with ``alpha``."""
         if self.alpha is None:
@@ -199,7 +199,6 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
                 result.gap_rows,
                 threshold,
                 target,
-                n_groups=n_groups,
                 level_up=self.levelling == "up",
                 base=base,
             )
@@ -212,7 +211,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
     def _warn_closure(self, round_: Round) -> None:
         warnings.warn(
             f"Round {round_.index}: no weights close every chased gap to its band "
-            + ("without lowering the lower group's rates" if self.levelling == "up" else "")
+            + ("without lowering any group's rate" if self.levelling == "up" else "")
             + f" (to first order); the weights close {round_.closure:.0%} of the way, predicted gaps "
             f"{np.round(round_.predicted_gaps, 4)}."
             + (" levelling='any' allows closing them by lowering rates." if self.levelling == "up" else ""),

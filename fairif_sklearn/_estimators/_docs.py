@@ -28,20 +28,22 @@ PARAMETERS = """\
         beyond ``t`` are chased and closed to within ``t``; ``0`` closes them
         fully, ``np.inf`` keeps the ERM model. See the user guide.
     levelling : {"up", "any"}, default="up"
-        How a gap may close. ``"up"``: by raising the lower group's rate; to
-        first order no rate on the lower side of a chased gap falls, and the
-        lowest group's rate of each class (or target rate) does not fall. The
-        better-off group's rate may still move down. When no weights close every
-        chased gap that way, the weights close what can be closed (a warning
-        says how much) rather than level down. ``"any"``: any mix of raising the
-        lower rate and lowering the higher one, whichever needs the smallest
-        change of weights. In both, a chased gap ends between zero and the near
-        edge of its band, never past zero, and a gap that is not chased is held
-        within ``max(|gap|, band)``; and after the fine-tune a round that left a
+        How a gap may close. ``"up"``: only by raising the lower side; to first
+        order no group's rate falls (each true-positive and true-negative rate,
+        or the target's rates), so the better-off group is not made worse to
+        close a gap. When no weights close every chased gap that way, the
+        weights close what can be closed (a warning says how much; the share is
+        ``rounds_``' ``"closure"``). ``"any"``: any mix of raising the lower
+        rate and lowering the higher one, whichever needs the smallest change
+        of weights (more of the gap closed, often by levelling down). In both,
+        a chased gap ends between zero and the near edge of its band, never
+        past zero, and a gap that is not chased may not cross zero or grow
+        beyond ``max(|gap|, band)``; after the fine-tune, a round that left a
         gap larger than it started (beyond its standard error), or with
-        ``"up"`` lowered a kept rate beyond its standard error, is shortened
-        towards the previous model or rejected (``rounds_``' ``"step"``). Not
-        used by the penalty form (``alpha``). See the user guide.
+        ``"up"`` lowered the lower side of a chased gap or the lowest group's
+        rate (beyond its standard error), is shortened towards the previous
+        model or rejected (``rounds_``' ``"step"``). The
+        penalty form (``alpha``) does not use it. See the user guide.
     alpha : float or None, default=None
         Solve the paper's penalty form instead of the bound: the weights
         minimise the squared remaining gaps plus ``alpha * ||w - 1||^2 / n``
@@ -141,8 +143,7 @@ ATTRIBUTES = """\
         Their standard errors over the draw of the annotated rows.
     predicted_group_rates_ : ndarray of shape (n_cells,)
         The rates the last weight solve predicts (to first order): with
-        ``levelling="up"`` the lower side of each chased gap and the lowest
-        group of each rate do not fall.
+        ``levelling="up"`` none is below ``group_rates_``.
     reweighted_ : bool
         False when every gap was within its threshold and the ERM model was kept.
     predicted_gaps_ : ndarray of shape (n_gaps,)

@@ -12,8 +12,8 @@ from. The rounds stop when the gaps are within their threshold or after
 
 Stage 2 is checked against what it was asked to do: a round whose fine-tuned
 model leaves any gap on the annotated set larger than it started (beyond the
-gap's standard error), or, when levelling up, lowers a rate that the solve kept
-from falling (beyond its standard error), is shortened to the longest step along
+gap's standard error), or, when levelling up, lowers the lower side of a chased
+gap or the lowest group's rate of any rate (beyond its standard error), is shortened to the longest step along
 the segment from the previous model that passes, or rejected (step 0: the
 previous model is kept, and the rounds stop).
 """
@@ -30,7 +30,6 @@ from .._influence import compute_influence
 from .._runtime import progress_bar
 from .._skorch import NetFunctions, finetune_net, fit_net, interpolate_net, seeded, unfrozen
 from .._validation import FitData
-from .._weights import levelling_rows
 from ._stage1 import Stage1
 
 
@@ -118,20 +117,38 @@ STEPS = (1.0, 0.5, 0.25, 0.125)
 @dataclass
 class RealisedCheck:
     """What stage 2 must not do, judged on the annotated set after it: leave a gap larger than it
-    started (beyond its noise), or, when levelling up, lower a rate that was to be kept from falling
-    (beyond its noise)."""
+    started, or, when levelling up, lower the lower side of a chased gap or the lowest group's rate
+    of any rate (each beyond its standard error)."""
 
     gap_rows: np.ndarray
     start_rates: np.ndarray
     gap_noise: np.ndarray
-    kept_rows: np.ndarray  # rows over the cells whose value must not fall (none when not levelling up)
-    kept_noise: np.ndarray
+    rate_noise: np.ndarray
+    chased: np.ndarray | None
+    n_groups: int
+    level_up: bool
+
+    def _lower_sides(self) -> np.ndarray:
+        """Rows over the cells: the mean of each chased gap's lower side (the cells its row weighs
+        with the sign opposite to the gap's)."""
+        gaps = self.gap_rows @ self.start_rates
+        chased = np.zeros(len(gaps), bool) if self.chased is None else self.chased
+        sides = [np.maximum(-np.sign(d) * row, 0) for row, d in zip(self.gap_rows[chased], gaps[chased])]
+        return np.array([side / side.sum() for side in sides]).reshape(-1, len(self.start_rates))
 
     def passes(self, rates: np.ndarray) -> bool:
         start_gaps, gaps = self.gap_rows @ self.start_rates, self.gap_rows @ rates
-        no_wider = np.all(np.abs(gaps) <= np.abs(start_gaps) + self.gap_noise)
-        kept = np.all(self.kept_rows @ rates >= self.kept_rows @ self.start_rates - self.kept_noise)
-        return bool(no_wider and kept)
+        if np.any(np.abs(gaps) > np.abs(start_gaps) + self.gap_noise):
+            return False
+        if not self.level_up:
+            return True
+        sides = self._lower_sides()
+        if np.any(sides @ rates < sides @ self.start_rates - np.sqrt(sides**2 @ self.rate_noise**2)):
+            return False
+        blocks = np.arange(len(rates)).reshape(-1, self.n_groups)  # cells are rate-major
+        lowest = blocks[np.arange(len(blocks)), np.argmin(self.start_rates[blocks], axis=1)]
+        floor = self.start_rates[lowest] - self.rate_noise[lowest]
+        return bool(np.all(rates[blocks].min(axis=1) >= floor))
 
 
 def settle(previous, trained, gaps_of, check: RealisedCheck, *, segment: bool):
@@ -156,7 +173,6 @@ def run_rounds(est, data: FitData, stage1: Stage1, *, threshold, target, final_f
     fine-tune, or rejected; the weigher stops at the last round's weights.
     """
     gaps_of = est._gaps_of(data)
-    n_groups = len(data.groups.names)
     result = stage1.influence
     net, weights, rounds = stage1.erm_estimator, np.ones(len(data.y_train)), []
     rates = result.rates
@@ -164,7 +180,7 @@ def run_rounds(est, data: FitData, stage1: Stage1, *, threshold, target, final_f
         gaps = result.gap_rows @ rates
         if np.all(np.abs(gaps) <= threshold):
             break
-        solution = est._solve(result, weights, threshold, target, n_groups=n_groups)
+        solution = est._solve(result, weights, threshold, target)
         round_ = Round(
             index,
             gaps,
@@ -194,17 +210,14 @@ def run_rounds(est, data: FitData, stage1: Stage1, *, threshold, target, final_f
             index=index,
             damping=result.damping,
         )
-        kept = (
-            levelling_rows(result.gap_rows, gaps, solution.chased, rates, n_groups)
-            if est.levelling == "up" and solution.chased is not None
-            else np.zeros((0, len(rates)))
-        )
         check = RealisedCheck(
             result.gap_rows,
             rates,
             stage1.gaps_stderr,
-            kept,
-            np.sqrt(kept**2 @ stage1.rates_stderr**2),
+            stage1.rates_stderr,
+            solution.chased,
+            n_groups=len(data.groups.names),
+            level_up=est.levelling == "up",
         )
         step, net, rates, full = settle(net, trained, gaps_of, check, segment=est.retrain != "scratch")
         round_.step = step
