@@ -15,6 +15,7 @@ PUBLIC_MODULES = [
     "fairif_sklearn.datasets",
     "fairif_sklearn.nets",
     "fairif_sklearn.inspection",
+    "fairif_sklearn.baselines",
 ]
 
 
