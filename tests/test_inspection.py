@@ -43,6 +43,22 @@ def test_gaps_display_carries_the_gaps(fitted):
     ]
 
 
+def test_gaps_display_shows_how_each_gap_closed_by_group_rates(fitted):
+    clf, *_ = fitted
+    display = GapsDisplay.from_estimator(clf, kind="rates")
+    heights = _heights(display.ax_)
+    expected = [clf.group_rates_] + [v for r in clf.rounds_ for v in (r["predicted_rates"], r["final_rates"])]
+    np.testing.assert_allclose(heights[: 4 * len(expected)], np.concatenate(expected))
+    assert [t.get_text() for t in display.ax_.get_xticklabels()] == clf.rate_names_
+    # error bars: one standard error at ERM and after the last round
+    bars = [c for c in display.ax_.containers if getattr(c, "errorbar", None) is not None]
+    assert len(bars) == 2
+    np.testing.assert_allclose(display.rates_stderr, clf.group_rates_stderr_)
+    np.testing.assert_allclose(display.final_rates_stderr, clf.final_group_rates_stderr_)
+    with pytest.raises(ValueError, match="kind must be"):
+        display.plot(kind="cells")
+
+
 def test_weights_display_by_class_and_group(fitted):
     clf, X, y, s, groups = fitted
     display = WeightsDisplay.from_estimator(clf, y, sensitive_features=np.where(clf.train_mask_, s, np.nan))

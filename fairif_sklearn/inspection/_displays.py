@@ -34,7 +34,12 @@ def _finish(display, ax, title: str, legend: bool = True):
 
 
 class GapsDisplay:
-    """The annotated set's gaps: at ERM with their noise band, as predicted and as realised, per round.
+    """The annotated set's gaps, or each group's rates: at ERM with their noise, as predicted and as
+    realised, per round.
+
+    ``kind="gaps"`` draws the gaps with their noise band; ``kind="rates"`` draws
+    each (rate, group) cell's rate, so that a user sees *how* a gap closed: by
+    raising the lower group's rate, or by lowering the higher one.
 
     Parameters
     ----------
@@ -44,7 +49,14 @@ class GapsDisplay:
     threshold : ndarray of shape (n_gaps,)
         The noise band: gaps within it are not chased.
     rounds : list of dict
-        Each round's ``"predicted_gaps"`` and ``"final_gaps"`` (see ``rounds_``).
+        Each round's ``"predicted_gaps"``, ``"final_gaps"``, ``"predicted_rates"``
+        and ``"final_rates"`` (see ``rounds_``).
+    rate_names : list of str, default=None
+        A name per (rate, group) cell (``rate_names_``); needed for ``kind="rates"``.
+    rates, rates_stderr : ndarray of shape (n_cells,), default=None
+        The cells' rates at the ERM model and their standard errors.
+    final_rates_stderr : ndarray of shape (n_cells,), default=None
+        The standard errors of the rates after the last round (error bars on its bars).
 
     Attributes
     ----------
@@ -52,19 +64,35 @@ class GapsDisplay:
     figure_ : matplotlib Figure
     """
 
-    def __init__(self, gap_names, gaps, threshold, rounds):
+    def __init__(
+        self,
+        gap_names,
+        gaps,
+        threshold,
+        rounds,
+        *,
+        rate_names=None,
+        rates=None,
+        rates_stderr=None,
+        final_rates_stderr=None,
+    ):
         self.gap_names = list(gap_names)
         self.gaps = np.asarray(gaps)
         self.threshold = np.asarray(threshold)
         self.rounds = rounds
+        self.rate_names = None if rate_names is None else list(rate_names)
+        self.rates = None if rates is None else np.asarray(rates)
+        self.rates_stderr = None if rates_stderr is None else np.asarray(rates_stderr)
+        self.final_rates_stderr = None if final_rates_stderr is None else np.asarray(final_rates_stderr)
 
     @classmethod
-    def from_estimator(cls, estimator, *, ax=None):
-        """Draw a fitted :class:`~fairif_sklearn.FairIFClassifier`'s (or weigher's) gaps.
+    def from_estimator(cls, estimator, *, kind="gaps", ax=None):
+        """Draw a fitted :class:`~fairif_sklearn.FairIFClassifier`'s (or weigher's) gaps or rates.
 
         Parameters
         ----------
         estimator : fitted FairIFClassifier, FairIFWeigher or FairIFClassifierCV
+        kind : {"gaps", "rates"}, default="gaps"
         ax : matplotlib Axes, default=None
 
         Returns
@@ -73,31 +101,65 @@ class GapsDisplay:
         """
         fitted = getattr(estimator, "best_estimator_", estimator)
         check_is_fitted(fitted, "gaps_")
-        return cls(fitted.gap_names_, fitted.gaps_, fitted.gaps_threshold_, fitted.rounds_).plot(ax=ax)
+        return cls(
+            fitted.gap_names_,
+            fitted.gaps_,
+            fitted.gaps_threshold_,
+            fitted.rounds_,
+            rate_names=fitted.rate_names_,
+            rates=fitted.group_rates_,
+            rates_stderr=fitted.group_rates_stderr_,
+            final_rates_stderr=getattr(fitted, "final_group_rates_stderr_", None),
+        ).plot(kind=kind, ax=ax)
 
-    def plot(self, ax=None):
-        """Bars per gap: ERM, then each round's prediction (hatched) and realisation; the noise band shaded.
+    def _series(self, kind: str) -> list:
+        """(label, values, error, bar style) per bar series: ERM, then each round's prediction and result."""
+        key = "gaps" if kind == "gaps" else "rates"
+        first = self.gaps if kind == "gaps" else self.rates
+        series = [("ERM", first, None if kind == "gaps" else self.rates_stderr, {})]
+        for i, r in enumerate(self.rounds):
+            series.append(
+                (f"round {r['round']}: predicted", r[f"predicted_{key}"], None, {"hatch": "//", "alpha": 0.5})
+            )
+            if r[f"final_{key}"] is not None:
+                last = i == len(self.rounds) - 1
+                error = self.final_rates_stderr if kind == "rates" and last else None
+                series.append((f"round {r['round']}: after stage 2", r[f"final_{key}"], error, {}))
+        return series
+
+    def plot(self, kind="gaps", ax=None):
+        """Bars per gap (the noise band shaded) or per (rate, group) cell (standard errors as error bars):
+        ERM, then each round's prediction (hatched) and realisation.
+
+        Parameters
+        ----------
+        kind : {"gaps", "rates"}, default="gaps"
+        ax : matplotlib Axes, default=None
 
         Returns
         -------
         self : GapsDisplay
         """
+        if kind not in ("gaps", "rates"):
+            raise ValueError(f'kind must be "gaps" or "rates", got {kind!r}.')
+        if kind == "rates" and self.rates is None:
+            raise ValueError('kind="rates" needs rate_names and rates (from_estimator gives them).')
         ax = _axes(ax, "GapsDisplay")
-        series = [("ERM", self.gaps, {})]
-        for r in self.rounds:
-            series.append(
-                (f"round {r['round']}: predicted", r["predicted_gaps"], {"hatch": "//", "alpha": 0.5})
-            )
-            if r["final_gaps"] is not None:
-                series.append((f"round {r['round']}: after stage 2", r["final_gaps"], {}))
-        x = np.arange(len(self.gaps))
+        series = self._series(kind)
+        names = self.gap_names if kind == "gaps" else self.rate_names
+        x = np.arange(len(names))
         width = 0.8 / len(series)
-        for i, (label, values, style) in enumerate(series):
-            ax.bar(x - 0.4 + (i + 0.5) * width, values, width, label=label, **style)
+        for i, (label, values, error, style) in enumerate(series):
+            ax.bar(x - 0.4 + (i + 0.5) * width, values, width, yerr=error, capsize=2, label=label, **style)
+        ax.set_xticks(x, names, rotation=15 if len(x) > 2 else 0)
+        if kind == "rates":
+            low = min(np.min(v) for _, v, _, _ in series)
+            ax.set_ylim(max(0.0, low - 0.1), 1.0)
+            ax.set_ylabel("soft rate on the annotated set")
+            return _finish(self, ax, "FairIF: each group's rates (error bars: one standard error)")
         for xi, band in zip(x, self.threshold, strict=True):
             ax.fill_between([xi - 0.45, xi + 0.45], -band, band, color="grey", alpha=0.2, linewidth=0)
         ax.axhline(0, color="black", linewidth=0.8)
-        ax.set_xticks(x, self.gap_names, rotation=15 if len(x) > 2 else 0)
         ax.set_ylabel("soft-rate gap on the annotated set")
         return _finish(self, ax, "FairIF: gaps (grey: within noise)")
 
