@@ -245,8 +245,8 @@ class FairSolution(WeightSolution):
     predicted_rates : ndarray of shape (n_cells,)
         Each (rate, group) cell's rate to first order after reweighting.
     closure : float
-        The fraction of each chased gap's way to its band that the constraints
-        allowed: 1 when every chased gap reaches its band; less when levelling up
+        The fraction of each chased gap's way to its band that the solution closes:
+        the one asked for when every chased gap reaches it; less when levelling up
         (or holding the other gaps) left no solution that closes them all, and the
         solution closes what can be closed within the constraints.
     chased : ndarray of bool of shape (n_gaps,)
@@ -289,6 +289,7 @@ def solve_fair_weights(
     target: np.ndarray,
     *,
     level_up: bool,
+    closure: float = 1.0,
     base: np.ndarray | None = None,
     bisections: int = 12,
 ) -> FairSolution:
@@ -299,8 +300,9 @@ def solve_fair_weights(
     smallest change (:func:`solve_weights_bounded`) that puts every gap where
     :func:`gap_bounds` says, and with ``level_up`` keeps every cell's rate from
     falling, to first order: a gap then closes only by raising the lower side. When these
-    constraints leave no solution, the largest ``closure`` that has one is found by
-    bisection, so that what can be closed without levelling down is closed.
+    constraints leave no solution, the largest ``closure`` (below the one asked for) that
+    has one is found by bisection, so that what can be closed without levelling down is
+    closed.
 
     Returns
     -------
@@ -322,10 +324,9 @@ def solve_fair_weights(
         upper = np.concatenate([hi, np.full(len(floors), np.inf)])
         return solve_weights_bounded(rows @ R, rows @ r, lower, upper, base=base), chased
 
-    closure = 1.0
     solution, chased = attempt(closure)
     if not solution.converged:  # no solution closes every chased gap: close as much as the constraints allow
-        low, high, solution = 0.0, 1.0, attempt(0.0)[0]  # closure 0: the base weights meet every bound
+        low, high, solution = 0.0, closure, attempt(0.0)[0]  # closure 0: the base weights meet every bound
         for _ in range(bisections):
             trial, _ = attempt(0.5 * (low + high))
             if trial.converged:

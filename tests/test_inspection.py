@@ -71,11 +71,13 @@ def test_weights_display_by_class_and_group(fitted):
 
 def test_tradeoff_display_from_cv_and_from_a_search(fitted):
     clf, X, y, s, groups = fitted
-    cv = FairIFClassifierCV(FairIFClassifier(small_net(), random_state=0), max_rounds=1)
+    cv = FairIFClassifierCV(FairIFClassifier(small_net(), random_state=0), max_rounds=1, closures=(0.5, 1))
     cv.fit(X, y, sensitive_features=groups)
     display = TradeoffDisplay.from_estimator(cv)
     np.testing.assert_array_equal(display.gap, cv.cv_results_["gap"])
-    assert display.labels == ["ERM", "1 round"]
+    labels = ["ERM", "1 round, closure 0.5", "1 round, closure 1"]
+    labels[cv.best_index_] += " (chosen)"
+    assert display.labels == labels
     results = {"mean_test_aod": [-0.1, -0.05], "std_test_aod": [0.01, 0.02], "param_alpha": [1.0, 0.1],
                "mean_test_accuracy": [0.9, 0.88]}  # fmt: skip
     display = TradeoffDisplay.from_cv_results(results, param="alpha")

@@ -79,7 +79,7 @@ def test_rounds_stop_when_the_gaps_are_within_the_bound(shifted):
 def test_gap_standard_errors_equal_the_cell_formula(biased_data):
     X, y, s = biased_data
     clf = FairIFClassifier(small_net(), random_state=0).fit(X, y, sensitive_features=partial_groups(s, 600))
-    annotated = np.flatnonzero(clf.sample_weight_ == 0)
+    annotated = np.flatnonzero(~clf.train_mask_)
     model = NetFunctions(clf.erm_estimator_)
     with torch.no_grad():
         proba = model.proba(model.params, model.inputs(X[annotated], slice(None))).double().numpy()
@@ -116,15 +116,17 @@ def test_cv_never_sees_its_evaluation_rows(shifted, monkeypatch):
         return real_fit(self, X_fit, y_fit, sensitive_features=sensitive_features)
 
     monkeypatch.setattr(FairIFClassifier, "fit", recording_fit)
-    cv = FairIFClassifierCV(FairIFClassifier(small_net(), random_state=0), cv=3, max_rounds=2).fit(
+    inner = FairIFClassifier(small_net(), random_state=0)
+    cv = FairIFClassifierCV(inner, cv=3, max_rounds=2, closures=(0.5, 1.0)).fit(
         X, y, sensitive_features=groups
     )
     annotated_rows = X[~np.isnan(groups)]
     folds = cv.cv_results_["folds"]
-    assert len(seen) == 3 * 2 + 1  # two candidates per fold, then the refit
+    assert cv.cv_results_["rounds"] == [0, 1, 1, 2, 2] and cv.cv_results_["closure"][1:] == [0.5, 1.0] * 2
+    assert len(seen) == 3 * 4 + 1  # four candidates per fold, then the refit
     for k, held_out in enumerate(folds):
         evaluation = {tuple(row) for row in np.round(annotated_rows[held_out], 5)}
-        for rows in seen[2 * k : 2 * k + 2]:
+        for rows in seen[4 * k : 4 * k + 4]:
             assert not evaluation & rows
     np.testing.assert_array_equal(np.sort(np.concatenate(folds)), np.arange(len(annotated_rows)))
     assert len(seen[-1]) == len(X)  # the refit sees everything
@@ -134,7 +136,7 @@ def test_cv_keeps_erm_without_a_real_gap():
     X, y, _ = make_biased_classification(2500, bias="group_size", random_state=0)
     groups = np.where(np.arange(len(y)) < 800, np.random.RandomState(1).randint(0, 2, len(y)), np.nan)
     inner = FairIFClassifier(small_net(), tolerance=0.0, random_state=0)  # forced to reweight in every fold
-    cv = FairIFClassifierCV(inner, cv=3, max_rounds=1).fit(X, y, sensitive_features=groups)
+    cv = FairIFClassifierCV(inner, cv=3, max_rounds=1, closures=[1.0]).fit(X, y, sensitive_features=groups)
     assert cv.n_rounds_ == 0 and not cv.reweighted_
     assert not cv.best_estimator_.reweighted_
     res = cv.cv_results_

@@ -41,6 +41,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         "tolerance": [StrOptions({"auto"}), Interval(Real, 0, None, closed="both")],  # inf: keep ERM
         "alpha": [Interval(Real, 0, None, closed="neither"), None],
         "levelling": [StrOptions({"up", "any"})],
+        "closure": [Interval(Real, 0, 1, closed="right")],
         "target": [StrOptions(set(TARGETS))],
         "pos_label": "no_validation",  # a label or a list of labels, checked against y in fit
         "retrain": [StrOptions({"finetune", "scratch", "warm_start"})],
@@ -71,6 +72,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         tolerance="auto",
         alpha=None,
         levelling="up",
+        closure=1.0,
         target="equalized_odds",
         pos_label=None,
         retrain="finetune",
@@ -97,6 +99,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         self.tolerance = tolerance
         self.alpha = alpha
         self.levelling = levelling
+        self.closure = closure
         self.target = target
         self.pos_label = pos_label
         self.retrain = retrain
@@ -200,6 +203,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
                 threshold,
                 target,
                 level_up=self.levelling == "up",
+                closure=self.closure,
                 base=base,
             )
         sol = solve_weights(result.scores, result.gaps, self.alpha, base=base)
@@ -258,9 +262,8 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         if round_.final_gaps is not None:
             after = f" -> after stage 2 {np.round(round_.final_gaps, 4)}"
             if round_.step < 1:
-                after += (
-                    f" (the fine-tune reached {np.round(round_.full_step_gaps, 4)}: "
-                    + ("rejected, the previous model is kept)" if round_.step == 0 else f"step {round_.step})")
+                after += f" (the fine-tune reached {np.round(round_.full_step_gaps, 4)}: " + (
+                    "rejected, the previous model is kept)" if round_.step == 0 else f"step {round_.step})"
                 )
         return (
             f"round {round_.index}: gaps {np.round(round_.gaps, 4)} -> predicted "

@@ -71,7 +71,9 @@ class FairIFClassifier(_NetPredictMixin, ClassifierMixin, _FairIFBase):
         self.estimator_ = self._reweight(data, stage1, final_fit=True)
         self.final_gaps_ = self.rounds_[-1]["final_gaps"] if self.reweighted_ else self.gaps_.copy()
         if self.reweighted_:
-            _, self.final_group_rates_stderr_ = self._gaps_of(data).standard_errors(NetFunctions(self.estimator_))
+            _, self.final_group_rates_stderr_ = self._gaps_of(data).standard_errors(
+                NetFunctions(self.estimator_)
+            )
             self.final_group_rates_ = self.rounds_[-1]["final_rates"]
         else:
             self.final_group_rates_ = self.group_rates_.copy()

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._rates import read_groups
 from .._skorch import is_dataset, take
-from ..metrics._fairness import TARGET_METRICS
+from ..metrics._fairness import TARGET_METRICS, worst_group_accuracy
 from ._classifier import FairIFClassifier
 
 # the paired bootstrap that sizes the noise of a held-out comparison
@@ -24,25 +24,30 @@ NOISE_Z = 2.0
 
 
 class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
-    """FairIF with the number of rounds chosen by cross-fitting on the annotated set, ERM included.
+    """FairIF's trade-off path, judged on annotated rows no fit saw, and a point chosen within a budget.
 
-    Each candidate (0 rounds, i.e. the ERM model, then 1, 2, ... ``max_rounds``
-    rounds of reweighting) is judged on annotated rows that did not drive its
-    influence solve: the annotated set is split into ``cv`` folds stratified by
-    group and class; for each fold a clone of ``estimator`` is fitted with the
-    other folds' annotated rows (the fold's rows are left out entirely) and
-    predicts the fold's rows. Pooling the folds gives out-of-fold predictions of
-    every annotated row for every candidate.
+    The path: the ERM model, then for 1, 2, ... ``max_rounds`` rounds of
+    reweighting, each ``closure`` in ``closures`` (how much of the way to its
+    band each chased gap is closed). Stage 1 and the ERM fit are computed once
+    per fold and shared by every candidate (only the weight solve and the
+    fine-tune differ). Each candidate is judged on annotated rows that did not
+    drive its influence solve: the annotated set is split into ``cv`` folds
+    stratified by group and class; for each fold a clone of ``estimator`` is
+    fitted with the other folds' annotated rows (the fold's rows are left out
+    entirely) and predicts the fold's rows. Pooling the folds gives out-of-fold
+    predictions of every annotated row for every candidate.
 
-    The rule: the candidate with the smallest out-of-fold fairness gap (AOD for
+    The rule: among the candidates whose out-of-fold accuracy is not below
+    ERM's by more than ``max_accuracy_drop`` (or is within noise of it) and
+    whose worst-group accuracy (over (class, group) cells) is not below ERM's
+    beyond noise, the one with the smallest out-of-fold fairness gap (AOD for
     equalized odds, EOD for equal opportunity, DPD for demographic parity, AD
-    for accuracy parity), among those whose out-of-fold
-    accuracy is not significantly below ERM's by more than ``max_accuracy_drop``,
-    is chosen if it beats ERM by more than noise: more than ``NOISE_Z = 2``
-    standard errors of the paired difference, from a bootstrap of the annotated
-    rows within group and class. Otherwise the result is the ERM model, and
-    ``reweighted_`` says so. The chosen candidate is refitted on all annotated
-    rows.
+    for accuracy parity) is chosen if it beats ERM by more than noise: more
+    than ``NOISE_Z = 2`` standard errors of the paired difference, from a
+    bootstrap of the annotated rows within group and class. Otherwise the
+    result is the ERM model, and ``reweighted_`` says so. The chosen candidate
+    is refitted on all annotated rows; :meth:`refit_candidate` refits another
+    point of the path.
 
     Parameters
     ----------
@@ -52,30 +57,43 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     cv : int, default=3
         Folds of the annotated set.
     max_rounds : int, default=2
-        The largest number of rounds considered.
+        The largest number of rounds on the path.
+    closures : sequence of float in (0, 1], default=(0.25, 0.5, 0.75, 1.0)
+        The points of the path for each number of rounds (FairIF's ``closure``).
     max_accuracy_drop : float, default=0.01
-        A candidate whose out-of-fold accuracy is below ERM's by more than this
-        (and by more than noise) is not considered.
+        The accuracy budget, as a fraction (0.02 is two accuracy points): a
+        candidate whose out-of-fold accuracy is below ERM's by more than this
+        (and by more than noise) is not chosen.
+    memory : str, joblib.Memory or None, default=None
+        Where the folds' and the final fit's ERM fits and stage 1 are cached.
+        None: a temporary folder, removed after ``fit``. Given, it is kept, so
+        that :meth:`refit_candidate` takes another point of the path without
+        another ERM fit or stage 1.
     verbose : int, default=0
         1 prints each candidate's out-of-fold figures and the choice.
 
     Attributes
     ----------
     best_estimator_ : FairIFClassifier
-        Refitted on all annotated rows with the chosen number of rounds (when
-        ERM is chosen, a fit whose tolerance keeps the ERM model).
+        Refitted on all annotated rows with the chosen candidate's parameters
+        (when ERM is chosen, a fit whose tolerance keeps the ERM model).
+    best_index_ : int
+        The chosen candidate's position in ``cv_results_``; 0 is ERM.
     n_rounds_ : int
         The chosen number of rounds; 0 means the ERM model.
     reweighted_ : bool
         False when the ERM model was kept because no candidate beat it by more
-        than noise.
+        than noise within the budget.
     cv_results_ : dict
-        Per candidate (``"rounds"``): out-of-fold ``"gap"`` and ``"accuracy"``,
-        the bootstrap standard errors of their differences with ERM
-        (``"gap_diff_se"``, ``"accuracy_diff_se"``), and ``"eligible"``; and
-        ``"folds"``: the annotated rows held out in each fold (positions among
-        the annotated rows).
-    classes_ : ndarray of shape (2,)
+        Per candidate: ``"params"`` (the FairIF parameters it sets:
+        ``max_rounds`` and ``closure``; empty for ERM), ``"rounds"``,
+        ``"closure"`` (NaN for ERM), the out-of-fold ``"gap"``, ``"accuracy"``
+        and ``"worst_group_accuracy"``, the bootstrap standard errors of their
+        differences with ERM (``"gap_diff_se"``, ``"accuracy_diff_se"``,
+        ``"worst_group_diff_se"``) and ``"eligible"``; and ``"chosen"`` (the
+        index) and ``"folds"`` (the annotated rows held out in each fold,
+        positions among the annotated rows).
+    classes_ : ndarray of shape (n_classes,)
         The class labels.
     n_features_in_ : int
         Number of features.
@@ -88,24 +106,39 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     >>> from fairif_sklearn.nets import make_mlp_classifier
     >>> X, y, s = make_biased_classification(n_samples=3000, bias="group_shift", random_state=0)
     >>> groups = np.where(np.arange(len(y)) < 1000, s, np.nan)
-    >>> clf = FairIFClassifierCV(make_mlp_classifier(X.shape[1], hidden=(8,), max_epochs=5), max_rounds=1)
-    >>> clf.fit(X, y, sensitive_features=groups).n_rounds_ in (0, 1)
-    True
+    >>> net = make_mlp_classifier(X.shape[1], hidden=(8,), max_epochs=5)
+    >>> clf = FairIFClassifierCV(net, max_rounds=1, closures=(0.5, 1.0))
+    >>> clf.fit(X, y, sensitive_features=groups).cv_results_["rounds"]
+    [0, 1, 1]
     """
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"])],
         "cv": [Interval(Integral, 2, None, closed="left")],
         "max_rounds": [Interval(Integral, 1, None, closed="left")],
+        "closures": ["array-like"],
         "max_accuracy_drop": [Interval(Real, 0, None, closed="left")],
+        "memory": [None, str, HasMethods(["cache"])],
         "verbose": ["verbose"],
     }
 
-    def __init__(self, estimator, *, cv=3, max_rounds=2, max_accuracy_drop=0.01, verbose=0):
+    def __init__(
+        self,
+        estimator,
+        *,
+        cv=3,
+        max_rounds=2,
+        closures=(0.25, 0.5, 0.75, 1.0),
+        max_accuracy_drop=0.01,
+        memory=None,
+        verbose=0,
+    ):
         self.estimator = estimator
         self.cv = cv
         self.max_rounds = max_rounds
+        self.closures = closures
         self.max_accuracy_drop = max_accuracy_drop
+        self.memory = memory
         self.verbose = verbose
 
     def _inner(self) -> FairIFClassifier:
@@ -117,16 +150,26 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.verbose:
             print(f"[FairIFClassifierCV] {message}", flush=True)
 
+    def _candidates(self) -> list[dict]:
+        closures = [float(c) for c in np.atleast_1d(self.closures)]
+        if not closures or not all(0 < c <= 1 for c in closures):
+            raise ValueError(f"closures must be values in (0, 1], got {self.closures!r}.")
+        return [{}] + [
+            {"max_rounds": r, "closure": c}
+            for r in range(1, self.max_rounds + 1)
+            for c in sorted(set(closures))
+        ]
+
     @_fit_context(prefer_skip_nested_validation=False)  # the inner estimator validates its own
     def fit(self, X, y, *, sensitive_features=None):
-        """Cross-fit the candidates on the annotated set, choose, and refit the choice.
+        """Cross-fit the path on the annotated set, choose, and refit the choice.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, ...)
             Training inputs (and, with ``sensitive_features``, the annotated rows).
         y : array-like of shape (n_samples,)
-            Binary target.
+            Class labels.
         sensitive_features : array-like of shape (n_samples,) or (n_samples, n_columns), default=None
             Group labels aligned with ``X``, missing where a row has none; or
             None when the inner estimator has an annotated set of its own
@@ -138,6 +181,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         inner = self._inner()
+        candidates = self._candidates()
         constructor_set = sensitive_features is None
         if constructor_set:
             X_ann, y_ann, s_ann = inner.X_val, np.asarray(inner.y_val), inner.sensitive_val
@@ -153,46 +197,84 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         seed = check_random_state(inner.random_state).randint(0, 2**31 - 1)
         folds = list(StratifiedKFold(self.cv, shuffle=True, random_state=seed).split(strata, strata))
 
-        candidates = range(self.max_rounds + 1)
-        oof = {r: np.empty(len(y_ann), dtype=np.asarray(y).dtype) for r in candidates}
-        cache = tempfile.mkdtemp(prefix="fairif_cv_")
+        oof = [np.empty(len(y_ann), dtype=np.asarray(y).dtype) for _ in candidates]
+        cache = self.memory or inner.memory or tempfile.mkdtemp(prefix="fairif_cv_")
         try:
             for k, (fit_rows, held_out) in enumerate(folds):
                 self._log(f"fold {k + 1}/{self.cv}: {len(held_out)} annotated rows held out")
-                for rounds in candidates[1:]:
+                for i, params in enumerate(candidates[1:], start=1):
+                    candidate = clone(inner).set_params(**params)
                     model = self._fit_without(
-                        inner, X, y, sensitive_features, fit_rows, held_out, rounds, cache, constructor_set
+                        candidate, X, y, sensitive_features, fit_rows, held_out, cache, constructor_set
                     )
-                    oof[rounds][held_out] = model.predict(_rows(X_ann, held_out))
-                oof[0][held_out] = model.erm_estimator_.predict(_rows(X_ann, held_out))
-                oof[0][held_out] = model.classes_[oof[0][held_out].astype(int)]
+                    oof[i][held_out] = model.predict(_rows(X_ann, held_out))
+                erm = model.erm_estimator_.predict(_rows(X_ann, held_out))
+                oof[0][held_out] = model.classes_[erm.astype(int)]
+            self.cv_results_ = self._judge(
+                candidates, oof, y_ann, s_ann, strata, inner.target, inner.pos_label
+            )
+            self.cv_results_["folds"] = [held_out for _, held_out in folds]
+            self._refit(inner, self.cv_results_["chosen"], X, y, sensitive_features, cache)
         finally:
-            shutil.rmtree(cache, ignore_errors=True)
+            if cache not in (self.memory, inner.memory):
+                shutil.rmtree(cache, ignore_errors=True)
+        return self
 
-        self.cv_results_ = self._judge(oof, y_ann, s_ann, strata, inner.target, inner.pos_label)
-        self.cv_results_["folds"] = [held_out for _, held_out in folds]
-        chosen = self.cv_results_["chosen"]
-        self.n_rounds_ = int(chosen)
+    def _refit(self, inner, index, X, y, sensitive_features, cache):
+        """Refit candidate ``index`` of the path on all annotated rows, as ``best_estimator_``."""
+        params = self.cv_results_["params"][index]
+        final = clone(inner).set_params(memory=cache)
+        final.set_params(**(params or {"tolerance": np.inf, "alpha": None}))
+        self.best_index_ = int(index)
+        self.n_rounds_ = int(self.cv_results_["rounds"][index])
         self.reweighted_ = self.n_rounds_ > 0
-        if self.reweighted_:
-            final = inner.set_params(max_rounds=self.n_rounds_)
-        else:
-            self._log("no candidate beats ERM on the held-out annotated rows by more than noise: ERM is kept")
-            final = inner.set_params(tolerance=np.inf, alpha=None)
-        self.best_estimator_ = final.fit(X, y, sensitive_features=sensitive_features)
+        if not self.reweighted_:
+            self._log("ERM is kept: no candidate beats it by more than noise within the accuracy budget")
+        self.best_estimator_ = final.fit(X, y, sensitive_features=sensitive_features).set_params(
+            memory=inner.memory
+        )
         self.classes_ = self.best_estimator_.classes_
         if hasattr(self.best_estimator_, "n_features_in_"):  # not for a torch Dataset
             self.n_features_in_ = self.best_estimator_.n_features_in_
+
+    def refit_candidate(self, index: int, X, y, *, sensitive_features=None):
+        """Take another point of the path: refit candidate ``index`` of ``cv_results_`` on all annotated
+        rows, as ``best_estimator_``.
+
+        With ``memory`` set, the ERM fit and stage 1 of the final fit come from
+        the cache: only the weight solve and the fine-tune run.
+
+        Parameters
+        ----------
+        index : int
+            A position in ``cv_results_["params"]`` (0 is the ERM model).
+        X, y, sensitive_features
+            As given to :meth:`fit`.
+
+        Returns
+        -------
+        self : FairIFClassifierCV
+        """
+        check_is_fitted(self, "cv_results_")
+        if not 0 <= index < len(self.cv_results_["params"]):
+            raise ValueError(f"index must be in [0, {len(self.cv_results_['params'])}), got {index!r}.")
+        inner = self._inner()
+        cache = self.memory or inner.memory or tempfile.mkdtemp(prefix="fairif_cv_")
+        try:
+            self._refit(inner, index, X, y, sensitive_features, cache)
+        finally:
+            if cache not in (self.memory, inner.memory):
+                shutil.rmtree(cache, ignore_errors=True)
         return self
 
-    def _fit_without(self, inner, X, y, sensitive_features, fit_rows, held_out, rounds, cache, constructor):
-        """A clone fitted on everything but the held-out annotated rows, with ``rounds`` rounds."""
-        model = clone(inner).set_params(max_rounds=rounds, memory=inner.memory or cache)
+    def _fit_without(self, model, X, y, sensitive_features, fit_rows, held_out, cache, constructor):
+        """A clone fitted on everything but the held-out annotated rows."""
+        model = clone(model).set_params(memory=cache)
         if constructor:
             model.set_params(
-                X_val=_rows(inner.X_val, fit_rows),
-                y_val=_rows(np.asarray(inner.y_val), fit_rows),
-                sensitive_val=_rows(inner.sensitive_val, fit_rows),
+                X_val=_rows(model.X_val, fit_rows),
+                y_val=_rows(np.asarray(model.y_val), fit_rows),
+                sensitive_val=_rows(model.sensitive_val, fit_rows),
             )
             return model.fit(X, y)
         annotated = np.flatnonzero(read_groups(sensitive_features, n_rows=len(y)).annotated)
@@ -202,45 +284,51 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             _rows(X, keep), _rows(np.asarray(y), keep), sensitive_features=_rows(sensitive_features, keep)
         )
 
-    def _judge(self, oof, y, s, strata, target, pos_label) -> dict:
-        """Out-of-fold gap and accuracy per candidate, their noise against ERM, and the choice."""
+    def _judge(self, candidates, oof, y, s, strata, target, pos_label) -> dict:
+        """Out-of-fold gap, accuracy and worst-group accuracy per candidate, their noise against ERM, and
+        the choice."""
         metric = TARGET_METRICS[target][1]
         rng = np.random.RandomState(0)
         boot = [_stratified_resample(strata, rng) for _ in range(N_BOOTSTRAP)]
-
         labels = {} if target == "accuracy_parity" else {"pos_label": pos_label}
 
         def figures(pred, rows=slice(None)):
-            gap = metric(y[rows], pred[rows], sensitive_features=_rows(s, rows), **labels)
-            return gap, np.mean(y[rows] == pred[rows])
+            groups = _rows(s, rows)
+            gap = metric(y[rows], pred[rows], sensitive_features=groups, **labels)
+            worst = worst_group_accuracy(y[rows], pred[rows], sensitive_features=groups)
+            return gap, np.mean(y[rows] == pred[rows]), worst
 
-        erm_gap, erm_acc = figures(oof[0])
+        erm_gap, erm_acc, erm_worst = figures(oof[0])
         erm_boot = np.array([figures(oof[0], b) for b in boot])
-        results = {
-            "rounds": [],
-            "gap": [],
-            "accuracy": [],
-            "gap_diff_se": [],
-            "accuracy_diff_se": [],
-            "eligible": [],
-        }
+        keys = ("gap", "accuracy", "worst_group_accuracy", "gap_diff_se", "accuracy_diff_se")
+        results = {"params": candidates, "rounds": [], "closure": [], "eligible": []}
+        results.update({key: [] for key in (*keys, "worst_group_diff_se")})
         best, best_gap = 0, erm_gap
-        for r, pred in oof.items():
-            gap, acc = figures(pred)
+        for i, (params, pred) in enumerate(zip(candidates, oof, strict=True)):
+            gap, acc, worst = figures(pred)
             diff = np.array([figures(pred, b) for b in boot]) - erm_boot
-            gap_se, acc_se = diff.std(axis=0)
+            gap_se, acc_se, worst_se = diff.std(axis=0)
             drop = erm_acc - acc
-            eligible = r == 0 or drop <= self.max_accuracy_drop or drop <= NOISE_Z * acc_se
-            for key, value in zip(results, (r, gap, acc, gap_se, acc_se, eligible), strict=True):
-                results[key].append(value)
-            self._log(
-                f"{r} round(s): out-of-fold gap {gap:.4f} (ERM {erm_gap:.4f}, difference se {gap_se:.4f}), "
-                f"accuracy {acc:.4f} (ERM {erm_acc:.4f})"
+            eligible = i == 0 or (
+                (drop <= self.max_accuracy_drop or drop <= NOISE_Z * acc_se)
+                and erm_worst - worst <= NOISE_Z * worst_se
             )
-            if r and eligible and gap < best_gap and erm_gap - gap > NOISE_Z * gap_se:
-                best, best_gap = r, gap
+            values = (gap, acc, worst, gap_se, acc_se)
+            for key, value in zip(keys, values, strict=True):
+                results[key].append(float(value))
+            results["worst_group_diff_se"].append(float(worst_se))
+            results["rounds"].append(params.get("max_rounds", 0))
+            results["closure"].append(params.get("closure", np.nan))
+            results["eligible"].append(bool(eligible))
+            self._log(
+                f"{_label(params)}: out-of-fold gap {gap:.4f} (ERM {erm_gap:.4f}, difference se "
+                f"{gap_se:.4f}), "
+                f"accuracy {acc:.4f} (ERM {erm_acc:.4f}), worst group {worst:.4f} (ERM {erm_worst:.4f})"
+            )
+            if i and eligible and gap < best_gap and erm_gap - gap > NOISE_Z * gap_se:
+                best, best_gap = i, gap
         results["chosen"] = best
-        self._log(f"chosen: {best} round(s)")
+        self._log(f"chosen: {_label(candidates[best])}")
         return results
 
     def predict_proba(self, X):
@@ -252,6 +340,14 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """Predicted class labels of the chosen model."""
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict(X)
+
+
+def _label(params: dict) -> str:
+    """A candidate's name: "ERM" or "2 rounds, closure 0.5"."""
+    if not params:
+        return "ERM"
+    r = params["max_rounds"]
+    return f"{r} round{'s' * (r > 1)}, closure {params['closure']:g}"
 
 
 def _rows(data, rows):

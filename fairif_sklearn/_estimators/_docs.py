@@ -44,6 +44,12 @@ PARAMETERS = """\
         rate (beyond its standard error), is shortened towards the previous
         model or rejected (``rounds_``' ``"step"``). The
         penalty form (``alpha``) does not use it. See the user guide.
+    closure : float in (0, 1], default=1.0
+        How much of the way from where it is to the near edge of its band each
+        chased gap is closed: 1 all the way, 0.5 half of it. Smaller values
+        change the weights less and cost less accuracy; they are the points of
+        :class:`FairIFClassifierCV`'s trade-off path. The penalty form
+        (``alpha``) does not use it.
     alpha : float or None, default=None
         Solve the paper's penalty form instead of the bound: the weights
         minimise the squared remaining gaps plus ``alpha * ||w - 1||^2 / n``

@@ -133,7 +133,10 @@ class RealisedCheck:
         with the sign opposite to the gap's)."""
         gaps = self.gap_rows @ self.start_rates
         chased = np.zeros(len(gaps), bool) if self.chased is None else self.chased
-        sides = [np.maximum(-np.sign(d) * row, 0) for row, d in zip(self.gap_rows[chased], gaps[chased])]
+        sides = [
+            np.maximum(-np.sign(d) * row, 0)
+            for row, d in zip(self.gap_rows[chased], gaps[chased], strict=True)
+        ]
         return np.array([side / side.sum() for side in sides]).reshape(-1, len(self.start_rates))
 
     def passes(self, rates: np.ndarray) -> bool:
@@ -193,7 +196,7 @@ def run_rounds(est, data: FitData, stage1: Stage1, *, threshold, target, final_f
             closure=solution.closure,
         )
         rounds.append(round_)
-        if solution.closure < 1:
+        if est.alpha is None and solution.closure < est.closure:
             est._warn_closure(round_)
         last = index == est.max_rounds
         if last and not final_fit:

@@ -150,7 +150,9 @@ def compute_influence(
     else:
         V, info = solve_dense(op, G)
     check_solve(info, curvature=s.curvature, damping=damping, tol=s.cg_tol)
-    rate_scores = influence_scores(model, X_train, y_train, names, V, batch_size=s.batch_size, progress=progress)
+    rate_scores = influence_scores(
+        model, X_train, y_train, names, V, batch_size=s.batch_size, progress=progress
+    )
     D = gaps_of.D
     return InfluenceResult(
         scores=D @ rate_scores,
@@ -169,7 +171,9 @@ def compute_influence(
         diagnostics={
             **diagnostics,
             "n_curvature_products": op.n_products,
-            "gap_gradient_norm": torch.linalg.norm(torch.as_tensor(D, dtype=G.dtype, device=G.device) @ G, dim=1).tolist(),
+            "gap_gradient_norm": torch.linalg.norm(
+                torch.as_tensor(D, dtype=G.dtype, device=G.device) @ G, dim=1
+            ).tolist(),
         },
     )
 

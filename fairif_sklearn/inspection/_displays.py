@@ -259,15 +259,19 @@ class TradeoffDisplay:
 
     @classmethod
     def from_estimator(cls, estimator, *, ax=None):
-        """A fitted :class:`~fairif_sklearn.FairIFClassifierCV`'s out-of-fold candidates.
+        """A fitted :class:`~fairif_sklearn.FairIFClassifierCV`'s out-of-fold path: ERM, then each
+        number of rounds with its closures, the gaps' noise against ERM as error bars.
 
         Returns
         -------
         TradeoffDisplay
         """
+        from .._estimators._cv import _label
+
         check_is_fitted(estimator, "cv_results_")
         res = estimator.cv_results_
-        labels = ["ERM" if r == 0 else f"{r} round{'s' * (r > 1)}" for r in res["rounds"]]
+        labels = [_label(p) for p in res["params"]]
+        labels[res["chosen"]] += " (chosen)"
         name = TARGET_METRICS[estimator.best_estimator_.target][0]
         return cls(res["gap"], res["accuracy"], labels, res["gap_diff_se"], gap_name=name).plot(ax=ax)
 
