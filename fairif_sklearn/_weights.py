@@ -289,6 +289,7 @@ def solve_fair_weights(
     target: np.ndarray,
     *,
     level_up: bool,
+    rate_slack: np.ndarray | float = 0.0,
     closure: float = 1.0,
     base: np.ndarray | None = None,
     bisections: int = 12,
@@ -299,7 +300,8 @@ def solve_fair_weights(
     the annotated set, whose influence scores are ``rate_scores``. The weights are the
     smallest change (:func:`solve_weights_bounded`) that puts every gap where
     :func:`gap_bounds` says, and with ``level_up`` keeps every cell's rate from
-    falling, to first order: a gap then closes only by raising the lower side. When these
+    falling by more than ``rate_slack`` (its noise), to first order: a gap then closes
+    by raising the lower side. When these
     constraints leave no solution, the largest ``closure`` (below the one asked for) that
     has one is found by bisection, so that what can be closed without levelling down is
     closed.
@@ -314,8 +316,8 @@ def solve_fair_weights(
     r = np.asarray(rates, dtype=float)
     D = np.asarray(gap_rows, dtype=float)
     d = D @ r
-    # levelling up: no (rate, group) cell may fall
-    extra, floors = (np.eye(len(r)), r) if level_up else (np.zeros((0, len(r))), np.zeros(0))
+    # levelling up: no (rate, group) cell may fall by more than its slack
+    extra, floors = (np.eye(len(r)), r - rate_slack) if level_up else (np.zeros((0, len(r))), np.zeros(0))
     rows = np.vstack([D, extra])
 
     def attempt(closure):

@@ -192,9 +192,9 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         bound = np.full(len(stderr), float(self.tolerance))
         return bound, bound
 
-    def _solve(self, result: InfluenceResult, base, threshold, target) -> FairSolution:
-        """The weights from a round's influence: the bound form (levelling up or not), or the paper's
-        penalty with ``alpha``."""
+    def _solve(self, result: InfluenceResult, base, threshold, target, rate_slack) -> FairSolution:
+        """The weights from a round's influence: the bound form (levelling up or not: no rate may fall
+        by more than ``rate_slack``, its standard error), or the paper's penalty with ``alpha``."""
         if self.alpha is None:
             return solve_fair_weights(
                 result.rate_scores,
@@ -203,6 +203,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
                 threshold,
                 target,
                 level_up=self.levelling == "up",
+                rate_slack=rate_slack,
                 closure=self.closure,
                 base=base,
             )
@@ -215,7 +216,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
     def _warn_closure(self, round_: Round) -> None:
         warnings.warn(
             f"Round {round_.index}: no weights close every chased gap to its band "
-            + ("without lowering any group's rate" if self.levelling == "up" else "")
+            + ("without lowering a group's rate beyond its standard error" if self.levelling == "up" else "")
             + f" (to first order); the weights close {round_.closure:.0%} of the way, predicted gaps "
             f"{np.round(round_.predicted_gaps, 4)}."
             + (" levelling='any' allows closing them by lowering rates." if self.levelling == "up" else ""),

@@ -28,9 +28,10 @@ PARAMETERS = """\
         beyond ``t`` are chased and closed to within ``t``; ``0`` closes them
         fully, ``np.inf`` keeps the ERM model. See the user guide.
     levelling : {"up", "any"}, default="up"
-        How a gap may close. ``"up"``: only by raising the lower side; to first
-        order no group's rate falls (each true-positive and true-negative rate,
-        or the target's rates), so the better-off group is not made worse to
+        How a gap may close. ``"up"``: by raising the lower side; to first
+        order no group's rate (each true-positive and true-negative rate, or
+        the target's rates) falls by more than its standard error on the
+        annotated set, so the better-off group is not made measurably worse to
         close a gap. When no weights close every chased gap that way, the
         weights close what can be closed (a warning says how much; the share is
         ``rounds_``' ``"closure"``). ``"any"``: any mix of raising the lower
@@ -149,7 +150,8 @@ ATTRIBUTES = """\
         Their standard errors over the draw of the annotated rows.
     predicted_group_rates_ : ndarray of shape (n_cells,)
         The rates the last weight solve predicts (to first order): with
-        ``levelling="up"`` none is below ``group_rates_``.
+        ``levelling="up"`` none is below ``group_rates_`` by more than
+        ``group_rates_stderr_``.
     reweighted_ : bool
         False when every gap was within its threshold and the ERM model was kept.
     predicted_gaps_ : ndarray of shape (n_gaps,)

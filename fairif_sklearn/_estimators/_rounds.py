@@ -183,7 +183,7 @@ def run_rounds(est, data: FitData, stage1: Stage1, *, threshold, target, final_f
         gaps = result.gap_rows @ rates
         if np.all(np.abs(gaps) <= threshold):
             break
-        solution = est._solve(result, weights, threshold, target)
+        solution = est._solve(result, weights, threshold, target, rate_slack=stage1.rates_stderr)
         round_ = Round(
             index,
             gaps,

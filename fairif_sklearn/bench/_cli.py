@@ -167,7 +167,13 @@ def _run_seed(args, seed: int, data, memory) -> list:
         elif step in _methods.VARIANTS:
             results.append(_methods.fairif(data, seed, memory, label=step, **_methods.VARIANTS[step])[1])
         elif step == "FairIFClassifierCV":
-            results.append(_methods.fairif_cv(data, seed, memory))
+            results.append(_methods.fairif_cv(data, seed, memory)[0])
+            # the same path (its folds' stage 1 cached), chosen within a budget of two accuracy points
+            budget, path = _methods.fairif_cv(
+                data, seed, memory, label=_methods.FAIRIF_CV_BUDGET, max_accuracy_drop=_methods.CV_BUDGET
+            )
+            budget.extra["path"] = path
+            results.append(budget)
         elif step == "FairIF on a prefit net":
             results += list(_methods.prefit(data, seed))
         elif step == "ThresholdOptimizer":
@@ -238,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     except DataNotFoundError as error:  # its message says what is missing and where to get it
         _error(str(error))
         return 2
+    paths = _report.split_paths(rows)
     summary = _report.summarise(rows)
     title = f"{name}: test set, mean +- std over {args.seeds} seeds"
     print(f"\n{args.threads} torch thread(s)\n" + _report.format_table(summary, title))
@@ -247,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     _report.write_csv(args.out / f"{stem}-summary.csv", summary)
     _report.plot(summary, args.out / f"{stem}.png", title)
     files = [args.out / f"{stem}{suffix}" for suffix in ("-runs.csv", "-summary.csv", ".png")]
+    if _report.plot_path(paths, args.out / f"{stem}-path.png", name):
+        _report.write_csv(args.out / f"{stem}-path.csv", paths)
+        files += [args.out / f"{stem}-path.csv", args.out / f"{stem}-path.png"]
     print("\nwrote " + ", ".join(map(str, files)))
     print(f"done in {time.perf_counter() - start:.0f} s")
     return 0

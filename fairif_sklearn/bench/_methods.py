@@ -33,10 +33,14 @@ ERM_OTHER_INIT = "ERM, another initialisation (noise)"
 FAIRIF = "FairIF"
 # labelled non-default variants, each with the parameters that make it one
 VARIANTS = {
+    "FairIF [levelling='any']": {"levelling": "any"},
     "FairIF [retrain='scratch', the paper's stage 2]": {"retrain": "scratch"},
     "FairIF [max_rounds=2]": {"max_rounds": 2},
 }
 FAIRIF_CV = "FairIFClassifierCV"
+# the trade-off path chosen within a budget the user states: two accuracy points
+CV_BUDGET = 0.02
+FAIRIF_CV_BUDGET = f"FairIFClassifierCV [max_accuracy_drop={CV_BUDGET}]"
 PREFIT_ERM = "ERM, a net trained once (prefit)"
 PREFIT = "FairIF [FrozenEstimator(that net)]"
 # the same-budget peers: group labels on the annotated valid set only, held out of training
@@ -94,6 +98,11 @@ def _fairif_extra(clf: FairIFClassifier, seconds: float) -> dict:
         "predicted_gaps": clf.predicted_gaps_.tolist(),
         "final_gaps": clf.final_gaps_.tolist(),
         "materialization": clf.materialization_.tolist(),
+        "rate_names": clf.rate_names_,
+        "group_rates": clf.group_rates_.tolist(),
+        "predicted_group_rates": clf.predicted_group_rates_.tolist(),
+        "final_group_rates": clf.final_group_rates_.tolist(),
+        "steps": [r["step"] for r in clf.rounds_],
         "weight_std": float(np.std(clf.sample_weight_[clf.train_mask_])),
     }
 
@@ -127,16 +136,19 @@ def fairif(data: BenchData, seed: int, memory, label: str = FAIRIF, **params):
     return erm_result, result, erm
 
 
-def fairif_cv(data: BenchData, seed: int, memory) -> Result:
-    """FairIFClassifierCV around the default FairIFClassifier."""
-    cv = FairIFClassifierCV(_fairif_classifier(data, seed, memory))
+def fairif_cv(data: BenchData, seed: int, memory, label: str = FAIRIF_CV, **params) -> tuple[Result, dict]:
+    """FairIFClassifierCV around the default FairIFClassifier (``params``: the CV's own, for a labelled
+    variant), and its path: ``cv_results_`` without the folds."""
+    cv = FairIFClassifierCV(_fairif_classifier(data, seed, memory), **params)
     start = time.perf_counter()
     cv.fit(data.X_train, data.y_train)
     extra = {
         **_fairif_extra(cv.best_estimator_, time.perf_counter() - start),
         "n_rounds_chosen": cv.n_rounds_,
+        "closure_chosen": cv.cv_results_["closure"][cv.best_index_],
     }
-    return _evaluate(FAIRIF_CV, GROUPS_VALID, data, lambda X, s: cv.predict(X), **extra)
+    path = {k: v for k, v in cv.cv_results_.items() if k not in ("folds", "params")}
+    return _evaluate(label, GROUPS_VALID, data, lambda X, s: cv.predict(X), **extra), path
 
 
 def prefit(data: BenchData, seed: int) -> tuple[Result, Result]:

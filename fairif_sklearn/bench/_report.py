@@ -170,3 +170,58 @@ def plot(summary: list[dict], path: Path, title: str) -> None:
     fig = figure(summary, title)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
+
+
+def split_paths(rows: list[dict]) -> list[dict]:
+    """Take ``FairIFClassifierCV``'s trade-off paths out of ``rows`` (``"path"``): one flat row per
+    seed and candidate."""
+    out = []
+    for row in rows:
+        path = row.pop("path", None)
+        if path is None:
+            continue
+        for i in range(len(path["rounds"])):
+            entry = {"dataset": row["dataset"], "seed": row["seed"], "method": row["method"], "candidate": i}
+            entry.update({k: v[i] for k, v in path.items() if isinstance(v, list)})
+            entry["chosen"] = path["chosen"] == i
+            out.append(entry)
+    return out
+
+
+def plot_path(path_rows: list[dict], path: Path, name: str) -> bool:
+    """The out-of-fold trade-off path, each candidate's mean over seeds (error bars: the mean noise of
+    its gap's difference with ERM), drawn by :class:`~fairif_sklearn.inspection.TradeoffDisplay`;
+    False when there is no path."""
+    if not path_rows:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..inspection import TradeoffDisplay
+
+    candidates = sorted({r["candidate"] for r in path_rows})
+
+    def mean(key, c):
+        return float(np.mean([r[key] for r in path_rows if r["candidate"] == c]))
+
+    labels = []
+    for c in candidates:
+        first = next(r for r in path_rows if r["candidate"] == c)
+        n_chosen = sum(r["chosen"] for r in path_rows if r["candidate"] == c)
+        r = first["rounds"]
+        label = "ERM" if r == 0 else f"{r} round{'s' * (r > 1)}, closure {first['closure']:g}"
+        labels.append(f"{label} (chosen {n_chosen}x)")
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    TradeoffDisplay(
+        [mean("gap", c) for c in candidates],
+        [mean("accuracy", c) for c in candidates],
+        labels,
+        [mean("gap_diff_se", c) for c in candidates],
+    ).plot(ax=ax)
+    n_seeds = len({r["seed"] for r in path_rows})
+    ax.set_title(f"{name}: FairIFClassifierCV's path, out of fold, mean over {n_seeds} seeds")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return True
