@@ -208,8 +208,9 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                         candidate, X, y, sensitive_features, fit_rows, held_out, cache, constructor_set
                     )
                     oof[i][held_out] = model.predict(_rows(X_ann, held_out))
-                erm = model.erm_estimator_.predict(_rows(X_ann, held_out))
-                oof[0][held_out] = model.classes_[erm.astype(int)]
+                # the ERM net reads X as the fitted model's predict does (a DataFrame as an array)
+                erm = model.erm_estimator_.predict(model._check_X(_rows(X_ann, held_out)))
+                oof[0][held_out] = model.classes_[np.asarray(erm).astype(int)]
             self.cv_results_ = self._judge(
                 candidates, oof, y_ann, s_ann, strata, inner.target, inner.pos_label
             )

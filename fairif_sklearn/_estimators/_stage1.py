@@ -115,11 +115,23 @@ def fit_stage1(
     seed = same_seed(int(check_random_state(random_state).randint(0, 2**31 - 1)))
     if is_frozen(estimator):
         net = unfrozen(estimator)
-    else:
-        net = memory.cache(fit_erm, ignore=["verbose"])(estimator, data.X_train, data.y_train, seed, verbose)
-    influence = memory.cache(influence_at, ignore=["verbose"])
-    result, (gaps_stderr, rates_stderr) = influence(net, data, gaps_of, settings, seed, verbose)
+        influence = memory.cache(influence_at, ignore=["verbose"])
+        result, (gaps_stderr, rates_stderr) = influence(net, data, gaps_of, settings, seed, verbose)
+        return Stage1(net, result, seed, gaps_stderr, rates_stderr)
+    # influence is cached under what the ERM net is a function of, not the net itself: a net read
+    # back from the cache does not hash as the one that was stored
+    influence = memory.cache(_erm_then_influence, ignore=["memory", "verbose"])
+    net, result, (gaps_stderr, rates_stderr) = influence(
+        estimator, data, gaps_of, settings, seed, memory, verbose
+    )
     return Stage1(net, result, seed, gaps_stderr, rates_stderr)
+
+
+def _erm_then_influence(estimator, data, gaps_of, settings, seed, memory, verbose=0):
+    """The ERM fit (cached apart through ``memory``, for fits that share the training rows) and influence
+    at it."""
+    net = memory.cache(fit_erm, ignore=["verbose"])(estimator, data.X_train, data.y_train, seed, verbose)
+    return (net, *influence_at(net, data, gaps_of, settings, seed, verbose))
 
 
 def weights_for_rows(train_mask: np.ndarray, train_weights: np.ndarray) -> np.ndarray:
