@@ -1,5 +1,5 @@
-"""Stage 1 of FairIF, up to the weight solve: gaps, their gradients, two solves,
-and the influence scores of every training row."""
+"""Stage 1 of FairIF, up to the weight solve: the (rate, group) cells' rates and their gradients, one
+inverse-curvature solve per cell, and the influence scores of every training row."""
 
 from __future__ import annotations
 
