@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 
@@ -33,3 +34,24 @@ def free_cores() -> int:
     except (AttributeError, OSError):
         busy = 0.0
     return max(1, min(cores, int(cores - busy + 0.5)))
+
+
+def worker_threads(n_jobs: int | None) -> int:
+    """Torch threads for each of ``n_jobs`` joblib workers, so that workers times threads stay within
+    the free cores (:func:`free_cores`); ``n_jobs`` as joblib reads it (None: one, -1: all cores)."""
+    from joblib import effective_n_jobs
+
+    return max(1, free_cores() // effective_n_jobs(n_jobs))
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run torch with ``n`` threads inside, restoring the caller's number after."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)

@@ -117,3 +117,33 @@ def test_bad_closures_are_named():
     X, y, s = make_biased_classification(300, random_state=0)
     with pytest.raises(ValueError, match="closures must be values in"):
         FairIFClassifierCV(small_net(), closures=(0.0, 1.0)).fit(X, y, sensitive_features=s)
+
+
+@pytest.mark.slow
+def test_any_splitter_and_parallel_folds_give_the_same_path(shifted, routing):
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    from fairif_sklearn.model_selection import AnnotatedStratifiedKFold
+
+    X, y, groups = shifted
+    inner = FairIFClassifier(small_net(), random_state=0)
+    kw = dict(max_rounds=1, closures=[1.0])
+    serial = FairIFClassifierCV(inner, cv=AnnotatedStratifiedKFold(3, shuffle=True, random_state=5), **kw)
+    serial.fit(X, y, sensitive_features=groups)
+    parallel = FairIFClassifierCV(
+        inner, cv=AnnotatedStratifiedKFold(3, shuffle=True, random_state=5), n_jobs=2, **kw
+    )
+    parallel.fit(X, y, sensitive_features=groups)
+    for key in ("gap", "accuracy", "worst_group_accuracy"):
+        np.testing.assert_allclose(parallel.cv_results_[key], serial.cv_results_[key])
+    # a splitter that knows nothing of groups splits the annotated rows too
+    plain = FairIFClassifierCV(inner, cv=KFold(2), **kw).fit(X, y, sensitive_features=groups)
+    assert [len(f) for f in plain.cv_results_["folds"]] == [400, 400]
+    # the CV as a step of a search, its sensitive_features routed
+    search = GridSearchCV(
+        FairIFClassifierCV(inner, cv=2, **kw).set_fit_request(sensitive_features=True),
+        {"max_accuracy_drop": [0.01, 0.05]},
+        cv=KFold(2, shuffle=True, random_state=0),
+        error_score="raise",
+    ).fit(X, y, sensitive_features=groups)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))

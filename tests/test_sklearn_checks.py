@@ -16,7 +16,7 @@ import pytest
 from sklearn.base import is_classifier
 from sklearn.utils.estimator_checks import estimator_checks_generator, parametrize_with_checks
 
-from fairif_sklearn import FairIFClassifier, FairIFWeigher, WeightedNetClassifier
+from fairif_sklearn import FairIFClassifier, FairIFClassifierCV, FairIFWeigher, WeightedNetClassifier
 
 from ._helpers import any_width_net
 
@@ -64,6 +64,9 @@ def _expected_failures(estimator):
         FairIFClassifier(any_width_net(), random_state=0),
         FairIFWeigher(any_width_net(), random_state=0),
         WeightedNetClassifier(any_width_net(), random_state=0),
+        FairIFClassifierCV(
+            FairIFClassifier(any_width_net(), random_state=0), cv=2, max_rounds=1, closures=[1.0]
+        ),
     ],
     expected_failed_checks=_expected_failures,
 )
@@ -94,6 +97,9 @@ def _messages(error):
         FairIFClassifier(any_width_net(), random_state=0),
         FairIFWeigher(any_width_net(), random_state=0),
         WeightedNetClassifier(any_width_net(), random_state=0),
+        FairIFClassifierCV(
+            FairIFClassifier(any_width_net(), random_state=0), cv=2, max_rounds=1, closures=[1.0]
+        ),
     ],
     ids=lambda est: type(est).__name__,
 )

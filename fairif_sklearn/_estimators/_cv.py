@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from inspect import signature
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
-from sklearn.model_selection import StratifiedKFold
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
-from .._rates import read_groups
+from .._rates import check_target, read_groups
+from .._runtime import torch_threads, worker_threads
 from .._skorch import is_dataset, take
+from .._validation import validate_fit_X_y
 from ..metrics._fairness import TARGET_METRICS, worst_group_accuracy
+from ..model_selection import AnnotatedStratifiedKFold
+from ..model_selection._split import cell_strata
 from ._classifier import FairIFClassifier
 
 # the paired bootstrap that sizes the noise of a held-out comparison
@@ -54,8 +59,13 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     estimator : FairIFClassifier or skorch net
         The FairIF configuration to tune (cloned, never modified); a skorch
         net is taken as ``FairIFClassifier(net)`` with every default.
-    cv : int, default=3
-        Folds of the annotated set.
+    cv : int or cross-validation splitter, default=3
+        How the annotated set is split into folds: a number of folds of
+        :class:`~fairif_sklearn.model_selection.AnnotatedStratifiedKFold`
+        (stratified by group and class, shuffled with ``estimator``'s
+        ``random_state``), or any splitter with ``split`` and ``get_n_splits``
+        (given ``sensitive_features=`` when its ``split`` takes it). Its
+        splits are of the annotated rows.
     max_rounds : int, default=2
         The largest number of rounds on the path.
     closures : sequence of float in (0, 1], default=(0.25, 0.5, 0.75, 1.0)
@@ -64,6 +74,10 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         The accuracy budget, as a fraction (0.02 is two accuracy points): a
         candidate whose out-of-fold accuracy is below ERM's by more than this
         (and by more than noise) is not chosen.
+    n_jobs : int or None, default=None
+        Folds fitted in parallel (joblib's convention: None is one, -1 all
+        cores); each worker runs torch on its share of the free cores, so that
+        workers times threads do not exceed them.
     memory : str, joblib.Memory or None, default=None
         Where the folds' and the final fit's ERM fits and stage 1 are cached.
         None: a temporary folder, removed after ``fit``. Given, it is kept, so
@@ -114,7 +128,8 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"])],
-        "cv": [Interval(Integral, 2, None, closed="left")],
+        "cv": [Interval(Integral, 2, None, closed="left"), HasMethods(["split", "get_n_splits"])],
+        "n_jobs": [Integral, None],
         "max_rounds": [Interval(Integral, 1, None, closed="left")],
         "closures": ["array-like"],
         "max_accuracy_drop": [Interval(Real, 0, None, closed="left")],
@@ -130,6 +145,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         max_rounds=2,
         closures=(0.25, 0.5, 0.75, 1.0),
         max_accuracy_drop=0.01,
+        n_jobs=None,
         memory=None,
         verbose=0,
     ):
@@ -138,6 +154,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.max_rounds = max_rounds
         self.closures = closures
         self.max_accuracy_drop = max_accuracy_drop
+        self.n_jobs = n_jobs
         self.memory = memory
         self.verbose = verbose
 
@@ -182,35 +199,30 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         inner = self._inner()
         candidates = self._candidates()
-        constructor_set = sensitive_features is None
-        if constructor_set:
-            X_ann, y_ann, s_ann = inner.X_val, np.asarray(inner.y_val), inner.sensitive_val
+        validate_fit_X_y(clone(inner), X, y)  # bad inputs named before anything else, as FairIF's fit does
+        check_target(y)
+        if sensitive_features is None:  # the annotated set given in the constructor
+            annotated, X_ann, y_ann, s_ann = None, inner.X_val, np.asarray(inner.y_val), inner.sensitive_val
         else:
-            annotated = read_groups(sensitive_features, n_rows=len(y)).annotated
+            annotated = np.flatnonzero(read_groups(sensitive_features, n_rows=len(y)).annotated)
             X_ann, y_ann = _rows(X, annotated), np.asarray(y)[annotated]
             s_ann = _rows(sensitive_features, annotated)
         if X_ann is None:
             raise ValueError("FairIFClassifierCV needs an annotated set: pass sensitive_features to fit.")
-        groups = read_groups(s_ann, n_rows=len(y_ann), name="the annotated set")
-        classes, y_codes = np.unique(y_ann, return_inverse=True)
-        strata = groups.codes * len(classes) + y_codes
-        seed = check_random_state(inner.random_state).randint(0, 2**31 - 1)
-        folds = list(StratifiedKFold(self.cv, shuffle=True, random_state=seed).split(strata, strata))
+        strata, _, _ = cell_strata(y_ann, s_ann)
+        folds = self._folds(y_ann, s_ann, check_random_state(inner.random_state).randint(0, 2**31 - 1))
 
         oof = [np.empty(len(y_ann), dtype=np.asarray(y).dtype) for _ in candidates]
         cache = self.memory or inner.memory or tempfile.mkdtemp(prefix="fairif_cv_")
         try:
-            for k, (fit_rows, held_out) in enumerate(folds):
-                self._log(f"fold {k + 1}/{self.cv}: {len(held_out)} annotated rows held out")
-                for i, params in enumerate(candidates[1:], start=1):
-                    candidate = clone(inner).set_params(**params)
-                    model = self._fit_without(
-                        candidate, X, y, sensitive_features, fit_rows, held_out, cache, constructor_set
-                    )
-                    oof[i][held_out] = model.predict(_rows(X_ann, held_out))
-                # the ERM net reads X as the fitted model's predict does (a DataFrame as an array)
-                erm = model.erm_estimator_.predict(model._check_X(_rows(X_ann, held_out)))
-                oof[0][held_out] = model.classes_[np.asarray(erm).astype(int)]
+            shared = (inner, candidates, X, y, sensitive_features, X_ann, annotated)
+            threads = worker_threads(self.n_jobs)
+            predictions = Parallel(n_jobs=self.n_jobs)(
+                delayed(self._fold)(*shared, rows, cache, threads) for rows in folds
+            )
+            for (_, held_out), fold_predictions in zip(folds, predictions, strict=True):
+                for i, pred in enumerate(fold_predictions):
+                    oof[i][held_out] = pred
             self.cv_results_ = self._judge(
                 candidates, oof, y_ann, s_ann, strata, inner.target, inner.pos_label
             )
@@ -220,6 +232,31 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             if cache not in (self.memory, inner.memory):
                 shutil.rmtree(cache, ignore_errors=True)
         return self
+
+    def _folds(self, y_ann, s_ann, seed) -> list:
+        """The (fit, held-out) splits of the annotated rows."""
+        if isinstance(self.cv, Integral):
+            splitter = AnnotatedStratifiedKFold(self.cv, shuffle=True, random_state=seed)
+        else:
+            splitter = self.cv
+        takes_groups = "sensitive_features" in signature(splitter.split).parameters
+        extra = {"sensitive_features": s_ann} if takes_groups else {}
+        return list(splitter.split(np.zeros((len(y_ann), 1)), y_ann, **extra))
+
+    def _fold(self, inner, candidates, X, y, sensitive_features, X_ann, annotated, rows, cache, threads):
+        """One fold's out-of-fold predictions of the held-out annotated rows, ERM first, then each
+        candidate (which share the fold's ERM fit and stage 1 through ``cache``)."""
+        fit_rows, held_out = rows
+        self._log(f"fold: {len(held_out)} annotated rows held out")
+        out = []
+        with torch_threads(threads):
+            for params in candidates[1:]:
+                candidate = clone(inner).set_params(**params)
+                model = self._fit_without(candidate, X, y, sensitive_features, annotated, rows, cache)
+                out.append(model.predict(_rows(X_ann, held_out)))
+            # the ERM net reads X as the fitted model's predict does (a DataFrame as an array)
+            erm = model.erm_estimator_.predict(model._check_X(_rows(X_ann, held_out)))
+        return [model.classes_[np.asarray(erm).astype(int)], *out]
 
     def _refit(self, inner, index, X, y, sensitive_features, cache):
         """Refit candidate ``index`` of the path on all annotated rows, as ``best_estimator_``."""
@@ -268,17 +305,19 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 shutil.rmtree(cache, ignore_errors=True)
         return self
 
-    def _fit_without(self, model, X, y, sensitive_features, fit_rows, held_out, cache, constructor):
-        """A clone fitted on everything but the held-out annotated rows."""
+    def _fit_without(self, model, X, y, sensitive_features, annotated, rows, cache):
+        """A clone fitted on everything but the held-out annotated rows (``rows``: fit and held-out
+        positions among the annotated rows; ``annotated``: their positions in ``X``, or None for an
+        annotated set given in the constructor)."""
+        fit_rows, held_out = rows
         model = clone(model).set_params(memory=cache)
-        if constructor:
+        if annotated is None:
             model.set_params(
                 X_val=_rows(model.X_val, fit_rows),
                 y_val=_rows(np.asarray(model.y_val), fit_rows),
                 sensitive_val=_rows(model.sensitive_val, fit_rows),
             )
             return model.fit(X, y)
-        annotated = np.flatnonzero(read_groups(sensitive_features, n_rows=len(y)).annotated)
         keep = np.ones(len(y), dtype=bool)
         keep[annotated[held_out]] = False  # the held-out rows are neither trained on nor annotated
         return model.fit(

@@ -97,15 +97,7 @@ class AnnotatedStratifiedKFold(_BaseKFold):
                 yield mask
 
     def _strata(self, y, sensitive_features) -> np.ndarray:
-        y = np.asarray(y)
-        classes, y_codes = np.unique(y, return_inverse=True)
-        groups = read_groups(sensitive_features, n_rows=len(y))
-        if not groups.annotated.any():
-            raise ValueError("sensitive_features has no annotated row to stratify by.")
-        # annotated rows: group * n_classes + class; the others: a block of their own per class
-        strata = np.where(
-            groups.annotated, groups.codes * len(classes) + y_codes, groups.n_groups * len(classes) + y_codes
-        )
+        strata, groups, classes = cell_strata(y, sensitive_features)
         for g, name in enumerate(groups.names):
             for c, label in enumerate(classes):
                 count = int(np.sum(strata == g * len(classes) + c))
@@ -117,3 +109,17 @@ class AnnotatedStratifiedKFold(_BaseKFold):
                         "fewer splits."
                     )
         return strata
+
+
+def cell_strata(y, sensitive_features):
+    """Each row's (group, class) cell as one code, ``group * n_classes + class`` for annotated rows
+    and a block of their own per class for the others; with the groups read and the classes."""
+    y = np.asarray(y)
+    classes, y_codes = np.unique(y, return_inverse=True)
+    groups = read_groups(sensitive_features, n_rows=len(y))
+    if not groups.annotated.any():
+        raise ValueError("sensitive_features has no annotated row to stratify by.")
+    strata = np.where(
+        groups.annotated, groups.codes * len(classes) + y_codes, groups.n_groups * len(classes) + y_codes
+    )
+    return strata, groups, classes
