@@ -403,8 +403,8 @@ def test_weighted_net_classifier_trains_on_fairif_weights(biased_data):
 
 
 def test_memory_makes_a_grid_over_alpha_reuse_stage_one(biased_data, routing, tmp_path, monkeypatch):
-    import fairif_sklearn._estimators._rounds as rounds_module
     import fairif_sklearn._estimators._stage1 as stage1_module
+    import fairif_sklearn._estimators._stage2 as rounds_module
 
     X, y, s = biased_data
     groups = partial_groups(s, 600, seed=3)

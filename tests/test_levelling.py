@@ -9,7 +9,7 @@ import torch
 from scipy.optimize import Bounds, LinearConstraint, minimize
 
 from fairif_sklearn import FairIFClassifier
-from fairif_sklearn._estimators._rounds import RealisedCheck, settle
+from fairif_sklearn._estimators._stage2 import RealisedCheck, settle
 from fairif_sklearn._skorch import interpolate_net
 from fairif_sklearn._weights import gap_bounds, solve_fair_weights, solve_weights_bounded
 

@@ -11,13 +11,12 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin
 from sklearn.utils._param_validation import HasMethods, Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_memory
 
-from .._influence import CURVATURES, METHODS, AnnotatedGaps, InfluenceResult, InfluenceSettings
+from .._influence import CURVATURES, METHODS, AnnotatedGaps, InfluenceSettings
 from .._rates import TARGETS
 from .._skorch import check_net
 from .._validation import FitData, check_fit_data, validate_fit_X_y
-from .._weights import FairSolution, first_order, solve_fair_weights, solve_weights
-from ._rounds import Round, run_rounds
 from ._stage1 import Stage1, fit_stage1, weights_for_rows
+from ._stage2 import Stage2Settings, resolve_finetune_epochs, run_rounds
 
 _SUBSAMPLE = [Interval(Integral, 1, None, closed="left"), Interval(Real, 0, 1, closed="right"), None]
 # tolerance="auto": a gap is chased only when it is beyond this family-wise significance
@@ -134,12 +133,12 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         )
         return self.hessian_subsample
 
-    def _influence_settings(self, damping=None) -> InfluenceSettings:
+    def _influence_settings(self) -> InfluenceSettings:
         """This estimator's parameters that say how stage 1 computes influence."""
         return InfluenceSettings(
             method=self.influence,
             curvature=self.curvature,
-            damping=self.damping if damping is None else damping,
+            damping=self.damping,
             curvature_subsample=self._curvature_subsample(),
             cg_tol=self.cg_tol,
             cg_maxiter=self.cg_maxiter,
@@ -192,43 +191,31 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         bound = np.full(len(stderr), float(self.tolerance))
         return bound, bound
 
-    def _solve(self, result: InfluenceResult, base, threshold, target, rate_slack) -> FairSolution:
-        """The weights from a round's influence: the bound form (levelling up or not: no rate may fall
-        by more than ``rate_slack``, its standard error), or the paper's penalty with ``alpha``."""
-        if self.alpha is None:
-            return solve_fair_weights(
-                result.rate_scores,
-                result.rates,
-                result.gap_rows,
-                threshold,
-                target,
-                level_up=self.levelling == "up",
-                rate_slack=rate_slack,
-                closure=self.closure,
-                base=base,
-            )
-        sol = solve_weights(result.scores, result.gaps, self.alpha, base=base)
-        change = sol.sample_weight - base
-        return FairSolution(
-            **vars(sol), predicted_rates=first_order(result.rate_scores, result.rates, change)
-        )
-
-    def _warn_closure(self, round_: Round) -> None:
-        warnings.warn(
-            f"Round {round_.index}: no weights close every chased gap to its band "
-            + ("without lowering a group's rate beyond its standard error" if self.levelling == "up" else "")
-            + f" (to first order); the weights close {round_.closure:.0%} of the way, predicted gaps "
-            f"{np.round(round_.predicted_gaps, 4)}."
-            + (" levelling='any' allows closing them by lowering rates." if self.levelling == "up" else ""),
-            UserWarning,
-            stacklevel=5,
+    def _stage2_settings(self) -> Stage2Settings:
+        """This estimator's parameters that say how stage 2 solves and trains."""
+        return Stage2Settings(
+            estimator=self.estimator,
+            retrain=self.retrain,
+            finetune_epochs=resolve_finetune_epochs(self.finetune_epochs),
+            max_rounds=self.max_rounds,
+            levelling=self.levelling,
+            closure=self.closure,
+            alpha=self.alpha,
+            verbose=self.verbose,
         )
 
     def _reweight(self, data: FitData, stage1: Stage1, *, final_fit: bool):
         """Run the rounds of reweighting and set the fitted attributes; return the final net."""
         threshold, target = self._bounds(stage1.gaps_stderr)
         net, weights, rounds = run_rounds(
-            self, data, stage1, threshold=threshold, target=target, final_fit=final_fit
+            data,
+            stage1,
+            self._gaps_of(data),
+            self._influence_settings(),
+            self._stage2_settings(),
+            threshold=threshold,
+            target=target,
+            final_fit=final_fit,
         )
         result = stage1.influence
         self.erm_estimator_ = stage1.erm_estimator
@@ -257,16 +244,3 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
                 "nothing to correct, the ERM model is kept"
             )
         return net
-
-    def _rounds_summary(self, round_: Round) -> str:
-        after = ""
-        if round_.final_gaps is not None:
-            after = f" -> after stage 2 {np.round(round_.final_gaps, 4)}"
-            if round_.step < 1:
-                after += f" (the fine-tune reached {np.round(round_.full_step_gaps, 4)}: " + (
-                    "rejected, the previous model is kept)" if round_.step == 0 else f"step {round_.step})"
-                )
-        return (
-            f"round {round_.index}: gaps {np.round(round_.gaps, 4)} -> predicted "
-            f"{np.round(round_.predicted_gaps, 4)}" + after
-        )

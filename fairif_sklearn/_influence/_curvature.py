@@ -51,7 +51,7 @@ class CurvatureOperator:
         self.sub = {k: model.params[k] for k in names}
         self.fixed = {k: v for k, v in model.params.items() if k not in self.sub}
         self.curvature = curvature
-        self.shift = float(model.weight_decay) + float(damping)
+        self.shift = model.proximal_strength(damping)
         self.batch_size = batch_size
         self.n_params = sum(t.numel() for t in self.sub.values())
         self.n_products = 0

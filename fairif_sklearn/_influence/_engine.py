@@ -124,16 +124,6 @@ def compute_influence(
     rates, G = gaps_of.rates_and_gradients(model, names)
     subsample = AUTO_CURVATURE_ROWS if s.curvature_subsample == "auto" else s.curvature_subsample
     rows = subsample_rows(len(y_train), subsample, random_state)
-    op = CurvatureOperator(
-        model,
-        X_train,
-        y_train,
-        rows,
-        names,
-        curvature=s.curvature,
-        damping=0.0,
-        batch_size=s.batch_size,
-    )
     diagnostics = {}
     damping = s.damping
     if damping == "auto":
@@ -144,7 +134,9 @@ def compute_influence(
         top = spectrum.largest_eigenvalue(AUTO_DAMPING_POWER_ITERATIONS, random_state)
         damping = AUTO_DAMPING_FRACTION * abs(top)
         diagnostics["largest_eigenvalue"] = top
-    op.shift += damping
+    op = CurvatureOperator(
+        model, X_train, y_train, rows, names, curvature=s.curvature, damping=damping, batch_size=s.batch_size
+    )
     if method == "cg":
         V, info = solve_cg(op, G, tol=s.cg_tol, maxiter=s.cg_maxiter)
     else:

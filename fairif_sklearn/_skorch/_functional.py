@@ -66,6 +66,11 @@ class NetFunctions:
         self.weight_decay = _weight_decay(net)
         self._nonlinearity = net._get_predict_nonlinearity()
 
+    def proximal_strength(self, damping: float) -> float:
+        """The optimizer's weight decay plus ``damping``: the shift of the curvature that influence
+        inverts, and so the strength of the fine-tune's proximal term whose response it predicts."""
+        return float(self.weight_decay) + float(damping)
+
     @contextlib.contextmanager
     def eval_mode(self):
         """Evaluate the module in eval mode (BatchNorm statistics, no dropout)."""

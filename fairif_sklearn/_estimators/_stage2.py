@@ -1,4 +1,9 @@
-"""Rounds of reweighting: solve for weights, train stage 2, measure, re-linearise, again.
+"""Stage 2: rounds of reweighting: solve for weights, train with them, check, re-linearise, again.
+
+Everything here takes its inputs explicitly: stage 1's result, the data, the
+annotated set's gaps as functions of a model, and :class:`Stage2Settings` (the
+estimators' parameters that say how to solve and train); no estimator is passed
+down.
 
 A round starts from a model (the ERM model first) and the weights it was trained
 with (one first). If its gaps on the annotated set are within their noise
@@ -21,15 +26,18 @@ previous model is kept, and the rounds stop).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from sklearn.base import clone
 
-from .._influence import compute_influence
+from .._influence import InfluenceSettings, compute_influence
 from .._runtime import progress_bar
 from .._skorch import NetFunctions, finetune_net, fit_net, interpolate_net, seeded, unfrozen
 from .._validation import FitData
+from .._weights import FairSolution, first_order, solve_fair_weights, solve_weights
 from ._stage1 import Stage1
 
 
@@ -81,31 +89,107 @@ class Round:
         }
 
 
-def finetune_epochs(est) -> int:
+@dataclass(frozen=True)
+class Stage2Settings:
+    """The estimators' parameters that say how the rounds solve and train (the estimators document
+    them). ``estimator`` is the user's net (cloned for a retrain from scratch, never modified);
+    ``finetune_epochs`` is resolved (``"auto"``: one epoch, see :func:`resolve_finetune_epochs`)."""
+
+    estimator: Any
+    retrain: str
+    finetune_epochs: int
+    max_rounds: int
+    levelling: str
+    closure: float
+    alpha: float | None
+    verbose: int = 0
+
+
+def resolve_finetune_epochs(finetune_epochs) -> int:
     """``finetune_epochs="auto"``: one epoch, whose iterates are averaged. The fine-tune's objective
     is strongly convex near the fitted parameters (its curvature is at least the damping), and one
     pass reaches its minimum on the nets we measured (more epochs change the result by less than
     the seed-to-seed noise; see the user guide)."""
-    return 1 if est.finetune_epochs == "auto" else est.finetune_epochs
+    return 1 if finetune_epochs == "auto" else int(finetune_epochs)
 
 
-def train_stage2(est, net, data: FitData, weights, base, *, erm_seed: int, index: int, damping: float):
+def _log(settings: Stage2Settings, message: str) -> None:
+    if settings.verbose:
+        print(f"[FairIF] {message}", flush=True)
+
+
+def solve_round(result, base, threshold, target, rate_slack, settings: Stage2Settings) -> FairSolution:
+    """The weights from a round's influence: the bound form (levelling up or not: no rate may fall
+    by more than ``rate_slack``, its standard error), or the paper's penalty with ``alpha``."""
+    if settings.alpha is None:
+        return solve_fair_weights(
+            result.rate_scores,
+            result.rates,
+            result.gap_rows,
+            threshold,
+            target,
+            level_up=settings.levelling == "up",
+            rate_slack=rate_slack,
+            closure=settings.closure,
+            base=base,
+        )
+    sol = solve_weights(result.scores, result.gaps, settings.alpha, base=base)
+    return FairSolution(
+        **vars(sol), predicted_rates=first_order(result.rate_scores, result.rates, sol.sample_weight - base)
+    )
+
+
+def _warn_closure(round_: Round, levelling: str) -> None:
+    up = levelling == "up"
+    warnings.warn(
+        f"Round {round_.index}: no weights close every chased gap to its band "
+        + ("without lowering a group's rate beyond its standard error" if up else "")
+        + f" (to first order); the weights close {round_.closure:.0%} of the way, predicted gaps "
+        f"{np.round(round_.predicted_gaps, 4)}."
+        + (" levelling='any' allows closing them by lowering rates." if up else ""),
+        UserWarning,
+        stacklevel=5,
+    )
+
+
+def summary(round_: Round) -> str:
+    """One line on a round: where its gaps started, the prediction, and what stage 2 did."""
+    after = ""
+    if round_.final_gaps is not None:
+        after = f" -> after stage 2 {np.round(round_.final_gaps, 4)}"
+        if round_.step < 1:
+            after += f" (the fine-tune reached {np.round(round_.full_step_gaps, 4)}: " + (
+                "rejected, the previous model is kept)" if round_.step == 0 else f"step {round_.step})"
+            )
+    return (
+        f"round {round_.index}: gaps {np.round(round_.gaps, 4)} -> predicted "
+        f"{np.round(round_.predicted_gaps, 4)}" + after
+    )
+
+
+def train_stage2(
+    settings: Stage2Settings, net, data: FitData, weights, base, *, erm_seed: int, index: int, damping: float
+):
     """A new net trained with ``weights``, from ``net`` (trained with ``base``) or from scratch."""
     X, y = data.X_train, data.y_train
-    if est.retrain == "scratch":  # the paper's: a fresh clone, the ERM fit's initialisation and batch order
-        new = clone(unfrozen(est.estimator))
+    if (
+        settings.retrain == "scratch"
+    ):  # the paper's: a fresh clone, the ERM fit's initialisation and batch order
+        new = clone(unfrozen(settings.estimator))
         with seeded(erm_seed, new.device):
             fit_net(new, X, y, weights)
         return new
     new = copy.deepcopy(net)
     with seeded(erm_seed + index, new.device):
-        if est.retrain == "warm_start":  # continued training with the weights, no proximal term
+        if settings.retrain == "warm_start":  # continued training with the weights, no proximal term
             new.set_params(warm_start=True)
             fit_net(new, X, y, weights)
-            new.set_params(warm_start=unfrozen(est.estimator).warm_start)
+            new.set_params(warm_start=unfrozen(settings.estimator).warm_start)
         else:
-            strength = NetFunctions(net).weight_decay + damping
-            finetune_net(new, X, y, weights, base_weight=base, strength=strength, epochs=finetune_epochs(est))
+            strength = NetFunctions(net).proximal_strength(damping)
+            finetune_net(
+                new, X, y, weights, base_weight=base, strength=strength, epochs=settings.finetune_epochs
+            )
     return new
 
 
@@ -167,23 +251,35 @@ def settle(previous, trained, gaps_of, check: RealisedCheck, *, segment: bool):
     return 0.0, previous, check.start_rates, full
 
 
-def run_rounds(est, data: FitData, stage1: Stage1, *, threshold, target, final_fit: bool):
+def run_rounds(
+    data: FitData,
+    stage1: Stage1,
+    gaps_of,
+    influence_settings: InfluenceSettings,
+    settings: Stage2Settings,
+    *,
+    threshold,
+    target,
+    final_fit: bool,
+):
     """The rounds (module docstring); returns the last net, the weights of the training rows, the rounds.
 
-    ``final_fit`` trains stage 2 after the last solve too (the classifier), and
-    checks each round's realised gaps (:class:`RealisedCheck`): a round that
-    fails is shortened along the segment from the previous model to its
-    fine-tune, or rejected; the weigher stops at the last round's weights.
+    ``gaps_of`` measures the annotated set's rates and gaps at a model (an
+    :class:`~fairif_sklearn._influence.AnnotatedGaps`); ``influence_settings``
+    say how later rounds re-linearise. ``final_fit`` trains stage 2 after the
+    last solve too (the classifier), and checks each round's realised gaps
+    (:class:`RealisedCheck`): a round that fails is shortened along the segment
+    from the previous model to its fine-tune, or rejected; the weigher stops at
+    the last round's weights.
     """
-    gaps_of = est._gaps_of(data)
     result = stage1.influence
     net, weights, rounds = stage1.erm_estimator, np.ones(len(data.y_train)), []
     rates = result.rates
-    for index in range(1, est.max_rounds + 1):
+    for index in range(1, settings.max_rounds + 1):
         gaps = result.gap_rows @ rates
         if np.all(np.abs(gaps) <= threshold):
             break
-        solution = est._solve(result, weights, threshold, target, rate_slack=stage1.rates_stderr)
+        solution = solve_round(result, weights, threshold, target, stage1.rates_stderr, settings)
         round_ = Round(
             index,
             gaps,
@@ -196,15 +292,15 @@ def run_rounds(est, data: FitData, stage1: Stage1, *, threshold, target, final_f
             closure=solution.closure,
         )
         rounds.append(round_)
-        if est.alpha is None and solution.closure < est.closure:
-            est._warn_closure(round_)
-        last = index == est.max_rounds
+        if settings.alpha is None and solution.closure < settings.closure:
+            _warn_closure(round_, settings.levelling)
+        last = index == settings.max_rounds
         if last and not final_fit:
-            est._log(est._rounds_summary(round_))
+            _log(settings, summary(round_))
             weights = solution.sample_weight
             break
         trained = train_stage2(
-            est,
+            settings,
             net,
             data,
             solution.sample_weight,
@@ -220,15 +316,15 @@ def run_rounds(est, data: FitData, stage1: Stage1, *, threshold, target, final_f
             stage1.rates_stderr,
             solution.chased,
             n_groups=len(data.groups.names),
-            level_up=est.levelling == "up",
+            level_up=settings.levelling == "up",
         )
-        step, net, rates, full = settle(net, trained, gaps_of, check, segment=est.retrain != "scratch")
+        step, net, rates, full = settle(net, trained, gaps_of, check, segment=settings.retrain != "scratch")
         round_.step = step
         round_.full_step_gaps = result.gap_rows @ full
         round_.final_rates = rates
         round_.final_gaps = gaps = result.gap_rows @ rates
         weights = weights + step * (solution.sample_weight - weights)
-        est._log(est._rounds_summary(round_))
+        _log(settings, summary(round_))
         if last or step == 0 or np.all(np.abs(gaps) <= threshold):
             break
         result = compute_influence(
@@ -236,8 +332,8 @@ def run_rounds(est, data: FitData, stage1: Stage1, *, threshold, target, final_f
             data.X_train,
             data.y_train,
             gaps_of,
-            est._influence_settings(damping=result.damping),
+            replace(influence_settings, damping=result.damping),
             random_state=np.random.RandomState(stage1.seed + index),
-            progress=progress_bar(est.verbose),
+            progress=progress_bar(settings.verbose),
         )
     return net, weights, rounds
