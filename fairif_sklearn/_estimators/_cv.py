@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from numbers import Integral, Real
@@ -14,6 +15,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .._rates import read_groups
+from .._runtime import report
 from .._skorch import is_dataset, take
 from ..metrics._fairness import TARGET_METRICS, worst_group_accuracy
 from ._classifier import FairIFClassifier
@@ -21,6 +23,7 @@ from ._classifier import FairIFClassifier
 # the paired bootstrap that sizes the noise of a held-out comparison
 N_BOOTSTRAP = 200
 NOISE_Z = 2.0
+logger = logging.getLogger(__name__)
 
 
 class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -147,8 +150,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return FairIFClassifier(clone(self.estimator))
 
     def _log(self, message: str) -> None:
-        if self.verbose:
-            print(f"[FairIFClassifierCV] {message}", flush=True)
+        report(logger, self.verbose, "[FairIFClassifierCV] %s", message)
 
     def _candidates(self) -> list[dict]:
         closures = [float(c) for c in np.atleast_1d(self.closures)]
