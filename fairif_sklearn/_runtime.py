@@ -4,6 +4,7 @@ threads."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -108,6 +109,24 @@ def progress_bar(verbose: int) -> Callable:
     from tqdm.auto import tqdm
 
     return lambda it, **kw: tqdm(it, leave=False, **kw)
+
+
+def keeps_torch_rng(method: Callable) -> Callable:
+    """``method``, leaving torch's global (CPU) random state as it found it, whether it returns or raises.
+
+    For a fit that predicts (cross-validation): skorch's ``predict`` iterates a
+    DataLoader, which draws its base seed from the global generator even
+    without shuffling. The fits themselves run seeded in a fork of it.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 def free_cores() -> int:

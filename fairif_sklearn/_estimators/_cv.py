@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .._rates import read_groups
-from .._runtime import report
+from .._runtime import keeps_torch_rng, report
 from .._skorch import is_dataset, take
 from ..metrics._fairness import TARGET_METRICS, worst_group_accuracy
 from ._classifier import FairIFClassifier
@@ -163,6 +163,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ]
 
     @_fit_context(prefer_skip_nested_validation=False)  # the inner estimator validates its own
+    @keeps_torch_rng  # its predictions of the held-out rows would advance torch's random state
     def fit(self, X, y, *, sensitive_features=None):
         """Cross-fit the path on the annotated set, choose, and refit the choice.
 

@@ -28,7 +28,7 @@ from sklearn.base import clone
 
 from .._influence import compute_influence
 from .._runtime import progress_bar
-from .._skorch import NetFunctions, finetune_net, fit_net, interpolate_net, seeded, unfrozen
+from .._skorch import NetFunctions, check_trained, finetune_net, fit_net, interpolate_net, seeded, unfrozen
 from .._validation import FitData
 from ._stage1 import Stage1
 
@@ -213,6 +213,7 @@ def run_rounds(est, data: FitData, stage1: Stage1, *, threshold, target, final_f
             index=index,
             damping=result.damping,
         )
+        check_trained(trained, f"Stage 2 (retrain={est.retrain!r})", "a smaller learning rate or closure")
         check = RealisedCheck(
             result.gap_rows,
             rates,

@@ -17,10 +17,14 @@ from sklearn.utils import check_random_state
 
 from .._influence import AnnotatedGaps, InfluenceResult, InfluenceSettings, compute_influence, same_seed
 from .._runtime import progress_bar, report
-from .._skorch import NetFunctions, fit_net, is_frozen, seeded, unfrozen
+from .._skorch import NetFunctions, check_trained, fit_net, is_frozen, seeded, unfrozen
 from .._validation import FitData
 
 logger = logging.getLogger(__name__)
+ERM_REMEDY = (
+    "a smaller learning rate (the net's lr), gradient clipping (skorch's GradientNormClipping callback), "
+    "and check that X holds no NaN or infinite values"
+)
 
 
 @dataclass
@@ -73,6 +77,7 @@ def fit_erm(estimator, X, y: np.ndarray, seed: int, verbose: int = 0):
     report(logger, verbose, "[FairIF] ERM fit on %d rows", len(y))
     with seeded(seed, net.device):
         fit_net(net, X, y)
+    check_trained(net, "The ERM fit", ERM_REMEDY)
     return net
 
 
@@ -116,6 +121,7 @@ def fit_stage1(
     seed = same_seed(int(check_random_state(random_state).randint(0, 2**31 - 1)))
     if is_frozen(estimator):
         net = unfrozen(estimator)
+        check_trained(net, "The net given as trained (FrozenEstimator)", "training it again: " + ERM_REMEDY)
         influence = memory.cache(influence_at, ignore=["verbose"])
         result, (gaps_stderr, rates_stderr) = influence(net, data, gaps_of, settings, seed, verbose)
         return Stage1(net, result, seed, gaps_stderr, rates_stderr)
