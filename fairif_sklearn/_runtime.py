@@ -47,7 +47,7 @@ def _reaches_terminal(logger: logging.Logger) -> bool:
             if handler is _TERMINAL:
                 return True
             if (
-                type(handler) is logging.StreamHandler
+                isinstance(handler, logging.StreamHandler)
                 and handler.stream in terminals
                 and handler.level <= logging.INFO
             ):

@@ -70,16 +70,12 @@ def _last_train_loss(net: Any) -> float | None:
 
 
 def check_trained(net: Any, stage: str, remedy: str) -> None:
-    """Raise :class:`FloatingPointError` when training left the net's parameters (or floating-point
-    buffers) or its last training loss not finite.
+    """Raise :class:`FloatingPointError` when training left the net's parameters or its last training
+    loss not finite (buffers are not read: a mask may hold infinities by design).
 
     ``stage`` names what was trained (``"The ERM fit"``), ``remedy`` what to try.
     """
-    bad = [
-        name
-        for name, value in net.module_.state_dict().items()
-        if value.is_floating_point() and not bool(torch.isfinite(value).all())
-    ]
+    bad = [name for name, value in net.module_.named_parameters() if not bool(torch.isfinite(value).all())]
     loss = _last_train_loss(net)
     if not bad and (loss is None or math.isfinite(loss)):
         return
