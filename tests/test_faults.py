@@ -30,6 +30,7 @@ from ._helpers import partial_groups, small_net
 NAN_ERRORS = {
     "erm": r"The ERM fit diverged: .*not finite\. Try a smaller learning rate",
     "influence": r"Influence \(stage 1\) is not finite: .* Try more damping",
+    "scratch": r"Stage 2 \(retrain='scratch'\) diverged: .*not finite\. Try a smaller learning rate",
     "finetune": r"The fine-tune \(stage 2\) diverged: .*not finite\. Try a smaller learning rate.*damping",
 }
 
@@ -43,15 +44,16 @@ def data():
 class Fault:
     """A KeyboardInterrupt or a NaN loss in one stage, injected through skorch's and the adapter's methods.
 
-    ``stage`` is ``"erm"`` or ``"finetune"`` with ``training``: the fault hits the
-    ``training``-th training of a net in the fit (1: the first ERM fit; with
-    ``tolerance=0`` the next is a fine-tune); ``"influence"``: stage 1's losses.
+    ``stage`` is ``"erm"``, ``"finetune"`` or ``"scratch"`` (stage 2's weighted
+    fit) with ``training``: the fault hits the ``training``-th training of a net
+    in the fit (1: the first ERM fit; with ``tolerance=0`` the next is stage 2);
+    ``"influence"``: stage 1's losses.
     The nets trained are kept, to check what a failed training leaves on them.
     """
 
     def __init__(self, monkeypatch, stage, kind, training=None):
         self.stage, self.kind, self.hits, self.trained = stage, kind, 0, []
-        self.training = training or {"erm": 1, "finetune": 2}.get(stage)
+        self.training = training or {"erm": 1, "finetune": 2, "scratch": 2}.get(stage)
         partial_fit, train_step, get_loss = NeuralNet.partial_fit, NeuralNet.train_step, NeuralNet.get_loss
         loss_from_output = NetFunctions.loss_from_output
         fault = self
@@ -212,6 +214,17 @@ def test_nan_influence_with_the_exact_solve_and_a_set_damping(data, monkeypatch,
 
     def fairif(net):
         return FairIFClassifier(net, influence="exact", damping=1e-2, tolerance=0.0, random_state=0)
+
+    _run(fault, fairif, data, small_net(data[0].shape[1]), tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("kind", ["interrupt", "nan"])
+def test_fault_in_a_weighted_fit_from_scratch(data, kind, monkeypatch, tmp_path):
+    """Stage 2 with retrain="scratch" is the weighted fit: a NaN there names stage 2 too."""
+    fault = Fault(monkeypatch, "scratch", kind)
+
+    def fairif(net):
+        return FairIFClassifier(net, retrain="scratch", tolerance=0.0, random_state=0)
 
     _run(fault, fairif, data, small_net(data[0].shape[1]), tmp_path, monkeypatch)
 
