@@ -229,6 +229,27 @@ def test_fault_in_a_weighted_fit_from_scratch(data, kind, monkeypatch, tmp_path)
     _run(fault, fairif, data, small_net(data[0].shape[1]), tmp_path, monkeypatch)
 
 
+class Rows(torch.utils.data.Dataset):
+    def __init__(self, X, y):
+        self.X, self.y = X.astype(np.float32), y
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return self.X[i], self.y[i]
+
+
+def test_a_fit_on_a_dataset_leaves_torchs_random_state(data):
+    """Rows of a Dataset are read through DataLoaders, which draw a seed from torch's generator."""
+    X, y, groups = data
+    state = torch.random.get_rng_state()
+    FairIFClassifier(small_net(X.shape[1]), tolerance=0.0, random_state=0).fit(
+        Rows(X, y), y, sensitive_features=groups
+    )
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
 class StopAtEpoch(Callback):
     """A callback that stops training the skorch way, as EarlyStopping does."""
 
