@@ -1,8 +1,8 @@
 """What a fit leaves behind when it fails, and what it says.
 
 A KeyboardInterrupt or a NaN loss is injected in each stage (the ERM fit, stage
-1's influence, the fine-tune) of FairIFClassifier and of FairIFClassifierCV's
-folds. Whatever fails, the user's net and arrays, torch's global settings (threads,
+1's influence, the fine-tune or stage 2's weighted fit) of FairIFClassifier and
+of FairIFClassifierCV's folds, and an out-of-memory error in stage 1. Whatever fails, the user's net and arrays, torch's global settings (threads,
 default dtype, random state) and the package logger are as they were, no
 temporary folder is left, a KeyboardInterrupt is a KeyboardInterrupt, and a NaN
 is an error that names its stage and what to try. And the progress messages:
@@ -80,6 +80,8 @@ class Fault:
                 fault.hits += 1
                 if fault.kind == "interrupt":
                     raise KeyboardInterrupt
+                if fault.kind == "oom":
+                    raise torch.OutOfMemoryError("CUDA out of memory (injected)")
                 return loss_from_output(model, out, y) * float("nan")
             return loss_from_output(model, out, y)
 
@@ -94,6 +96,8 @@ class Fault:
     def raises(self):
         if self.kind == "interrupt":
             return pytest.raises(KeyboardInterrupt)
+        if self.kind == "oom":
+            return pytest.raises(torch.OutOfMemoryError, match="injected")
         return pytest.raises(FloatingPointError, match=NAN_ERRORS[self.stage])
 
 
@@ -206,6 +210,19 @@ def test_fault_in_a_fold_of_the_cv_removes_its_temporary_folder(
 
     _run(fault, cv, data, small_net(data[0].shape[1]), tmp_path, monkeypatch)
     assert [os.path.basename(m).startswith("fairif_cv_") for m in made] == [True]
+
+
+@pytest.mark.parametrize("cv", [False, True])
+def test_out_of_memory_in_stage1_leaves_nothing_behind(data, cv, monkeypatch, tmp_path):
+    """An out-of-memory error in stage 1 (the curvature's batches) reaches the user as it is."""
+    fault = Fault(monkeypatch, "influence", "oom")
+
+    def fairif(net):
+        if cv:
+            return FairIFClassifierCV(_fairif(net), cv=2, max_rounds=1, closures=(1.0,))
+        return _fairif(net)
+
+    _run(fault, fairif, data, small_net(data[0].shape[1]), tmp_path, monkeypatch)
 
 
 def test_nan_influence_with_the_exact_solve_and_a_set_damping(data, monkeypatch, tmp_path):
