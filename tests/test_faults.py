@@ -2,10 +2,11 @@
 
 A KeyboardInterrupt or a NaN loss is injected in each stage (the ERM fit, stage
 1's influence, the fine-tune or stage 2's weighted fit) of FairIFClassifier and
-of FairIFClassifierCV's folds, and an out-of-memory error in stage 1. Whatever fails, the user's net and arrays, torch's global settings (threads,
-default dtype, random state) and the package logger are as they were, no
-temporary folder is left, a KeyboardInterrupt is a KeyboardInterrupt, and a NaN
-is an error that names its stage and what to try. And the progress messages:
+of FairIFClassifierCV's folds, and an out-of-memory error in stage 1. Whatever
+fails, the user's net and arrays, torch's global settings (threads, default
+dtype, random state) and the package logger are as they were, no temporary
+folder is left, a KeyboardInterrupt is a KeyboardInterrupt, and a NaN is an
+error that names its stage and what to try. And the progress messages:
 through the package logger, shown with ``verbose`` as ``print`` showed them.
 """
 
