@@ -14,7 +14,13 @@ modules :mod:`~fairif_sklearn.metrics`, :mod:`~fairif_sklearn.model_selection`,
 name starts with an underscore are private.
 """
 
+import logging
+
 from ._estimators import FairIFClassifier, FairIFClassifierCV, FairIFWeigher, WeightedNetClassifier
 from ._version import __version__
+
+# a library's logger: silent unless the application configures logging (``verbose`` shows it, see
+# _runtime.report)
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = ["FairIFClassifier", "FairIFClassifierCV", "FairIFWeigher", "WeightedNetClassifier", "__version__"]

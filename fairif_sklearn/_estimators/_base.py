@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from numbers import Integral, Real
 
@@ -13,6 +14,7 @@ from sklearn.utils.validation import check_memory
 
 from .._influence import CURVATURES, METHODS, AnnotatedGaps, InfluenceSettings
 from .._rates import TARGETS
+from .._runtime import report
 from .._skorch import check_net
 from .._validation import FitData, check_fit_data, validate_fit_X_y
 from ._stage1 import Stage1, fit_stage1, weights_for_rows
@@ -22,6 +24,7 @@ _SUBSAMPLE = [Interval(Integral, 1, None, closed="left"), Interval(Real, 0, 1, c
 # tolerance="auto": a gap is chased only when it is beyond this family-wise significance
 # level (two-sided, Bonferroni over the gaps), and then closed to within one standard error
 NOISE_LEVEL = 0.05
+logger = logging.getLogger(__name__)
 
 
 def noise_threshold(n_gaps: int) -> float:
@@ -119,8 +122,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         self.hessian_subsample = hessian_subsample
 
     def _log(self, message: str) -> None:
-        if self.verbose:
-            print(f"[FairIF] {message}", flush=True)
+        report(logger, self.verbose, "[FairIF] %s", message)
 
     def _curvature_subsample(self):
         if self.hessian_subsample == "deprecated":

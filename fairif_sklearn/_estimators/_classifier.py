@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sklearn.base import ClassifierMixin, _fit_context
 
+from .._runtime import keeps_torch_rng
 from .._skorch import NetFunctions
 from ._base import _FairIFBase
 from ._docs import fill_doc
@@ -62,6 +63,7 @@ class FairIFClassifier(_NetPredictMixin, ClassifierMixin, _FairIFBase):
     """
 
     @_fit_context(prefer_skip_nested_validation=False)  # the net is cloned and checked in fit
+    @keeps_torch_rng  # a Dataset's rows are read through DataLoaders, which draw from it
     def fit(self, X, y, *, sensitive_features=None):
         """Run FairIF: ERM, influence, weight solve, weighted fit.
 

@@ -1,7 +1,8 @@
-"""FairIFClassifierCV: how many rounds of FairIF (none: ERM), chosen on annotated rows no fit saw."""
+"""FairIFClassifierCV: a point of FairIF's trade-off path (ERM included), chosen on held-out rows."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from inspect import signature
@@ -15,7 +16,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .._rates import check_target, read_groups
-from .._runtime import torch_threads, worker_threads
+from .._runtime import keeps_torch_rng, report, torch_threads, worker_threads
 from .._skorch import is_dataset, take
 from .._validation import validate_fit_X_y
 from ..metrics._fairness import TARGET_METRICS, worst_group_accuracy
@@ -26,6 +27,7 @@ from ._classifier import FairIFClassifier
 # the paired bootstrap that sizes the noise of a held-out comparison
 N_BOOTSTRAP = 200
 NOISE_Z = 2.0
+logger = logging.getLogger(__name__)
 
 
 class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -164,8 +166,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return FairIFClassifier(clone(self.estimator))
 
     def _log(self, message: str) -> None:
-        if self.verbose:
-            print(f"[FairIFClassifierCV] {message}", flush=True)
+        report(logger, self.verbose, "[FairIFClassifierCV] %s", message)
 
     def _candidates(self) -> list[dict]:
         closures = [float(c) for c in np.atleast_1d(self.closures)]
@@ -178,6 +179,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ]
 
     @_fit_context(prefer_skip_nested_validation=False)  # the inner estimator validates its own
+    @keeps_torch_rng  # its predictions of the held-out rows would advance torch's random state
     def fit(self, X, y, *, sensitive_features=None):
         """Cross-fit the path on the annotated set, choose, and refit the choice.
 
@@ -218,7 +220,8 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             shared = (inner, candidates, X, y, sensitive_features, X_ann, annotated)
             threads = worker_threads(self.n_jobs)
             predictions = Parallel(n_jobs=self.n_jobs)(
-                delayed(self._fold)(*shared, rows, cache, threads) for rows in folds
+                delayed(self._fold)(*shared, rows, cache, threads, f"{k + 1}/{len(folds)}")
+                for k, rows in enumerate(folds)
             )
             for (_, held_out), fold_predictions in zip(folds, predictions, strict=True):
                 for i, pred in enumerate(fold_predictions):
@@ -243,11 +246,13 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         extra = {"sensitive_features": s_ann} if takes_groups else {}
         return list(splitter.split(np.zeros((len(y_ann), 1)), y_ann, **extra))
 
-    def _fold(self, inner, candidates, X, y, sensitive_features, X_ann, annotated, rows, cache, threads):
+    def _fold(
+        self, inner, candidates, X, y, sensitive_features, X_ann, annotated, rows, cache, threads, name
+    ):
         """One fold's out-of-fold predictions of the held-out annotated rows, ERM first, then each
         candidate (which share the fold's ERM fit and stage 1 through ``cache``)."""
         fit_rows, held_out = rows
-        self._log(f"fold: {len(held_out)} annotated rows held out")
+        self._log(f"fold {name}: {len(held_out)} annotated rows held out")
         out = []
         with torch_threads(threads):
             for params in candidates[1:]:

@@ -119,8 +119,9 @@ default="equalized_odds"
     random_state : int, RandomState or None, default=None
         Seeds the fits (initialisation, shuffling) and the curvature subsample.
     verbose : int, default=0
-        1 prints the stages and shows progress bars. The net's own ``verbose``
-        controls its epoch table.
+        1 prints the stages (records of the ``fairif_sklearn`` logger, shown on
+        stdout; see the user guide's *Progress messages and logging*) and shows
+        progress bars. The net's own ``verbose`` controls its epoch table.
     hessian_subsample : int, float or None, default="deprecated"
         Deprecated: the old name of ``curvature_subsample`` (it subsamples the
         Gauss-Newton matrix too); it will be removed in a future release."""

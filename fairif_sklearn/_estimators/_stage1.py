@@ -7,6 +7,7 @@ over the weight solve's parameters then fits ERM and computes influence once.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +16,15 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 
 from .._influence import AnnotatedGaps, InfluenceResult, InfluenceSettings, compute_influence, same_seed
-from .._runtime import progress_bar
-from .._skorch import NetFunctions, fit_net, is_frozen, seeded, unfrozen
+from .._runtime import progress_bar, report
+from .._skorch import NetFunctions, check_trained, fit_net, is_frozen, seeded, unfrozen
 from .._validation import FitData
+
+logger = logging.getLogger(__name__)
+ERM_REMEDY = (
+    "a smaller learning rate (the net's lr), gradient clipping (skorch's GradientNormClipping callback), "
+    "and check that X holds no NaN or infinite values"
+)
 
 
 @dataclass
@@ -67,10 +74,10 @@ class Stage1:
 def fit_erm(estimator, X, y: np.ndarray, seed: int, verbose: int = 0):
     """A clone of ``estimator`` fitted by ERM, with torch seeded by ``seed``."""
     net = clone(estimator)
-    if verbose:
-        print(f"[FairIF] ERM fit on {len(y)} rows", flush=True)
+    report(logger, verbose, "[FairIF] ERM fit on %d rows", len(y))
     with seeded(seed, net.device):
         fit_net(net, X, y)
+    check_trained(net, "The ERM fit", ERM_REMEDY)
     return net
 
 
@@ -79,8 +86,7 @@ def influence_at(
 ) -> tuple[InfluenceResult, tuple[np.ndarray, np.ndarray]]:
     """Influence at a fitted net, and the standard errors of the gaps and of the cells' rates there."""
     model = NetFunctions(net)
-    if verbose:
-        print(f"[FairIF] influence ({settings.method}) on {model.n_params()} parameters", flush=True)
+    report(logger, verbose, "[FairIF] influence (%s) on %d parameters", settings.method, model.n_params())
     result = compute_influence(
         model,
         data.X_train,
@@ -115,6 +121,7 @@ def fit_stage1(
     seed = same_seed(int(check_random_state(random_state).randint(0, 2**31 - 1)))
     if is_frozen(estimator):
         net = unfrozen(estimator)
+        check_trained(net, "The net given as trained (FrozenEstimator)", "training it again: " + ERM_REMEDY)
         influence = memory.cache(influence_at, ignore=["verbose"])
         result, (gaps_stderr, rates_stderr) = influence(net, data, gaps_of, settings, seed, verbose)
         return Stage1(net, result, seed, gaps_stderr, rates_stderr)

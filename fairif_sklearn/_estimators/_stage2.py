@@ -26,6 +26,7 @@ previous model is kept, and the rounds stop).
 from __future__ import annotations
 
 import copy
+import logging
 import warnings
 from dataclasses import dataclass, replace
 from typing import Any
@@ -34,11 +35,13 @@ import numpy as np
 from sklearn.base import clone
 
 from .._influence import InfluenceSettings, compute_influence
-from .._runtime import progress_bar
-from .._skorch import NetFunctions, finetune_net, fit_net, interpolate_net, seeded, unfrozen
+from .._runtime import progress_bar, report
+from .._skorch import NetFunctions, check_trained, finetune_net, fit_net, interpolate_net, seeded, unfrozen
 from .._validation import FitData
 from .._weights import FairSolution, first_order, solve_fair_weights, solve_weights
 from ._stage1 import Stage1
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -114,8 +117,7 @@ def resolve_finetune_epochs(finetune_epochs) -> int:
 
 
 def _log(settings: Stage2Settings, message: str) -> None:
-    if settings.verbose:
-        print(f"[FairIF] {message}", flush=True)
+    report(logger, settings.verbose, "[FairIF] %s", message)
 
 
 def solve_round(result, base, threshold, target, rate_slack, settings: Stage2Settings) -> FairSolution:
@@ -308,6 +310,9 @@ def run_rounds(
             erm_seed=stage1.seed,
             index=index,
             damping=result.damping,
+        )
+        check_trained(
+            trained, f"Stage 2 (retrain={settings.retrain!r})", "a smaller learning rate or closure"
         )
         check = RealisedCheck(
             result.gap_rows,

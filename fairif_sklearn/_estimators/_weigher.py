@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils.validation import check_is_fitted
 
+from .._runtime import keeps_torch_rng
 from .._weights import solve_weights
 from ._base import _FairIFBase
 from ._docs import fill_doc
@@ -57,6 +58,7 @@ class FairIFWeigher(_FairIFBase):
     """
 
     @_fit_context(prefer_skip_nested_validation=False)  # the net is cloned and checked in fit
+    @keeps_torch_rng  # a Dataset's rows are read through DataLoaders, which draw from it
     def fit(self, X, y, *, sensitive_features=None):
         """Fit the ERM model and solve for the sample weights.
 

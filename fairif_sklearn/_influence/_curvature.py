@@ -147,6 +147,9 @@ class SolveInfo:
 def solve_dense(op: CurvatureOperator, B: torch.Tensor) -> tuple[torch.Tensor, SolveInfo]:
     """Solve ``M X^T = B^T`` exactly for the k right-hand sides in the rows of ``B``."""
     M = op.dense()
+    if not bool(torch.isfinite(M).all()):  # the engine says so (eigh would fail to converge)
+        nan = [float("nan")] * len(B)
+        return torch.full_like(B, float("nan")), SolveInfo("dense", [0] * len(B), nan, False, float("nan"))
     eigvals, eigvecs = torch.linalg.eigh(M)
     min_eig = float(eigvals[0])
     if min_eig <= 0:

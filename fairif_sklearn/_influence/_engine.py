@@ -122,6 +122,7 @@ def compute_influence(
     method = resolve_method(s.method, model)
     names = model.last_linear_names() if method == "last_layer" else list(model.params)
     rates, G = gaps_of.rates_and_gradients(model, names)
+    check_finite("the annotated set's rates and their gradients", rates, G, damping=s.damping)
     subsample = AUTO_CURVATURE_ROWS if s.curvature_subsample == "auto" else s.curvature_subsample
     rows = subsample_rows(len(y_train), subsample, random_state)
     diagnostics = {}
@@ -134,6 +135,7 @@ def compute_influence(
         top = spectrum.largest_eigenvalue(AUTO_DAMPING_POWER_ITERATIONS, random_state)
         damping = AUTO_DAMPING_FRACTION * abs(top)
         diagnostics["largest_eigenvalue"] = top
+        check_finite("the curvature's largest eigenvalue (for damping='auto')", top, damping=damping)
     op = CurvatureOperator(
         model, X_train, y_train, rows, names, curvature=s.curvature, damping=damping, batch_size=s.batch_size
     )
@@ -141,10 +143,13 @@ def compute_influence(
         V, info = solve_cg(op, G, tol=s.cg_tol, maxiter=s.cg_maxiter)
     else:
         V, info = solve_dense(op, G)
+    if not (info.solver == "dense" and info.negative_curvature):  # check_solve says what that needs
+        check_finite("the inverse-curvature solve", V, damping=damping)
     check_solve(info, curvature=s.curvature, damping=damping, tol=s.cg_tol)
     rate_scores = influence_scores(
         model, X_train, y_train, names, V, batch_size=s.batch_size, progress=progress
     )
+    check_finite("the influence scores", rate_scores, damping=damping)
     D = gaps_of.D
     return InfluenceResult(
         scores=D @ rate_scores,
@@ -168,6 +173,21 @@ def compute_influence(
             ).tolist(),
         },
     )
+
+
+def check_finite(what: str, *values, damping) -> None:
+    """Raise :class:`FloatingPointError` unless every value is finite: influence computed from NaN or
+    infinite values would give the weight solve meaningless scores."""
+    for value in values:
+        value = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+        if not np.all(np.isfinite(value)):
+            at = f" (damping {damping:.3g})" if isinstance(damping, float | int) else ""
+            raise FloatingPointError(
+                f"Influence (stage 1) is not finite: NaN or infinite values in {what} at the fitted "
+                f"net{at}. Try more damping (a larger damping), curvature='gauss_newton' (never "
+                "indefinite), or a smaller learning rate for the net (a net whose outputs or losses "
+                "overflow has no finite influence)."
+            )
 
 
 def _damping_advice(info: SolveInfo, curvature: str, damping: float) -> str:

@@ -1,5 +1,6 @@
 """The skorch adapter (private): the only part of the package that knows skorch's internals."""
 
+from ._faults import check_trained, interrupts_propagate
 from ._finetune import finetune_net, interpolate_net
 from ._fit import check_net, fit_net, is_frozen, loss_target, per_sample_criterion, seeded, unfrozen
 from ._functional import NetFunctions
@@ -9,8 +10,10 @@ __all__ = [
     "NetFunctions",
     "check_dataset",
     "check_net",
+    "check_trained",
     "finetune_net",
     "fit_net",
+    "interrupts_propagate",
     "interpolate_net",
     "is_dataset",
     "is_frozen",

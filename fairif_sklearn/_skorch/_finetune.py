@@ -42,6 +42,7 @@ import torch
 from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 
+from ._faults import check_trained, interrupts_propagate
 from ._fit import loss_target, prepare_for_training, training_class
 from ._functional import NetFunctions
 from ._rows import KEY_PREFIX, WEIGHT_KEY, module_input, training_data
@@ -192,13 +193,20 @@ def finetune_net(
     net.callbacks_.append(average)
     net.__class__ = training_class(original)
     try:
-        with _without_weight_decay(net), _max_epochs(net, epochs):
+        with _without_weight_decay(net), _max_epochs(net, epochs), interrupts_propagate(net):
             prepare_for_training(net)  # data-parallel (an AccelerateMixin net): after the fresh optimizer
             net.partial_fit(data, y)  # runs the callbacks' on_train_begin/end too
     finally:
         net.__class__ = original
         net.callbacks_.remove(average)
         del net._fairif_anchor, net._fairif_batch_loss
+    check_trained(
+        net,
+        "The fine-tune (stage 2)",
+        "a smaller learning rate (the net's lr), more damping (FairIF's damping: the fine-tune's proximal "
+        f"strength is the weight decay plus the damping, {strength:.3g} here), or a smaller closure (weights "
+        "further from one move the net further)",
+    )
     return net
 
 

@@ -21,6 +21,7 @@ from sklearn.frozen import FrozenEstimator
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from skorch.utils import to_tensor
 
+from ._faults import interrupts_propagate
 from ._rows import WEIGHT_KEY, fit_input, module_input, training_data
 
 _SUPPORTED = (NeuralNetClassifier, NeuralNetBinaryClassifier)
@@ -162,7 +163,7 @@ def fit_net(net: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = 
     """
     y = loss_target(net, y)
     if sample_weight is None:
-        with _class_count_check(y):
+        with _class_count_check(y), interrupts_propagate(net):
             return net.fit(fit_input(X, y), y)
     data = training_data(X, y, {WEIGHT_KEY: np.asarray(sample_weight, dtype=np.float32)})
     original = type(net)
@@ -170,7 +171,7 @@ def fit_net(net: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = 
     try:
         if net.warm_start and getattr(net, "initialized_", False):
             prepare_for_training(net)
-        with _class_count_check(y):
+        with _class_count_check(y), interrupts_propagate(net):
             net.fit(data, y)
     finally:
         net.__class__ = original
