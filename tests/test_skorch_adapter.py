@@ -111,3 +111,32 @@ def test_unsupported_estimator():
 
     with pytest.raises(TypeError, match="skorch NeuralNetClassifier"):
         check_net(LogisticRegression())
+
+
+def test_a_weighted_fit_and_a_fine_tune_never_retype_the_net():
+    from skorch.callbacks import Callback
+
+    from fairif_sklearn._skorch import finetune_net
+    from fairif_sklearn.nets import make_mlp_classifier
+
+    class Types(Callback):
+        def initialize(self):
+            self.seen = set()
+            return self
+
+        def on_batch_begin(self, net, **kwargs):
+            self.seen.add((type(net), type(net.criterion_).__name__))
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    spy = Types().initialize()
+    net = make_mlp_classifier(4, hidden=(8,), max_epochs=2, callbacks=[("types", spy)])
+    fit_net(net, X, y, rng.uniform(0.5, 2, len(y)))
+    finetune_net(net, X, y, rng.uniform(0.5, 2, len(y)), strength=0.1, epochs=1)
+    # the class is the user's throughout; the criterion is the stand-in only while batches train
+    assert {t for t, _ in spy.seen} == {type(net)} and type(net).__name__ == "NeuralNetClassifier"
+    assert {c for _, c in spy.seen} == {"_BatchCriterion"}
+    assert type(net.criterion_).__name__ in ("NLLLoss", "CrossEntropyLoss")
+    assert not net.module_._forward_pre_hooks  # the hook that drops the weights is gone
+    assert not any(name.startswith("fairif") for name, _ in net.callbacks_)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 
 from ._faults import check_trained, interrupts_propagate
-from ._fit import loss_target, prepare_for_training, training_class
+from ._fit import batch_losses, loss_target, prepare_for_training
 from ._functional import NetFunctions
 from ._rows import KEY_PREFIX, WEIGHT_KEY, module_input, training_data
 
@@ -73,9 +74,10 @@ class _Anchor:
         return grad
 
 
-def bregman_loss(net, y_pred, y_true, X, training: bool, losses: torch.Tensor) -> torch.Tensor:
+def bregman_loss(
+    anchor: _Anchor, net, y_pred, y_true, X, training: bool, losses: torch.Tensor
+) -> torch.Tensor:
     """The fine-tune's batch objective, from the batch's per-sample ``losses``."""
-    anchor = net._fairif_anchor
     weight = to_tensor(X[WEIGHT_KEY], device=losses.device).to(losses.dtype)
     x = to_tensor(module_input(X), device=net.device)
     g = anchor.output_gradients(x, to_tensor(y_true, device=net.device))
@@ -180,26 +182,22 @@ def finetune_net(
 
     Returns
     -------
-    net : the same net, its class the user's again.
+    net : the same net, its module and criterion its own again.
     """
     base = np.ones(len(y)) if base_weight is None else base_weight
     extras = {WEIGHT_KEY: sample_weight, _BASE_KEY: base}
     y = loss_target(net, y)
     data = training_data(X, y, {k: np.asarray(v, dtype=np.float32) for k, v in extras.items()})
     average = ("fairif_iterate_average", _IterateAverage(last_epoch=epochs).initialize())
-    original = type(net)
-    net._fairif_anchor = _Anchor(net, strength)
-    net._fairif_batch_loss = bregman_loss
+    loss = functools.partial(bregman_loss, _Anchor(net, strength))
     net.callbacks_.append(average)
-    net.__class__ = training_class(original)
     try:
         with _without_weight_decay(net), _max_epochs(net, epochs), interrupts_propagate(net):
             prepare_for_training(net)  # data-parallel (an AccelerateMixin net): after the fresh optimizer
-            net.partial_fit(data, y)  # runs the callbacks' on_train_begin/end too
+            with batch_losses(net, loss):
+                net.partial_fit(data, y)  # runs the callbacks' on_train_begin/end too
     finally:
-        net.__class__ = original
         net.callbacks_.remove(average)
-        del net._fairif_anchor, net._fairif_batch_loss
     check_trained(
         net,
         "The fine-tune (stage 2)",

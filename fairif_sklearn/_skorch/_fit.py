@@ -1,12 +1,13 @@
 """Training a skorch net with per-sample loss weights, without changing the user's net.
 
 :func:`fit_net` passes the weights with the rows (as one more key of a dict
-``X``) through skorch's own train/valid split and batching; while the net trains,
-its class is temporarily a subclass whose ``infer`` drops the weights before the
-module sees them and whose ``get_loss`` returns ``sum(w * l) / sum(w)`` over the
-batch. Afterwards the net's class is the user's again, so the fitted net pickles
-and predicts like any other. The fine-tune (:mod:`._finetune`) uses the same
-mechanism with a batch loss of its own.
+``X``) through skorch's own train/valid split and batching; while the net trains
+(:func:`batch_losses`), a forward pre-hook on its module drops the weights before
+the module sees them, and its criterion is a stand-in that returns
+``sum(w * l) / sum(w)`` over the batch from the net's own per-sample losses.
+The net's class is never changed; afterwards its module and criterion are its
+own again, so the fitted net pickles and predicts like any other. The fine-tune
+(:mod:`._finetune`) uses the same mechanism with a batch loss of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 from sklearn.frozen import FrozenEstimator
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
+from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 
 from ._faults import interrupts_propagate
@@ -96,33 +98,80 @@ def weighted_mean(net, y_pred, y_true, X, training: bool, losses: torch.Tensor) 
     return (weight * losses).sum() / weight.sum().clamp_min(1e-12)
 
 
-class _TrainingMixin:
-    """Training-time behaviour: rows carry extra per-row arrays (weights, and what a
-    fine-tune needs) as keys of a dict ``X``; ``infer`` drops them before the module
-    sees the batch, and ``get_loss`` turns the batch's per-sample losses into the batch
-    loss with the net's ``_fairif_batch_loss`` (a weighted mean unless a fine-tune set it)."""
+class _BatchCriterion(torch.nn.Module):
+    """Stands in for a net's criterion while its batches carry extra per-row arrays.
 
-    def infer(self, x, **fit_params):
-        return super().infer(module_input(x), **fit_params)
+    The module's forward pre-hook (:meth:`strip`) takes the extra arrays out of
+    the batch before the module sees it and keeps the batch; the call then
+    computes the batch's per-sample losses with the net's own ``get_loss`` and
+    its own criterion (``reduction='none'``), and turns them into the batch loss
+    with ``batch_loss(net, y_pred, y_true, batch, training, losses)``.
+    """
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        if not (isinstance(X, Mapping) and WEIGHT_KEY in X):
-            return super().get_loss(y_pred, y_true, X=X, training=training)
-        with per_sample_criterion(self):
-            losses = super().get_loss(y_pred, y_true, X=X, training=training)
-        losses = losses.reshape(losses.shape[0], -1).mean(dim=1)
-        batch_loss = getattr(self, "_fairif_batch_loss", weighted_mean)
-        return batch_loss(self, y_pred, y_true, X, training, losses)
+    def __init__(self, net: Any, criterion: torch.nn.Module, batch_loss):
+        super().__init__()
+        self.criterion = criterion
+        self.batch_loss = batch_loss
+        self.batch = None
+        self._net = [net]  # not a submodule
+
+    def strip(self, module, args, kwargs):
+        """Forward pre-hook: the batch without its extra arrays, as positional input when it is one array."""
+        if WEIGHT_KEY not in kwargs:
+            return None
+        self.batch = kwargs
+        x = module_input(kwargs)
+        return ((), dict(x)) if isinstance(x, Mapping) else ((x,), {})
+
+    def forward(self, y_pred, y_true):
+        (net,) = self._net
+        net.criterion_ = self.criterion  # the net's own loss, for the per-sample losses and the batch loss
+        try:
+            with per_sample_criterion(net):
+                losses = net.get_loss(y_pred, y_true, X=None, training=False)
+            losses = losses.reshape(losses.shape[0], -1).mean(dim=1)
+            return self.batch_loss(net, y_pred, y_true, self.batch, net.module_.training, losses)
+        finally:
+            net.criterion_ = self
 
 
-_TRAINING_CLASSES: dict[type, type] = {}
+class _BatchLosses(Callback):
+    """Puts a :class:`_BatchCriterion` in place when training begins (after the net's own callbacks,
+    which may re-initialise the module or the criterion), and takes it away when training ends."""
+
+    def __init__(self, batch_loss):
+        self.batch_loss = batch_loss
+        self.installed_ = None
+
+    def on_train_begin(self, net, **kwargs):
+        original = net.criterion_
+        stand_in = _BatchCriterion(net, original, self.batch_loss)
+        handle = net.module_.register_forward_pre_hook(stand_in.strip, with_kwargs=True)
+        net.criterion_ = stand_in
+        self.installed_ = (handle, original)
+
+    def on_train_end(self, net, **kwargs):
+        if self.installed_ is not None:
+            handle, original = self.installed_
+            handle.remove()
+            net.criterion_ = original
+            self.installed_ = None
 
 
-def training_class(cls: type) -> type:
-    """The subclass of a net's class that a weighted fit or a fine-tune trains as."""
-    if cls not in _TRAINING_CLASSES:
-        _TRAINING_CLASSES[cls] = type(f"SampleWeighted{cls.__name__}", (_TrainingMixin, cls), {})
-    return _TRAINING_CLASSES[cls]
+@contextlib.contextmanager
+def batch_losses(net: Any, batch_loss=weighted_mean):
+    """While inside, the initialised ``net`` trains on batches that carry extra per-row arrays (the
+    keys of :func:`~._rows.training_data`): from the start of training, a forward pre-hook on its
+    module drops them before the module sees the batch, and its criterion is a
+    :class:`_BatchCriterion` that returns ``batch_loss`` of the batch. The net's class is never
+    changed, and its module and criterion are its own again afterwards (after an error too)."""
+    callback = _BatchLosses(batch_loss)
+    net.callbacks_.append(("fairif_batch_losses", callback))
+    try:
+        yield
+    finally:
+        callback.on_train_end(net)
+        net.callbacks_.remove(("fairif_batch_losses", callback))
 
 
 @contextlib.contextmanager
@@ -166,15 +215,13 @@ def fit_net(net: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = 
         with _class_count_check(y), interrupts_propagate(net):
             return net.fit(fit_input(X, y), y)
     data = training_data(X, y, {WEIGHT_KEY: np.asarray(sample_weight, dtype=np.float32)})
-    original = type(net)
-    net.__class__ = training_class(original)
-    try:
-        if net.warm_start and getattr(net, "initialized_", False):
-            prepare_for_training(net)
-        with _class_count_check(y), interrupts_propagate(net):
-            net.fit(data, y)
-    finally:
-        net.__class__ = original
+    # what net.fit does, with the batch losses in place between initialising and training
+    if net.warm_start and getattr(net, "initialized_", False):
+        prepare_for_training(net)
+    else:
+        net.initialize()
+    with _class_count_check(y), interrupts_propagate(net), batch_losses(net):
+        net.partial_fit(data, y)
     return net
 
 
