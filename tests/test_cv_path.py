@@ -45,7 +45,7 @@ def planted_path():
 def _fewer_bootstraps(monkeypatch):
     import fairif_sklearn._estimators._cv as cv_module
 
-    monkeypatch.setattr(cv_module, "N_BOOTSTRAP", 60)
+    monkeypatch.setattr(cv_module, "N_BOOTSTRAP", 40)
 
 
 def _judge(path, budget):
