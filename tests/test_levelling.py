@@ -259,3 +259,20 @@ def test_fit_reports_per_group_rates_and_levels_up(biased_data):
             lowest = start + np.argmin(up.group_rates_[cells])
             floor = up.group_rates_[lowest] - up.group_rates_stderr_[lowest]
             assert up.final_group_rates_[cells].min() >= floor
+
+
+def test_a_partial_closure_is_said(biased_data, monkeypatch):
+    import fairif_sklearn._estimators._stage2 as stage2
+
+    real = stage2.solve_fair_weights
+
+    def half_way(*args, **kwargs):  # as when levelling up leaves no weights that close every gap
+        return real(*args, **{**kwargs, "closure": 0.5})
+
+    monkeypatch.setattr(stage2, "solve_fair_weights", half_way)
+    X, y, s = biased_data
+    with pytest.warns(UserWarning, match="close 50% of the way.*levelling='any'"):
+        clf = FairIFClassifier(small_net(), tolerance=0.0, random_state=0).fit(
+            X, y, sensitive_features=partial_groups(s, 500)
+        )
+    assert clf.rounds_[0]["closure"] == 0.5
