@@ -54,7 +54,10 @@ cache = tempfile.mkdtemp(prefix="fairif_cache_")
 clf = FairIFClassifier(net, memory=cache, random_state=0).set_fit_request(sensitive_features=True)
 scoring = {"accuracy": "accuracy", "aod": aod_scorer, "eod": eod_scorer, "ad": ad_scorer}
 cv = AnnotatedStratifiedKFold(3, shuffle=True, random_state=0)
-search = GridSearchCV(clf, {"tolerance": [np.inf, "auto", 0.05, 0.0]}, scoring=scoring, refit=False, cv=cv)
+# error_score="raise": a fairness scorer that cannot score a fold stops the search instead of
+# recording NaN (scikit-learn's default for any scorer error)
+grid = {"tolerance": [np.inf, "auto", 0.05, 0.0]}
+search = GridSearchCV(clf, grid, scoring=scoring, refit=False, cv=cv, error_score="raise")
 _ = search.fit(X, y, sensitive_features=groups)
 
 # %%
@@ -66,7 +69,9 @@ _ = search.fit(X, y, sensitive_features=groups)
 # decides whether to reweight at all; ``alpha`` then decides how far. The cache
 # makes this second search cheap: the folds are the same, so their ERM fits and
 # influence scores are reused.
-penalty = GridSearchCV(clf, {"alpha": [1.0, 0.1, 0.01]}, scoring=scoring, refit=False, cv=cv)
+penalty = GridSearchCV(
+    clf, {"alpha": [1.0, 0.1, 0.01]}, scoring=scoring, refit=False, cv=cv, error_score="raise"
+)
 _ = penalty.fit(X, y, sensitive_features=groups)
 
 # %%
