@@ -83,8 +83,8 @@ def method_table(summary: list[dict]) -> str:
             wga += " (levels down)"
         wga_cell = _cell(r, "WGA") if "WGA_mean" in r else "—"
         rows.append([
-            r["method"], r["groups"], _cell(r, "acc"), wga_cell, _cell(r, "AD"), _cell(r, "AOD"), _cell(r, "EOD"),
-            _pct(r.get("AOD_vs_ERM")), _pct(r.get("EOD_vs_ERM")), acc, wga,
+            r["method"], r["groups"], _cell(r, "acc"), wga_cell, _cell(r, "AD"), _cell(r, "AOD"),
+            _cell(r, "EOD"), _pct(r.get("AOD_vs_ERM")), _pct(r.get("EOD_vs_ERM")), acc, wga,
         ])  # fmt: skip
     return _list_table(header, rows, widths="22 10 8 8 8 8 8 6 6 7 9")
 
