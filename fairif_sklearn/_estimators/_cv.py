@@ -33,11 +33,12 @@ logger = logging.getLogger(__name__)
 class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """FairIF's trade-off path, judged on annotated rows no fit saw, and a point chosen within a budget.
 
-    The path: the ERM model, then for 1, 2, ... ``max_rounds`` rounds of
-    reweighting, each ``closure`` in ``closures`` (how much of the way to its
-    band each chased gap is closed). Stage 1 and the ERM fit are computed once
-    per fold and shared by every candidate (only the weight solve and the
-    fine-tune differ). Each candidate is judged on annotated rows that did not
+    The path: the ERM model, then one round of reweighting at each ``closure``
+    in ``closures`` (how much of the way to its band each chased gap is
+    closed), then 2, ... ``max_rounds`` rounds at the largest closure. The ERM
+    fit and stage 1 are computed once per fold and shared by the one-round
+    candidates (only the weight solve and the fine-tune differ); each further
+    round re-linearises once. Each candidate is judged on annotated rows that did not
     drive its influence solve: the annotated set is split into ``cv`` folds
     stratified by group and class; for each fold a clone of ``estimator`` is
     fitted with the other folds' annotated rows (the fold's rows are left out
@@ -71,7 +72,8 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     max_rounds : int, default=2
         The largest number of rounds on the path.
     closures : sequence of float in (0, 1], default=(0.25, 0.5, 0.75, 1.0)
-        The points of the path for each number of rounds (FairIF's ``closure``).
+        The one-round points of the path (FairIF's ``closure``); later rounds
+        use the largest.
     max_accuracy_drop : float, default=0.01
         The accuracy budget, as a fraction (0.02 is two accuracy points): a
         candidate whose out-of-fold accuracy is below ERM's by more than this
@@ -172,11 +174,14 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         closures = [float(c) for c in np.atleast_1d(self.closures)]
         if not closures or not all(0 < c <= 1 for c in closures):
             raise ValueError(f"closures must be values in (0, 1], got {self.closures!r}.")
-        return [{}] + [
-            {"max_rounds": r, "closure": c}
-            for r in range(1, self.max_rounds + 1)
-            for c in sorted(set(closures))
-        ]
+        closures = sorted(set(closures))
+        # one round at each closure shares the fold's stage 1; a further round re-linearises (a stage 1
+        # of its own), so later rounds are taken at the largest closure only
+        return (
+            [{}]
+            + [{"max_rounds": 1, "closure": c} for c in closures]
+            + [{"max_rounds": r, "closure": closures[-1]} for r in range(2, self.max_rounds + 1)]
+        )
 
     @_fit_context(prefer_skip_nested_validation=False)  # the inner estimator validates its own
     @keeps_torch_rng  # its predictions of the held-out rows would advance torch's random state
