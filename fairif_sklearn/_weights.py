@@ -1,16 +1,22 @@
-"""The k-dimensional weight solve, in mean-one weights.
+"""The low-dimensional weight solves, in mean-one weights.
 
-With influence scores ``a`` (shape (k, n)) and gaps ``d`` (shape (k,)), training
-with weights ``w = 1 + u`` changes the gaps by ``-(a @ u) / n`` to first order.
-The solve is
+With influence scores ``a`` (shape (k, n)) of k functions of the annotated set
+(gaps, or each (rate, group) cell's rate), training with weights ``w = 1 + u``
+changes them by ``-(a @ u) / n`` to first order. Two forms:
 
-    minimise   ||d - (a @ u) / n||^2  +  alpha * ||u||^2 / n
-    subject to u_i >= -1              (weights never negative)
+* :func:`solve_fair_weights`, the default: the smallest change of weights that
+  puts each gap in a band and (levelling up) keeps every cell's rate from falling
+  by more than its noise; an inequality-constrained problem whose dual has two
+  bounded variables per constraint (:func:`solve_weights_bounded`).
+* :func:`solve_weights`, the paper's penalty form (``alpha``):
 
-Its dual has k variables. For a dual vector ``c`` the primal solution is
-``u_i = max(-1, (a_i . c) / alpha)``, and at the optimum ``c`` equals the
-remaining gap ``d - (a @ u) / n``. The dual is concave and piecewise quadratic;
-a damped Newton iteration solves it exactly in a handful of steps.
+      minimise   ||d - (a @ u) / n||^2  +  alpha * ||u||^2 / n
+      subject to u_i >= -1              (weights never negative)
+
+  Its dual has k variables. For a dual vector ``c`` the primal solution is
+  ``u_i = max(-1, (a_i . c) / alpha)``, and at the optimum ``c`` equals the
+  remaining gap ``d - (a @ u) / n``. The dual is concave and piecewise quadratic;
+  a damped Newton iteration solves it exactly in a handful of steps.
 
 Scores are centred over the rows first. Because skorch divides each batch's
 loss by the sum of its weights, only the weights' relative sizes matter, and
