@@ -106,6 +106,7 @@ def test_random_groups_leave_the_model_unchanged():
     assert kept == 4
 
 
+@pytest.mark.slow
 def test_cv_never_sees_its_evaluation_rows(shifted, monkeypatch):
     X, y, _, groups = shifted
     seen = []
@@ -144,6 +145,7 @@ def test_cv_keeps_erm_without_a_real_gap():
     np.testing.assert_array_equal(cv.predict(X), cv.best_estimator_.erm_estimator_.predict(X))
 
 
+@pytest.mark.slow
 def test_cv_chooses_reweighting_when_it_helps(shifted):
     X, y, _, groups = shifted
     cv = FairIFClassifierCV(FairIFClassifier(small_net(), random_state=0), cv=3, max_rounds=1)

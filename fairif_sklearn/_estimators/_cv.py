@@ -122,9 +122,9 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     >>> from fairif_sklearn import FairIFClassifierCV
     >>> from fairif_sklearn.datasets import make_biased_classification
     >>> from fairif_sklearn.nets import make_mlp_classifier
-    >>> X, y, s = make_biased_classification(n_samples=3000, bias="group_shift", random_state=0)
-    >>> groups = np.where(np.arange(len(y)) < 1000, s, np.nan)
-    >>> net = make_mlp_classifier(X.shape[1], hidden=(8,), max_epochs=5)
+    >>> X, y, s = make_biased_classification(n_samples=2000, bias="group_shift", random_state=0)
+    >>> groups = np.where(np.arange(len(y)) < 700, s, np.nan)
+    >>> net = make_mlp_classifier(X.shape[1], hidden=(8,), max_epochs=3)
     >>> clf = FairIFClassifierCV(net, max_rounds=1, closures=(0.5, 1.0))
     >>> clf.fit(X, y, sensitive_features=groups).cv_results_["rounds"]
     [0, 1, 1]
