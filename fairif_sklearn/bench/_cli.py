@@ -1,8 +1,8 @@
 """``fairif-bench``: FairIF against ERM, fairlearn's mitigators, DFR and JTT, over seeds.
 
 With no argument it runs the embedded biased data set (no download) on the CPU:
-63 s measured on two cores with other jobs running (DFR and JTT 10 s of it; 89 s, 106 s and 236 s
-were measured before the peers, on idle cores, with one and with three other jobs).
+89 s measured on two cores with another job running (this version: FairIF's variants, two
+FairIFClassifierCV rows, fairlearn's mitigators, DFR and JTT).
 ``--dataset ci-mnist --bias ...`` and ``--dataset adult`` run the real data sets
 (read from ``--data-home`` or ``FAIRIF_DATA``).
 """
@@ -32,7 +32,7 @@ down"), and writes CSV files (with each test group's TPR and TNR) and a PNG of
 accuracy against AOD to --out.
 
 With no argument it runs the embedded biased data set (no download) on the CPU
-(63 s measured on two cores with other jobs running, DFR and JTT 10 s of it).
+(89 s measured on two cores with another job running).
 --dataset ci-mnist and --dataset adult run the real data
 sets, read from --data-home, else $FAIRIF_DATA, else ~/fairif_data, and
 downloaded there (with SHA-256 checks) only when missing and online."""
