@@ -7,7 +7,6 @@ import numpy as np
 from .._rates import Groups
 from .._skorch import check_net
 from .._validation import FitData, check_fit_data, validate_fit_X_y
-from ..metrics import worst_group_accuracy
 
 
 def check_annotated_fit(est, X, y, sensitive_features, *, min_rows: int = 1) -> FitData:
@@ -69,9 +68,3 @@ def draw_seed(rng: np.random.RandomState) -> int:
     """A torch seed from ``rng``; the first draw of ``check_random_state(random_state)`` is the seed
     FairIF's ERM fit takes, so that the same ``random_state`` trains the same ERM net."""
     return int(rng.randint(0, 2**31 - 1))
-
-
-def worst_cell_accuracy(y_codes: np.ndarray, pred_codes: np.ndarray, g_codes: np.ndarray) -> float:
-    """The worst (class, group) accuracy of class codes, with group codes (see
-    :func:`~fairif_sklearn.metrics.worst_group_accuracy`)."""
-    return worst_group_accuracy(y_codes, pred_codes, sensitive_features=g_codes)

@@ -18,7 +18,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._skorch import fit_net, is_frozen, seeded, unfrozen
 from .._validation import check_predict_X
-from ._common import cells_of, check_annotated_fit, draw_seed, worst_cell_accuracy
+from ..metrics import worst_group_accuracy
+from ._common import cells_of, check_annotated_fit, draw_seed
 
 # the paper's grid of inverse L1 strengths (Kirichenko et al. 2022, appendix; their code's C_OPTIONS)
 DFR_CS = (1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01)
@@ -317,7 +318,9 @@ class DFRClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     np.random.RandomState(tune_seed),
                 )  # fmt: skip
                 pred = _predict_codes(scaler.transform(Z[score_rows]) @ coef.T + intercept)
-                scores.append(worst_cell_accuracy(y_val[score_rows], pred, g_val[score_rows]))
+                scores.append(
+                    worst_group_accuracy(y_val[score_rows], pred, sensitive_features=g_val[score_rows])
+                )
             self.cv_results_ = {"C": Cs.copy(), "worst_group_accuracy": np.array(scores)}
             self.C_ = float(Cs[int(np.argmax(scores))])  # the first best, as the authors' argmax
         else:

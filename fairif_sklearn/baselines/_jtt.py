@@ -11,7 +11,8 @@ from sklearn.utils._param_validation import Interval
 
 from .._estimators._predict import _NetPredictMixin
 from .._skorch import fit_net, is_frozen, seeded, unfrozen
-from ._common import check_annotated_fit, draw_seed, worst_cell_accuracy
+from ..metrics import worst_group_accuracy
+from ._common import check_annotated_fit, draw_seed
 
 # the default grid: 2 x 4 second-stage fits (see the class docstring)
 JTT_FIRST_EPOCHS = (0.1, 0.3)
@@ -202,7 +203,7 @@ class JTTClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixin, BaseE
                 if key not in fitted:
                     net = self._fit(data.X_train, data.y_train, seed, sample_weight=weights)
                     pred = np.asarray(net.predict(data.X_val)).astype(np.int64)
-                    score = worst_cell_accuracy(data.y_val, pred, data.g_val)
+                    score = worst_group_accuracy(data.y_val, pred, sensitive_features=data.g_val)
                     fitted[key] = (score, float(np.mean(pred == data.y_val)))
                     if score > best_score:
                         best, best_score = (net, stage1, T, float(lam), errors, weights), score
