@@ -128,12 +128,15 @@ class AnnotatedGaps:
         self.D = self.C * self.counts
         self.rate_names = [f"{rate.name}({group})" for rate in self.rates for group in self.group_names]
 
-    def _sums(self, model, names, power=1, with_jacobian=False):
-        """Soft rate sums over the annotated set and, optionally, their Jacobian in ``names``."""
+    def _sums(self, model, names, with_jacobian=False, with_squares=False):
+        """Soft rate sums over the annotated set, in one pass: ``(sums, squares, jacobian)``, the sums of
+        the squared soft values (``with_squares``) and the sums' Jacobian in ``names``
+        (``with_jacobian``) None unless asked for."""
         sub = {k: model.params[k] for k in names}
         fixed = {k: v for k, v in model.params.items() if k not in sub}
         n_groups = len(self.group_names)
         sums = torch.zeros(len(self.counts), dtype=torch.float64, device=model.device)
+        squares = torch.zeros_like(sums) if with_squares else None
         jac = None
         if with_jacobian:
             n_sub = sum(t.numel() for t in sub.values())
@@ -142,25 +145,29 @@ class AnnotatedGaps:
             for rows, x, yb in model.batches(self.X_val, self.y_val, None, self.batch_size):
                 gb = torch.as_tensor(self.g_val[rows], device=model.device)
 
-                def batch_sums(s, x=x, yb=yb, gb=gb):
+                def batch_sums(s, x=x, yb=yb, gb=gb, power=1):
                     proba = model.proba({**fixed, **s}, x)
                     return soft_rate_sums(proba, yb, gb, n_groups, self.rates, self.temperature, power)
 
                 with torch.no_grad():
-                    sums += batch_sums(sub).double()
+                    proba = model.proba(model.params, x)
+                    sums += soft_rate_sums(proba, yb, gb, n_groups, self.rates, self.temperature).double()
+                    if with_squares:
+                        squares += soft_rate_sums(
+                            proba, yb, gb, n_groups, self.rates, self.temperature, power=2
+                        ).double()
                 if with_jacobian:
                     jac_b = jacrev(batch_sums)(sub)
                     jac += torch.cat([jac_b[k].reshape(len(self.counts), -1) for k in sub], dim=1).double()
-        return sums, jac
+        return sums, squares, jac
 
     def values(self, model) -> np.ndarray:
         """The gaps at the model's parameters, shape (k,)."""
-        sums, _ = self._sums(model, [])
-        return self.C @ sums.cpu().numpy()
+        return self.D @ self.rates_of(model)
 
     def rates_of(self, model) -> np.ndarray:
         """Each (rate, group) cell's soft rate at the model's parameters, shape (n_cells,)."""
-        sums, _ = self._sums(model, [])
+        sums, _, _ = self._sums(model, [])
         return sums.cpu().numpy() / self.counts
 
     def standard_errors(self, model) -> tuple[np.ndarray, np.ndarray]:
@@ -172,8 +179,7 @@ class AnnotatedGaps:
         linear combination ``D @ rates`` of the cells' rates, so its variance is
         ``sum over cells of D**2 * s**2 / n``.
         """
-        sums, _ = self._sums(model, [])
-        squares, _ = self._sums(model, [], power=2)
+        sums, squares, _ = self._sums(model, [], with_squares=True)
         n = self.counts
         mean = sums.cpu().numpy() / n
         var = np.maximum((squares.cpu().numpy() / n - mean**2) * n / np.maximum(n - 1, 1), 0.0) / n
@@ -182,7 +188,7 @@ class AnnotatedGaps:
     def rates_and_gradients(self, model, names) -> tuple[np.ndarray, torch.Tensor]:
         """The cells' rates and their gradients in the parameters ``names``, shapes (n_cells,) and
         (n_cells, p); the gaps are ``D @`` either."""
-        sums, jac = self._sums(model, names, with_jacobian=True)
+        sums, _, jac = self._sums(model, names, with_jacobian=True)
         counts = torch.as_tensor(self.counts, dtype=torch.float64, device=model.device)
         return (sums / counts).cpu().numpy(), jac / counts[:, None]
 
