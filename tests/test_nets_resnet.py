@@ -17,12 +17,14 @@ from fairif_sklearn.nets import (
 
 
 def _torchvision():
-    """torchvision, or a skip saying why it is not usable here."""
-    pytest.importorskip("torchvision")
+    """torchvision, or a skip saying why it is not usable here (as pytest.importorskip, for any error)."""
     try:
         import torchvision.models  # noqa: F401
-    except Exception as error:  # a torchvision built for another torch
-        pytest.skip(f"torchvision is not usable beside this torch ({type(error).__name__}: {error})")
+    except Exception as error:  # ImportError, or a torchvision built for another torch
+        pytest.skip(
+            f"torchvision is not usable beside this torch ({type(error).__name__}: {error}); "
+            'pip install "fairif-sklearn[vision]" with a torchvision built for your torch runs these tests'
+        )
     return sys.modules["torchvision"]
 
 
