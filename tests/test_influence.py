@@ -266,3 +266,75 @@ def test_cnn_gauss_newton_products_equal_brute_force(fitted_cnn):
     V = torch.randn(2, G.shape[0], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     expected = (V @ G).numpy()
     np.testing.assert_allclose(op.matmat(V).numpy(), expected, rtol=1e-3, atol=1e-4 * np.abs(expected).max())
+
+
+class _BatchNormConvNet(torch.nn.Module):
+    """conv - BatchNorm - ReLU - pool - linear: a net whose curvature is taken in eval mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+            torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 2),
+        )  # fmt: skip
+
+    def forward(self, X):
+        return self.layers(X)
+
+
+@pytest.fixture(scope="module")
+def fitted_bn(fitted_cnn):
+    from skorch import NeuralNetClassifier
+
+    _, X, y = fitted_cnn
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        _BatchNormConvNet, criterion=torch.nn.CrossEntropyLoss, max_epochs=3, lr=0.05, train_split=None
+    ).fit(X, y)
+    return NetFunctions(net), X, y
+
+
+@pytest.mark.parametrize("net", ["cnn", "batchnorm"])
+@pytest.mark.parametrize("kept", [True, False])
+def test_factor_products_equal_brute_force(fitted_cnn, fitted_bn, net, kept, monkeypatch):
+    # the per-sample Gauss-Newton factors U_i = L_i^T J_i give J^T H J v, kept or recomputed in chunks
+    from fairif_sklearn._influence import _curvature
+
+    model, X, y = fitted_cnn if net == "cnn" else fitted_bn
+    X, y = X[:12], y[:12]
+    if not kept:
+        monkeypatch.setattr(_curvature, "FACTOR_MEMORY", 3 * model.n_params() * 2 * 4)  # three rows a chunk
+    with model.eval_mode():  # BatchNorm with its running statistics, as stage 1 takes it
+        G = brute_force_ggn(model, X, y)
+    op = CurvatureOperator(
+        model, X, y, np.arange(len(y)), list(model.params), curvature="gauss_newton", damping=0.0,
+        batch_size=5, products="factors",
+    )  # fmt: skip
+    V = torch.randn(3, G.shape[0], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    expected = (V @ G).numpy()
+    np.testing.assert_allclose(op.matmat(V).numpy(), expected, rtol=1e-3, atol=1e-4 * np.abs(expected).max())
+    assert (op._factors is not None) == kept
+
+
+def test_factor_products_equal_jvp_products_on_a_subset_of_parameters(fitted):
+    model, X, y, _ = fitted["mlp"]
+    names = model.last_linear_names()
+    ops = [
+        CurvatureOperator(
+            model, X, y, np.arange(50), names, curvature="gauss_newton", damping=0.1, batch_size=16, products=how
+        )
+        for how in ("jvp", "factors")
+    ]  # fmt: skip
+    V = torch.randn(2, ops[0].n_params, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(ops[1].matmat(V), ops[0].matmat(V), rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["logreg", "mlp"])
+def test_block_lanczos_finds_the_largest_eigenvalue(fitted, name):
+    model, X, y, _ = fitted[name]
+    G = brute_force_ggn(model, X[:60], y[:60])
+    op = _gauss_newton(model, X[:60], y[:60], batch_size=32)
+    top = float(torch.linalg.eigvalsh(G)[-1])
+    # from below, and within 2% after four steps of four vectors (the defaults)
+    estimate = op.largest_eigenvalue(4, 4, np.random.RandomState(0))
+    assert top * 0.98 <= estimate <= top * (1 + 1e-4)

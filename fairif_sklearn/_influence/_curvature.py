@@ -7,6 +7,18 @@ matrix (``J^T H_out J``, always positive semi-definite), plus
 with :mod:`torch.func` (forward-over-reverse), so memory stays O(batch + p);
 in a job of several processes each takes a share of the rows (:mod:`._shards`).
 
+On nets with convolutions the Gauss-Newton products are taken another way
+(``products="factors"``, chosen by the same rule as the influence scores'
+method, :func:`._scores.auto_method`): forward-mode through a convolution is
+slow on a CPU, while a row's gradient is cheap (its weights are shared over the
+image). Each curvature row's Gauss-Newton term ``J_i^T H_i J_i`` is written
+``U_i^T U_i`` with ``U_i = L_i^T J_i`` (``H_i = L_i L_i^T``, the loss's
+Hessian in the C outputs, factored by its eigendecomposition), ``U_i`` computed
+by per-sample reverse mode; the products of a pass are then ``U^T (U V^T)`` for
+all the directions at once, and when every row's factors fit in
+``FACTOR_MEMORY`` bytes they are computed once and kept, so that the
+damping's estimate and every CG iteration cost matrix products only.
+
 Two solvers share those products: a dense one (the matrix is assembled column
 block by column block, then solved exactly in float64) and conjugate gradient.
 """
@@ -18,12 +30,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sklearn.utils import gen_batches
-from torch.func import grad, jvp, vjp, vmap
+from torch.func import grad, hessian, jvp, vjp, vmap
 
 from ._shards import my_rows, summed
 from ._trees import flatten, unflatten
 
 CURVATURES = ("hessian", "gauss_newton")
+PRODUCTS = ("jvp", "factors")
+# the per-sample Gauss-Newton factors of all the curvature rows are kept when they fit in this many
+# bytes, else recomputed on each pass (in chunks of this size)
+FACTOR_MEMORY = 512 * 2**20
 
 
 class CurvatureOperator:
@@ -42,9 +58,12 @@ class CurvatureOperator:
     damping : float
         Added to the diagonal, on top of the optimizer's weight decay.
     batch_size : int
+    products : {"jvp", "factors"}, default="jvp"
+        How Gauss-Newton products are computed (module docstring); the
+        Hessian's are always forward-over-reverse.
     """
 
-    def __init__(self, model, X, y, rows, names, *, curvature, damping, batch_size):
+    def __init__(self, model, X, y, rows, names, *, curvature, damping, batch_size, products="jvp"):
         self.model = model
         self.X, self.y, self.rows = X, y, rows
         self.n = len(rows)
@@ -55,6 +74,9 @@ class CurvatureOperator:
         self.batch_size = batch_size
         self.n_params = sum(t.numel() for t in self.sub.values())
         self.n_products = 0
+        self.products = products if curvature == "gauss_newton" else "jvp"
+        self._factors = None  # the kept per-sample factors (products="factors"), once computed
+        self._per_row = None
 
     def _params(self, sub):
         return {**self.fixed, **sub}
@@ -80,9 +102,54 @@ class CurvatureOperator:
         h_jv = jvp(grad(loss_of_output), (out,), (jv,))[1]
         return vjp(output, self.sub)[1](h_jv)[0]
 
+    def _row_factors(self, x, y) -> torch.Tensor:
+        """``U_i = L_i^T J_i`` for each row of the batch, flattened: shape (rows * C, p)."""
+        model = self.model
+
+        def loss_of_output(o, yi):
+            return model.loss_from_output(o[None], yi[None]).sum()
+
+        def factor_of_row(sub, xi, yi):
+            out, pullback = vjp(lambda s: model.output(self._params(s), _rows_of(xi, None)).reshape(-1), sub)
+            values, vectors = torch.linalg.eigh(hessian(loss_of_output)(out, yi))
+            L = vectors * values.clamp_min(0).sqrt()  # the loss's Hessian in the outputs is L L^T
+            U = vmap(pullback)(L.T)[0]  # name -> (C, *shape): the rows of L^T J
+            return torch.cat([U[k].reshape(len(L), -1) for k in sub], dim=1)
+
+        return vmap(factor_of_row, in_dims=(None, 0, 0))(self.sub, x, y).reshape(-1, self.n_params)
+
+    def _factor_bytes_per_row(self) -> int:
+        """Bytes of one curvature row's factors (C x p in the net's dtype)."""
+        if self._per_row is None:
+            for _, x, _ in self.model.batches(self.X, self.y, self.rows[:1], 1):
+                n_outputs = self.model.output(self.model.params, x).numel()
+            self._per_row = n_outputs * self.n_params * torch.finfo(self.model.dtype).bits // 8
+        return self._per_row
+
+    def _factor_batches(self, per_row: int):
+        """The per-sample factors, chunk by chunk of this process's curvature rows."""
+        if self._factors is not None:
+            yield self._factors
+            return
+        chunk = max(1, FACTOR_MEMORY // per_row)
+        for _, x, y in self.model.batches(self.X, self.y, my_rows(self.rows), self.batch_size):
+            for start in range(0, len(y), chunk):
+                picked = slice(start, start + chunk)
+                yield self._row_factors(_rows_of(x, picked), y[picked])
+
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         """Products with the rows of ``V`` (shape (m, p), float64), returned as (m, p)."""
         Vm = V.to(device=self.model.device, dtype=self.model.dtype)
+        if self.products == "factors":
+            acc = torch.zeros(V.shape, dtype=torch.float64, device=self.model.device)
+            with self.model.eval_mode(), torch.enable_grad():
+                per_row = self._factor_bytes_per_row()
+                if self._factors is None and len(my_rows(self.rows)) * per_row <= FACTOR_MEMORY:
+                    self._factors = torch.cat(list(self._factor_batches(per_row)))  # kept
+                for U in self._factor_batches(per_row):
+                    acc += ((Vm @ U.T) @ U).to(torch.float64)
+            self.n_products += V.shape[0]
+            return summed(acc) / self.n + self.shift * V
 
         def flat_product(x, y, v):
             return flatten(self._product(x, y, unflatten(v, self.sub)))
@@ -98,22 +165,38 @@ class CurvatureOperator:
         """The product with one vector (shape (p,), float64)."""
         return self.matmat(v[None])[0]
 
-    def largest_eigenvalue(self, n_iter: int, rng: np.random.RandomState) -> float:
-        """The largest eigenvalue of the undamped curvature, by power iteration.
+    def largest_eigenvalue(self, n_steps: int, block: int, rng: np.random.RandomState) -> float:
+        """The largest eigenvalue of the undamped curvature, by block Lanczos.
 
-        An estimate from below that is within a few per cent after a dozen
-        iterations for the spread-out spectra of networks. The matrix is
+        ``n_steps`` products with a block of ``block`` random vectors build a
+        Krylov basis of ``n_steps * block`` vectors (kept orthonormal); the
+        largest Ritz value of the curvature on that basis is the estimate, from
+        below. A block's products share one pass over the rows (vmapped, as CG's
+        are), so a few steps of a block cost less than as many single products,
+        and a Krylov basis finds the top of the spectrum much faster than power
+        iteration (see the performance page for the figures). The matrix is
         positive semi-definite for Gauss-Newton; for an indefinite Hessian the
-        iteration finds the eigenvalue of largest magnitude.
+        estimate is the largest Ritz value of magnitude.
         """
-        v = torch.as_tensor(rng.standard_normal(self.n_params), dtype=torch.float64, device=self.model.device)
-        v /= torch.linalg.norm(v)
-        value = 0.0
-        for _ in range(n_iter):
-            w = self.matvec(v) - self.shift * v
-            value = float(v @ w)
-            v = w / torch.linalg.norm(w).clamp_min(torch.finfo(w.dtype).tiny)
-        return value
+        dtype, device = torch.float64, self.model.device
+        Q = torch.linalg.qr(
+            torch.as_tensor(rng.standard_normal((self.n_params, block)), dtype=dtype, device=device)
+        )[0]
+        basis, images = [], []
+        for _ in range(n_steps):
+            W = (self.matmat(Q.T) - self.shift * Q.T).T  # undamped products, shape (p, block)
+            basis.append(Q)
+            images.append(W)
+            known = torch.cat(basis, dim=1)
+            W = W - known @ (known.T @ W)
+            W = W - known @ (known.T @ W)  # twice: orthogonal to rounding
+            Q, R = torch.linalg.qr(W)
+            if float(torch.linalg.norm(R)) <= 1e-12 * float(torch.linalg.norm(images[-1])):
+                break  # the basis spans an invariant subspace
+        V, MV = torch.cat(basis, dim=1), torch.cat(images, dim=1)
+        T = V.T @ MV
+        ritz = torch.linalg.eigvalsh((T + T.T) / 2)
+        return float(ritz[ritz.abs().argmax()])
 
     def dense(self, chunk: int = 256) -> torch.Tensor:
         """The whole (p, p) matrix in float64, assembled ``chunk`` columns at a time."""
@@ -121,6 +204,14 @@ class CurvatureOperator:
         blocks = [self.matmat(eye[s]) for s in gen_batches(self.n_params, chunk)]
         M = torch.cat(blocks)
         return (M + M.T) / 2
+
+
+def _rows_of(x, rows):
+    """Rows ``rows`` of a batch's inputs (a tensor or a dict of tensors); one row (no batch
+    dimension, under vmap) gets its batch dimension back with ``rows=None``."""
+    if isinstance(x, dict):
+        return {k: _rows_of(v, rows) for k, v in x.items()}
+    return x.unsqueeze(0) if rows is None else x[rows]
 
 
 @dataclass

@@ -12,20 +12,25 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._curvature import CurvatureOperator, SolveInfo, solve_cg, solve_dense, subsample_rows
 from ._gaps import AnnotatedGaps
-from ._scores import influence_scores
+from ._scores import auto_method, influence_scores
 
 METHODS = ("auto", "exact", "last_layer", "cg")
 # "auto" uses the exact solve up to this many parameters, CG beyond: the dense matrix costs one
 # curvature product per parameter (assembled 256 columns per vmapped pass), CG about ten per
 # gap; at 1474 parameters (an MLP 20-64-2) the exact solve took 20x CG's time
 AUTO_EXACT_MAX_PARAMS = 256
-# damping="auto": this fraction of the curvature's largest eigenvalue, found by this
-# many power iterations on at most this many of the curvature rows (see InfluenceSettings)
+# damping="auto": this fraction of the curvature's largest eigenvalue, found by block Lanczos
+# (this many steps of a block of this many vectors) on at most this many of the curvature rows
+# (all of them when their Gauss-Newton factors are kept: products there are matrix products)
 AUTO_DAMPING_FRACTION = 0.02
-AUTO_DAMPING_POWER_ITERATIONS = 10
-AUTO_DAMPING_ROWS = 1000
-# curvature_subsample="auto": the curvature is estimated on this many training rows
+AUTO_DAMPING_STEPS = 4
+AUTO_DAMPING_BLOCK = 4
+AUTO_DAMPING_ROWS = 512
+# curvature_subsample="auto": the curvature is estimated on this many training rows, and on
+# fewer on nets with convolutions, whose products come from per-sample factors (a row's factors
+# cost about two of its gradients; see the performance page)
 AUTO_CURVATURE_ROWS = 5000
+AUTO_CURVATURE_ROWS_FACTORS = 1000
 
 
 @dataclass
@@ -91,7 +96,8 @@ class InfluenceSettings:
     curvature's largest eigenvalue: a damping relative to the scale of the
     curvature, large enough that the fine-tune reaches what influence predicts
     (see the user guide). ``curvature_subsample="auto"`` is
-    ``AUTO_CURVATURE_ROWS`` rows.
+    ``AUTO_CURVATURE_ROWS`` rows (``AUTO_CURVATURE_ROWS_FACTORS`` on a net with
+    convolutions, whose Gauss-Newton products come from per-sample factors).
     """
 
     method: str
@@ -123,22 +129,30 @@ def compute_influence(
     names = model.last_linear_names() if method == "last_layer" else list(model.params)
     rates, G = gaps_of.rates_and_gradients(model, names)
     check_finite("the annotated set's rates and their gradients", rates, G, damping=s.damping)
-    subsample = AUTO_CURVATURE_ROWS if s.curvature_subsample == "auto" else s.curvature_subsample
+    # conv nets: Gauss-Newton products from per-sample factors, as the scores use per-sample gradients
+    scores_method = auto_method(model, names)
+    products = "factors" if scores_method == "per_sample" else "jvp"
+    subsample = s.curvature_subsample
+    if subsample == "auto":
+        factored = products == "factors" and s.curvature == "gauss_newton"
+        subsample = AUTO_CURVATURE_ROWS_FACTORS if factored else AUTO_CURVATURE_ROWS
     rows = subsample_rows(len(y_train), subsample, random_state)
-    diagnostics = {}
+    diagnostics = {"curvature_products": products if s.curvature == "gauss_newton" else "jvp"}
     damping = s.damping
+    common = dict(curvature=s.curvature, batch_size=s.batch_size, products=products)
+    op = CurvatureOperator(model, X_train, y_train, rows, names, damping=0.0, **common)
     if damping == "auto":
-        few = np.sort(random_state.choice(rows, min(len(rows), AUTO_DAMPING_ROWS), replace=False))
-        spectrum = CurvatureOperator(
-            model, X_train, y_train, few, names, curvature=s.curvature, damping=0.0, batch_size=s.batch_size
-        )
-        top = spectrum.largest_eigenvalue(AUTO_DAMPING_POWER_ITERATIONS, random_state)
+        spectrum = op
+        if op.products == "jvp" and len(rows) > AUTO_DAMPING_ROWS:
+            few = np.sort(random_state.choice(rows, AUTO_DAMPING_ROWS, replace=False))
+            spectrum = CurvatureOperator(model, X_train, y_train, few, names, damping=0.0, **common)
+        top = spectrum.largest_eigenvalue(AUTO_DAMPING_STEPS, AUTO_DAMPING_BLOCK, random_state)
         damping = AUTO_DAMPING_FRACTION * abs(top)
         diagnostics["largest_eigenvalue"] = top
         check_finite("the curvature's largest eigenvalue (for damping='auto')", top, damping=damping)
-    op = CurvatureOperator(
-        model, X_train, y_train, rows, names, curvature=s.curvature, damping=damping, batch_size=s.batch_size
-    )
+        diagnostics["n_damping_products"] = spectrum.n_products
+        op.n_products = 0
+    op.shift = model.proximal_strength(damping)
     if method == "cg":
         V, info = solve_cg(op, G, tol=s.cg_tol, maxiter=s.cg_maxiter)
     else:
@@ -147,8 +161,9 @@ def compute_influence(
         check_finite("the inverse-curvature solve", V, damping=damping)
     check_solve(info, curvature=s.curvature, damping=damping, tol=s.cg_tol)
     rate_scores = influence_scores(
-        model, X_train, y_train, names, V, batch_size=s.batch_size, progress=progress
-    )
+        model, X_train, y_train, names, V, batch_size=s.batch_size, progress=progress,
+        method=scores_method, info=diagnostics,
+    )  # fmt: skip
     check_finite("the influence scores", rate_scores, damping=damping)
     D = gaps_of.D
     return InfluenceResult(

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.func import jacrev
 
 from .._rates import Rate
 
@@ -157,9 +156,40 @@ class AnnotatedGaps:
                             proba, yb, gb, n_groups, self.rates, self.temperature, power=2
                         ).double()
                 if with_jacobian:
-                    jac_b = jacrev(batch_sums)(sub)
-                    jac += torch.cat([jac_b[k].reshape(len(self.counts), -1) for k in sub], dim=1).double()
+                    jac += self._batch_jacobian(sub, x, yb, gb, batch_sums)
         return sums, squares, jac
+
+    @staticmethod
+    def _batch_jacobian(sub, x, yb, gb, batch_sums) -> torch.Tensor:
+        """The Jacobian of a batch's cell sums in ``sub``, shape (n_cells, p).
+
+        A backward pass per cell and per (class, group) block of rows: a row adds to the cells of
+        its class and group only (one, for the rates FairIF compares), so the passes together cost
+        about one backward pass over the batch (a vmapped Jacobian is slow through convolutions).
+        """
+        live = {k: v.detach().requires_grad_(True) for k, v in sub.items()}
+        jac = None
+        with torch.enable_grad():
+            blocks = np.stack([yb.cpu().numpy(), gb.cpu().numpy()], axis=1)
+            for block in np.unique(blocks, axis=0):
+                rows = torch.as_tensor(np.flatnonzero((blocks == block).all(axis=1)), device=yb.device)
+                xs = x[rows] if torch.is_tensor(x) else {k: v[rows] for k, v in x.items()}
+                cells = batch_sums(live, x=xs, yb=yb[rows], gb=gb[rows])
+                if jac is None:
+                    n_sub = sum(t.numel() for t in live.values())
+                    jac = torch.zeros(len(cells), n_sub, dtype=torch.float64, device=cells.device)
+                touched = [c for c in range(len(cells)) if cells[c].requires_grad and float(cells[c]) != 0.0]
+                for i, c in enumerate(touched):
+                    grads = torch.autograd.grad(
+                        cells[c], list(live.values()), retain_graph=i + 1 < len(touched), allow_unused=True
+                    )
+                    jac[c] += torch.cat(
+                        [
+                            (torch.zeros_like(t) if g is None else g).reshape(-1)
+                            for g, t in zip(grads, live.values(), strict=True)
+                        ]
+                    ).double()
+        return jac
 
     def values(self, model) -> np.ndarray:
         """The gaps at the model's parameters, shape (k,)."""

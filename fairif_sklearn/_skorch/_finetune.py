@@ -29,6 +29,11 @@ the training objective, so it moves into ``mu`` (its Bregman divergence is
 ``weight_decay / 2 * ||theta - theta0||^2``) and is switched off in the
 optimizer meanwhile. The result is the average of the iterates over the last
 epoch (Polyak averaging), which removes most of the noise of the last iterate.
+
+BatchNorm layers stay in eval mode throughout (their running statistics frozen
+and used in the forward pass): the function the fine-tune moves is then the one
+stage 1 linearised (influence is computed in eval mode), not one that normalises
+each batch by its own statistics and drifts the running averages as it trains.
 """
 
 from __future__ import annotations
@@ -139,6 +144,30 @@ def _without_weight_decay(net: Any):
 
 
 @contextlib.contextmanager
+def frozen_batchnorm(module: torch.nn.Module):
+    """BatchNorm layers of ``module`` in eval mode for the duration, whatever ``module.train()`` says.
+
+    skorch puts the module in training mode at every training batch; a forward
+    pre-hook on each BatchNorm layer switches that layer back to eval mode
+    (running statistics, not updated) just before it runs.
+    """
+
+    def to_eval(layer, args):
+        layer.training = False
+
+    norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    handles = [m.register_forward_pre_hook(to_eval) for m in norms]
+    modes = [m.training for m in norms]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+        for m, mode in zip(norms, modes, strict=True):
+            m.training = mode
+
+
+@contextlib.contextmanager
 def _max_epochs(net: Any, epochs: int):
     """``partial_fit`` trains for ``max_epochs``; set it for the duration (no re-initialisation)."""
     old = net.max_epochs
@@ -194,7 +223,7 @@ def finetune_net(
     try:
         with _without_weight_decay(net), _max_epochs(net, epochs), interrupts_propagate(net):
             prepare_for_training(net)  # data-parallel (an AccelerateMixin net): after the fresh optimizer
-            with batch_losses(net, loss):
+            with batch_losses(net, loss), frozen_batchnorm(net.module_):
                 net.partial_fit(data, y)  # runs the callbacks' on_train_begin/end too
     finally:
         net.callbacks_.remove(average)
