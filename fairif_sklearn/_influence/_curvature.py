@@ -103,20 +103,35 @@ class CurvatureOperator:
         return vjp(output, self.sub)[1](h_jv)[0]
 
     def _row_factors(self, x, y) -> torch.Tensor:
-        """``U_i = L_i^T J_i`` for each row of the batch, flattened: shape (rows * C, p)."""
+        """``U_i = L_i^T J_i`` for each row of the batch, flattened: shape (rows * C, p).
+
+        ``L_i`` comes from the batch's outputs; then each of the C rows of
+        ``L_i^T J_i`` is the per-sample gradient of ``L_i[:, c] . f_i`` (C passes
+        of ``vmap(grad)``, each about a backward pass: nested vmaps of a
+        pullback are several times slower through convolutions).
+        """
         model = self.model
 
         def loss_of_output(o, yi):
             return model.loss_from_output(o[None], yi[None]).sum()
 
-        def factor_of_row(sub, xi, yi):
-            out, pullback = vjp(lambda s: model.output(self._params(s), _rows_of(xi, None)).reshape(-1), sub)
-            values, vectors = torch.linalg.eigh(hessian(loss_of_output)(out, yi))
-            L = vectors * values.clamp_min(0).sqrt()  # the loss's Hessian in the outputs is L L^T
-            U = vmap(pullback)(L.T)[0]  # name -> (C, *shape): the rows of L^T J
-            return torch.cat([U[k].reshape(len(L), -1) for k in sub], dim=1)
+        with torch.no_grad():
+            out = model.output(self._params(self.sub), x)
+            out = out.reshape(len(out), -1)
+            values, vectors = torch.linalg.eigh(vmap(hessian(loss_of_output))(out, y))
+            L = vectors * values.clamp_min(0).sqrt()[:, None, :]  # the loss's Hessian in the outputs: L L^T
 
-        return vmap(factor_of_row, in_dims=(None, 0, 0))(self.sub, x, y).reshape(-1, self.n_params)
+        def along(sub, xi, li):  # li . f_i, one row
+            return (model.output(self._params(sub), _rows_of(xi, None)).reshape(-1) * li).sum()
+
+        per_row = vmap(grad(along), in_dims=(None, 0, 0))
+        U = torch.empty(len(out), L.shape[2], self.n_params, dtype=out.dtype, device=out.device)
+        for c in range(L.shape[2]):
+            start = 0
+            for k, g in per_row(self.sub, x, L[:, :, c]).items():  # name -> (rows, *shape)
+                U[:, c, start : start + self.sub[k].numel()] = g.reshape(len(out), -1)
+                start += self.sub[k].numel()
+        return U.reshape(-1, self.n_params)
 
     def _factor_bytes_per_row(self) -> int:
         """Bytes of one curvature row's factors (C x p in the net's dtype)."""

@@ -178,7 +178,9 @@ class AnnotatedGaps:
                 if jac is None:
                     n_sub = sum(t.numel() for t in live.values())
                     jac = torch.zeros(len(cells), n_sub, dtype=torch.float64, device=cells.device)
-                touched = [c for c in range(len(cells)) if cells[c].requires_grad and float(cells[c]) != 0.0]
+                touched = [
+                    c for c in range(len(cells)) if cells[c].requires_grad and float(cells[c].detach()) != 0.0
+                ]
                 for i, c in enumerate(touched):
                     grads = torch.autograd.grad(
                         cells[c], list(live.values()), retain_graph=i + 1 < len(touched), allow_unused=True
