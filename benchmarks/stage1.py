@@ -396,7 +396,53 @@ def _print_scores(r: dict) -> None:
             print(f"  {how:20s} {x['seconds']:8.2f} s{ratio:14s} {x['peak_extra_mb']:8.0f} MB   {diff}")
 
 
-PARTS = ("defaults", "epoch", "scores", "backends", "grid", "growth")
+def image_nets(n: int, repeats: int, epochs: int) -> list[dict]:
+    """The CI-MNIST MLP, the default CNN and the ResNet-18 layout (BatchNorm) on the same ``n`` rows of
+    CI-MNIST (group shift): stage 1 (the defaults) against one ERM epoch, side by side, and a whole
+    default ``FairIFClassifier`` fit against the ERM fit (``epochs`` epochs), side by side."""
+    return [_image_net(net, n, repeats, epochs) for net in ("mlp", "cnn", "resnet")]
+
+
+def _image_net(net: str, n: int, repeats: int, epochs: int) -> dict:
+    """One row of :func:`image_nets`."""
+    from fairif_sklearn.bench._datasets import ci_mnist
+
+    d = ci_mnist(0, bias="group_shift", device=_SETTINGS["device"], max_epochs=epochs, net=net)
+    X, y = d.X_train[:n], d.y_train[:n]
+    annotated = (d.X_valid, d.y_valid, d.s_valid)
+    fitted = d.make_net()
+    torch.manual_seed(0)
+    fit_net(fitted, X, y)
+    epoch_net = d.make_net().set_params(max_epochs=1)
+    (epoch, _), (stage1, (result, _)) = _timed_side_by_side(
+        [lambda: fit_net(epoch_net, X, y), lambda: _stage1(fitted, X, y, *annotated)], repeats
+    )
+    kw = dict(X_val=d.X_valid, y_val=d.y_valid, sensitive_val=d.s_valid, random_state=0)
+    (erm, _), (fit, clf) = _timed_side_by_side(
+        [
+            lambda: WeightedNetClassifier(d.make_net(), random_state=0).fit(X, y),
+            lambda: FairIFClassifier(d.make_net(), **kw).fit(X, y),
+        ],
+        1,
+    )
+    r = {"net": net, "n_train": len(y), "n_annotated": len(d.y_valid),
+         "n_params": NetFunctions(fitted).n_params(), "epochs": epochs,
+         "erm_epoch_s": epoch, "stage1_s": stage1, "stage1_in_epochs": stage1 / epoch,
+         "curvature_products": result.diagnostics["curvature_products"],
+         "scores_method": result.diagnostics["scores_method"],
+         "n_curvature_rows": result.n_curvature_rows, "cg_iterations": result.solve.n_iter,
+         "erm_fit_s": erm, "fairif_fit_s": fit, "fairif_in_erm_fits": fit / erm,
+         "reweighted": bool(clf.reweighted_),
+         "materialization": clf.materialization_.tolist()}# fmt: skip
+    print(f"  {net:7s} {r['n_params']:7d} parameters, {len(y)} rows: stage 1 {stage1:.1f} s, one epoch "
+          f"{epoch:.1f} s, stage 1 = {r['stage1_in_epochs']:.2f} epochs ({r['curvature_products']} "
+          f"products on {r['n_curvature_rows']} rows, CG {r['cg_iterations']}, scores "
+          f"{r['scores_method']}); ERM fit {erm:.0f} s, FairIF fit {fit:.0f} s = "
+          f"{r['fairif_in_erm_fits']:.2f} ERM fits", flush=True)  # fmt: skip
+    return r
+
+
+PARTS = ("defaults", "epoch", "nets", "scores", "backends", "grid", "growth")
 
 
 def main(argv=None) -> int:
@@ -411,6 +457,8 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=50_000, help="rows of the stage-1 vs epoch comparison")
     p.add_argument("--backends-n", type=int, default=20_000, help="rows of the back-end comparison")
     p.add_argument("--grid-n", type=int, default=6000, help="rows of the grid-search comparison")
+    p.add_argument("--nets-n", type=int, default=10_000, help="CI-MNIST training rows of the image nets")
+    p.add_argument("--nets-epochs", type=int, default=5, help="epochs of the image nets' ERM fits")
     p.add_argument("--no-real-data", action="store_true", help="CI-MNIST-shaped random data only")
     p.add_argument("--device", default="cpu", help="torch device of the nets, e.g. cuda")
     p.add_argument(
@@ -450,6 +498,10 @@ def main(argv=None) -> int:
                   f"      stage 1 {r['stage1_s']:.2f} s, one epoch {r['erm_epoch_s']:.2f} s, "
                   f"stage 1 = {r['stage1_in_epochs']:.2f} epochs "
                   f"(CG iterations {r['cg_iterations']}, damping {r['damping']:.3g})")  # fmt: skip
+    if "nets" in args.parts:
+        print("image nets on CI-MNIST (group shift), the defaults; stage 1 against one ERM epoch, a whole "
+              f"FairIF fit against the ERM fit ({args.nets_epochs} epochs), side by side:")  # fmt: skip
+        report["image_nets"] = image_nets(args.nets_n, args.repeats, args.nets_epochs)
     if "scores" in args.parts:
         report["scores"] = [
             jvp_vs_per_sample_gradients(

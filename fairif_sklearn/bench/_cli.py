@@ -88,8 +88,10 @@ def _parse(argv):
     )  # fmt: skip
     p.add_argument("--max-epochs", type=int, default=15, help="ci-mnist: epochs of each fit")
     p.add_argument(
-        "--net", choices=["mlp", "cnn"], default="mlp",
-        help="ci-mnist: the paper's MLP, or a small CNN (fairif_sklearn.nets.CNN)",
+        "--net", choices=["mlp", "cnn", "resnet", "resnet18"], default="mlp",
+        help="ci-mnist: the paper's MLP, a small CNN (fairif_sklearn.nets.CNN), the ResNet-18 layout at "
+        "width 16 with BatchNorm (fairif_sklearn.nets.ResNet, 0.7M parameters), or torchvision's "
+        "resnet18 (11M parameters, 3x3 stem for 32x32 images; needs torchvision)",
     )  # fmt: skip
     p.add_argument(
         "--digits", action="store_true",

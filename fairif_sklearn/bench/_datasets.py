@@ -8,7 +8,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..datasets import make_biased_classification
-from ..nets import make_cnn_classifier, make_mlp_classifier
+from ..nets import (
+    make_cnn_classifier,
+    make_mlp_classifier,
+    make_resnet_classifier,
+    make_resnet_layout_classifier,
+)
 from ._progress import EpochTicker
 
 
@@ -58,7 +63,10 @@ def ci_mnist(
     net: str = "mlp",
 ) -> BenchData:
     """CI-MNIST with one of the paper's biases and its MLP (one hidden layer of 64), or with
-    ``net="cnn"`` :class:`~fairif_sklearn.nets.CNN` (two convolution blocks of 16 and 32 channels).
+    ``net="cnn"`` :class:`~fairif_sklearn.nets.CNN` (two convolution blocks of 16 and 32 channels),
+    ``net="resnet"`` :class:`~fairif_sklearn.nets.ResNet` (the ResNet-18 layout, width 16, BatchNorm),
+    ``net="resnet18"`` torchvision's ResNet-18 with a 3x3 stem
+    (:func:`~fairif_sklearn.nets.make_resnet_classifier`).
 
     The target is "even digit", or with ``digits`` the digit itself (ten classes).
     """
@@ -69,12 +77,16 @@ def ci_mnist(
     y = {split: d[f"digit_{split}" if digits else f"y_{split}"] for split in ("train", "valid", "test")}
     fit = dict(lr=1e-3, max_epochs=max_epochs, batch_size=256, n_classes=10 if digits else 2)
     return BenchData(
-        f"ci-mnist-{bias}{'-digits' if digits else ''}{'-cnn' if net == 'cnn' else ''}",
+        f"ci-mnist-{bias}{'-digits' if digits else ''}{'' if net == 'mlp' else '-' + net}",
         d.X_train, y["train"], d.s_train,
         d.X_valid, y["valid"], d.s_valid,
         d.X_test, y["test"], d.s_test,
-        (_net(make_mlp_classifier, device, n_features, hidden=(64,), **fit) if net == "mlp"
-         else _net(make_cnn_classifier, device, **fit)),
+        {
+            "mlp": lambda: _net(make_mlp_classifier, device, n_features, hidden=(64,), **fit),
+            "cnn": lambda: _net(make_cnn_classifier, device, **fit),
+            "resnet": lambda: _net(make_resnet_layout_classifier, device, **fit),
+            "resnet18": lambda: _net(make_resnet_classifier, device, "resnet18", small_inputs=True, **fit),
+        }[net](),
     )  # fmt: skip
 
 
