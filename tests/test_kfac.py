@@ -261,3 +261,19 @@ def test_unsupported_criterion_is_a_clear_error(biased_data):
             batch_size=64,
             kind="kfc",
         )
+
+
+def test_rescale_takes_the_exact_step_along_each_direction(conv):
+    model, X, y, *_ = conv
+    names, rows = list(model.params), np.arange(len(y))
+    B = torch.randn(2, model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    V, _ = solve_kronecker(model, X, y, rows, names, B, shift=0.1, batch_size=64, residual=False)
+    W, info = solve_kronecker(model, X, y, rows, names, B, shift=0.1, batch_size=64, rescale=True)
+    op = CurvatureOperator(model, X, y, rows, names, curvature="gauss_newton", damping=0.0, batch_size=64)
+    MW = op.matmat(W) + (0.1 - op.shift) * W
+    # W is V scaled so that the error is M-orthogonal to it: W . M W = W . B
+    torch.testing.assert_close((W * MW).sum(dim=1), (W * B).sum(dim=1))
+    c = (W / V)[:, :5]
+    torch.testing.assert_close(c, c[:, :1].expand_as(c))
+    expected = torch.linalg.norm(MW - B, dim=1) / torch.linalg.norm(B, dim=1)
+    np.testing.assert_allclose(info.residual, expected.numpy(), rtol=1e-6)
