@@ -19,7 +19,9 @@ Gauss-Newton matrix of the mean loss over the curvature rows, with
 * ``kfac`` / ``ekfac``: ``solve_kronecker`` (curvlinops' K-FAC / EK-FAC with the
   exact inverse of the damped approximation; BatchNorm parameters by their exact
   GGN diagonal), ``*+scale`` the same with ``rescale=True`` (each direction scaled
-  by one exact GGN product: the first step of K-FAC-preconditioned CG), and on
+  by one exact GGN product: the first step of K-FAC-preconditioned CG),
+  ``*-reduce`` with curvlinops' KFAC-reduce for convolutions (the patches
+  averaged over positions per row, not every position a row), and on
   nets with BatchNorm the variants ``*-identity`` and ``*-exclude`` of the
   BatchNorm treatment;
 
@@ -189,17 +191,26 @@ def run(kind: str, seed: int, args) -> dict:
     }
     has_others = any(isinstance(m, torch.nn.BatchNorm2d) for m in net.module_.modules())
     for k in ("kfac", "ekfac"):
-        variants = [("diagonal", False), ("diagonal", True)]
-        variants += [("identity", False), ("exclude", False)] if has_others else []
-        for others, rescale in variants:
-            label = k + ("" if others == "diagonal" else f"-{others}") + ("+scale" if rescale else "")
+        variants = [
+            ("diagonal", False, "expand"),
+            ("diagonal", False, "reduce"),
+            ("diagonal", True, "expand"),
+        ]
+        variants += [("identity", False, "expand"), ("exclude", False, "expand")] if has_others else []
+        for others, rescale, approx in variants:
+            label = (
+                k + ("" if others == "diagonal" else f"-{others}") + ("-reduce" if approx == "reduce" else "")
+            )
+            label += "+scale" if rescale else ""
             backends[label] = (
                 names,
-                lambda k=k, others=others, rescale=rescale: solve_kronecker(
+                lambda k=k, others=others, rescale=rescale, approx=approx: solve_kronecker(
                     model, X, y, rows, names, G, shift=shift, kind=k, batch_size=bs, others=others,
-                    residual=False, rescale=rescale,
+                    residual=False, rescale=rescale, kfac_approx=approx,
                 ),
             )  # fmt: skip
+    if args.only:  # CG stays: it is the reference
+        backends = {b: v for b, v in backends.items() if b == "cg" or b in args.only.split(",")}
     times = {b: [] for b in backends}
     results = {}
     for r in range(args.repeats):
@@ -292,6 +303,7 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--cg-tol", type=float, default=0.01)
     parser.add_argument("--cg-maxiter", type=int, default=100)
+    parser.add_argument("--only", help="comma-separated back ends to run (and cg, the reference)")
     parser.add_argument("--json", help="write the results there")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

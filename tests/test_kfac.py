@@ -28,10 +28,11 @@ from fairif_sklearn._influence._kfac import (  # noqa: E402
     solve_kronecker,
 )
 
-# the K-FAC / EK-FAC influence scores' Spearman correlation with the exact solve's on the conv net with
-# BatchNorm of `conv` at the engine's damping="auto" (0.02 x the largest eigenvalue): measured 0.84-0.94
-# (K-FAC) and 0.85-0.95 (EK-FAC) over the four (rate, group) cells, where even the exact block-diagonal
-# solve (one block per parameter tensor) reaches only 0.87-0.95; at 10x that damping all reach 0.97-0.99
+# the K-FAC / EK-FAC influence scores' Spearman correlation with the exact solve's on the conv net
+# with BatchNorm of `conv` at the engine's damping="auto" (0.02 x the largest eigenvalue), KFAC-reduce:
+# measured 0.85-0.95 (K-FAC) and 0.84-0.95 (EK-FAC) over the four (rate, group) cells, where even the
+# exact block-diagonal solve (one block per parameter tensor) reaches only 0.87-0.95; at 10x that
+# damping all reach 0.97-0.99
 MIN_SPEARMAN = 0.75
 
 
