@@ -1,4 +1,12 @@
-"""Kronecker-factored inverse curvature (K-FAC, EK-FAC) with curvlinops.
+"""Kronecker-factored inverse curvature (K-FAC, EK-FAC) with curvlinops: evaluated, not adopted.
+
+The estimators do not use this module: measured against the exact solve
+(``benchmarks/curvature.py``, the performance page) its directions are 3 to 13
+times too long along the rate gradients (the cross-layer blocks it drops), its
+scores' ranking disagrees with the exact solve's on a ResNet (Spearman 0.25 to
+0.81), and it cost 4 to 9 ERM epochs there, more than the exact Gauss-Newton
+solve on per-sample factors that stage 1 now uses on conv nets. It is kept
+for that benchmark and its tests (``pip install fairif-sklearn[kfac]``).
 
 :func:`solve_kronecker` approximates ``V = B (GGN + shift I)^{-1}`` for the k
 right-hand sides in the rows of ``B`` without a single Gauss-Newton product: it
