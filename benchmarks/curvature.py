@@ -53,9 +53,10 @@ from skorch import NeuralNetClassifier
 from fairif_sklearn._influence import AnnotatedGaps, CurvatureOperator, influence_scores, solve_cg
 from fairif_sklearn._influence._curvature import subsample_rows
 from fairif_sklearn._influence._engine import (
+    AUTO_DAMPING_BLOCK,
     AUTO_DAMPING_FRACTION,
-    AUTO_DAMPING_POWER_ITERATIONS,
     AUTO_DAMPING_ROWS,
+    AUTO_DAMPING_STEPS,
 )
 from fairif_sklearn._influence._kfac import solve_kronecker
 from fairif_sklearn._rates import target_rates
@@ -174,7 +175,7 @@ def run(kind: str, seed: int, args) -> dict:
     spectrum = CurvatureOperator(
         model, X, y, few, names, curvature="gauss_newton", damping=0.0, batch_size=bs
     )
-    top = spectrum.largest_eigenvalue(AUTO_DAMPING_POWER_ITERATIONS, rng)
+    top = spectrum.largest_eigenvalue(AUTO_DAMPING_STEPS, AUTO_DAMPING_BLOCK, rng)
     damping = AUTO_DAMPING_FRACTION * top
     auto_time = time.perf_counter() - start
     shift = model.proximal_strength(damping)

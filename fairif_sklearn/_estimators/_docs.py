@@ -190,9 +190,13 @@ ATTRIBUTES = """\
         per rate and group), ``"solver"``, ``"solver_n_iter"``,
         ``"solver_residual"``, ``"solver_converged"``,
         ``"negative_curvature"``, ``"min_eigenvalue"``, ``"n_curvature_rows"``,
-        ``"n_curvature_products"``, ``"gap_gradient_norm"`` (one per gap),
-        ``"largest_eigenvalue"`` (with ``damping="auto"`` only) and
-        ``"n_rounds"`` (the rounds of reweighting run).
+        ``"n_curvature_products"`` (of the solve), ``"curvature_products"``
+        (``'jvp'``, or ``'factors'`` on a net with convolutions: per-sample
+        Gauss-Newton factors), ``"scores_method"`` (``'jvp'``, or
+        ``'per_sample'`` on a net with convolutions), ``"gap_gradient_norm"``
+        (one per gap), ``"largest_eigenvalue"`` and ``"n_damping_products"``
+        (with ``damping="auto"`` only) and ``"n_rounds"`` (the rounds of
+        reweighting run).
     n_features_in_ : int
         Number of features (the second dimension of ``X``).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

@@ -200,6 +200,8 @@ class CurvatureOperator:
         basis, images = [], []
         for _ in range(n_steps):
             W = (self.matmat(Q.T) - self.shift * Q.T).T  # undamped products, shape (p, block)
+            if not bool(torch.isfinite(W).all()):
+                return float("nan")  # the engine says what that means
             basis.append(Q)
             images.append(W)
             known = torch.cat(basis, dim=1)
