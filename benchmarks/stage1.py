@@ -409,7 +409,8 @@ def _image_net(net: str, n: int, repeats: int, epochs: int) -> dict:
 
     d = ci_mnist(0, bias="group_shift", device=_SETTINGS["device"], max_epochs=epochs, net=net)
     X, y = d.X_train[:n], d.y_train[:n]
-    annotated = (d.X_valid, d.y_valid, d.s_valid)
+    m = len(d.y_valid) * n // len(d.y_train)  # annotated rows in CI-MNIST's proportion (1 for 5)
+    annotated = (d.X_valid[:m], d.y_valid[:m], d.s_valid[:m])
     fitted = d.make_net()
     torch.manual_seed(0)
     fit_net(fitted, X, y)
@@ -417,7 +418,7 @@ def _image_net(net: str, n: int, repeats: int, epochs: int) -> dict:
     (epoch, _), (stage1, (result, _)) = _timed_side_by_side(
         [lambda: fit_net(epoch_net, X, y), lambda: _stage1(fitted, X, y, *annotated)], repeats
     )
-    kw = dict(X_val=d.X_valid, y_val=d.y_valid, sensitive_val=d.s_valid, random_state=0)
+    kw = dict(X_val=annotated[0], y_val=annotated[1], sensitive_val=annotated[2], random_state=0)
     (erm, _), (fit, clf) = _timed_side_by_side(
         [
             lambda: WeightedNetClassifier(d.make_net(), random_state=0).fit(X, y),
@@ -425,7 +426,7 @@ def _image_net(net: str, n: int, repeats: int, epochs: int) -> dict:
         ],
         1,
     )
-    r = {"net": net, "n_train": len(y), "n_annotated": len(d.y_valid),
+    r = {"net": net, "n_train": len(y), "n_annotated": m,
          "n_params": NetFunctions(fitted).n_params(), "epochs": epochs,
          "erm_epoch_s": epoch, "stage1_s": stage1, "stage1_in_epochs": stage1 / epoch,
          "curvature_products": result.diagnostics["curvature_products"],

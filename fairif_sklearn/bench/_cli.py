@@ -113,6 +113,10 @@ def _parse(argv):
         help="also train a net once (another seed) and debias it with "
         "FairIFClassifier(FrozenEstimator(net)): a model you already have, without an ERM fit",
     )  # fmt: skip
+    p.add_argument(
+        "--first-seed", type=int, default=0,
+        help="run seeds first-seed, ..., first-seed + seeds - 1 (to split one study over several processes)",
+    )  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     args.threads = free_cores() if args.threads == "auto" else int(args.threads)
@@ -208,7 +212,7 @@ def run(args) -> tuple[list[dict], str]:
     rows, name = [], args.dataset
     STATUS.bar = tqdm(total=args.seeds * len(_steps(args)), disable=args.quiet, desc="fairif-bench")
     try:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             STATUS.show(f"seed {seed}: loading data")
             data = _load(args, seed)
             name = data.name
