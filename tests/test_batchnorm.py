@@ -51,9 +51,8 @@ def _net(kind):
     if kind == "cnn":
         return make_cnn_classifier(1, channels=(8, 8), **common)
     return NeuralNetClassifier(
-        ResidualBatchNormNet, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, train_split=None,
-        verbose=0,
-        iterator_train__shuffle=True,
+        ResidualBatchNormNet, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam,
+        train_split=None, verbose=0, iterator_train__shuffle=True,
         **common,
     )  # fmt: skip
 

@@ -321,7 +321,8 @@ def test_factor_products_equal_jvp_products_on_a_subset_of_parameters(fitted):
     names = model.last_linear_names()
     ops = [
         CurvatureOperator(
-            model, X, y, np.arange(50), names, curvature="gauss_newton", damping=0.1, batch_size=16, products=how
+            model, X, y, np.arange(50), names, curvature="gauss_newton", damping=0.1, batch_size=16,
+            products=how,
         )
         for how in ("jvp", "factors")
     ]  # fmt: skip
