@@ -434,7 +434,7 @@ def _image_net(net: str, n: int, repeats: int, epochs: int) -> dict:
          "n_curvature_rows": result.n_curvature_rows, "cg_iterations": result.solve.n_iter,
          "erm_fit_s": erm, "fairif_fit_s": fit, "fairif_in_erm_fits": fit / erm,
          "reweighted": bool(clf.reweighted_),
-         "materialization": clf.materialization_.tolist()}# fmt: skip
+         "materialization": clf.materialization_.tolist()}  # fmt: skip
     print(f"  {net:7s} {r['n_params']:7d} parameters, {len(y)} rows: stage 1 {stage1:.1f} s, one epoch "
           f"{epoch:.1f} s, stage 1 = {r['stage1_in_epochs']:.2f} epochs ({r['curvature_products']} "
           f"products on {r['n_curvature_rows']} rows, CG {r['cg_iterations']}, scores "
