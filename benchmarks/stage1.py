@@ -499,7 +499,7 @@ def main(argv=None) -> int:
                   f"      stage 1 {r['stage1_s']:.2f} s, one epoch {r['erm_epoch_s']:.2f} s, "
                   f"stage 1 = {r['stage1_in_epochs']:.2f} epochs "
                   f"(CG iterations {r['cg_iterations']}, damping {r['damping']:.3g})")  # fmt: skip
-    if "nets" in args.parts:
+    if "nets" in args.parts and not args.no_real_data:
         print("image nets on CI-MNIST (group shift), the defaults; stage 1 against one ERM epoch, a whole "
               f"FairIF fit against the ERM fit ({args.nets_epochs} epochs), side by side:")  # fmt: skip
         report["image_nets"] = image_nets(args.nets_n, args.repeats, args.nets_epochs)
