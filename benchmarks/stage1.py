@@ -8,6 +8,9 @@ Prints, as medians over repeats and as ratios measured in the same run:
 * stage 1 (given the ERM model: gaps, the two inverse-curvature solves, the
   influence scores and the weight solve) against one ERM training epoch of the
   same net on the same data, for a tabular MLP and the CI-MNIST MLP;
+* ``--parts nets``: the CI-MNIST MLP, the default CNN and the ResNet-18
+  layout with BatchNorm on the same CI-MNIST rows: stage 1 against one ERM
+  epoch, and a whole default fit against the ERM fit (needs the real data);
 * the forward-mode JVP influence scores against materialised per-sample
   gradients (``vmap(grad(...))``, the usual way) for the same scores: time, peak
   memory (each in a fresh process) and agreement;
