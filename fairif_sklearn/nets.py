@@ -63,8 +63,7 @@ class CNN(torch.nn.Module):
     Blocks of a 3x3 convolution, ReLU and 2x2 max-pooling, then a global average
     pool and a linear layer: any image size from 8x8 up works (28x28 MNIST,
     32x32 CI-MNIST, 64x64 CelebA crops) with the same parameters. No batch
-    normalisation, so that a row's output does not depend on the rest of its
-    batch (influence treats rows as independent).
+    normalisation (for a net with it, see :class:`ResNet`).
 
     Parameters
     ----------
@@ -132,7 +131,9 @@ class ResNet(torch.nn.Module):
 
     BatchNorm makes a row's output in training mode depend on the rest of its
     batch; FairIF computes influence with the module in eval mode, where
-    BatchNorm uses its running statistics and rows are independent.
+    BatchNorm uses its running statistics and rows are independent, and its
+    fine-tune keeps the BatchNorm layers in eval mode (the user guide's
+    *BatchNorm*).
 
     Parameters
     ----------
