@@ -399,11 +399,11 @@ def _print_scores(r: dict) -> None:
             print(f"  {how:20s} {x['seconds']:8.2f} s{ratio:14s} {x['peak_extra_mb']:8.0f} MB   {diff}")
 
 
-def image_nets(n: int, repeats: int, epochs: int) -> list[dict]:
+def image_nets(n: int, repeats: int, epochs: int, nets=("mlp", "cnn", "resnet")) -> list[dict]:
     """The CI-MNIST MLP, the default CNN and the ResNet-18 layout (BatchNorm) on the same ``n`` rows of
     CI-MNIST (group shift): stage 1 (the defaults) against one ERM epoch, side by side, and a whole
     default ``FairIFClassifier`` fit against the ERM fit (``epochs`` epochs), side by side."""
-    return [_image_net(net, n, repeats, epochs) for net in ("mlp", "cnn", "resnet")]
+    return [_image_net(net, n, repeats, epochs) for net in nets]
 
 
 def _image_net(net: str, n: int, repeats: int, epochs: int) -> dict:
@@ -463,6 +463,7 @@ def main(argv=None) -> int:
     p.add_argument("--grid-n", type=int, default=6000, help="rows of the grid-search comparison")
     p.add_argument("--nets-n", type=int, default=10_000, help="CI-MNIST training rows of the image nets")
     p.add_argument("--nets-epochs", type=int, default=5, help="epochs of the image nets' ERM fits")
+    p.add_argument("--nets", nargs="+", default=["mlp", "cnn", "resnet"], choices=["mlp", "cnn", "resnet"])
     p.add_argument("--no-real-data", action="store_true", help="CI-MNIST-shaped random data only")
     p.add_argument("--device", default="cpu", help="torch device of the nets, e.g. cuda")
     p.add_argument(
@@ -505,7 +506,7 @@ def main(argv=None) -> int:
     if "nets" in args.parts and not args.no_real_data:
         print("image nets on CI-MNIST (group shift), the defaults; stage 1 against one ERM epoch, a whole "
               f"FairIF fit against the ERM fit ({args.nets_epochs} epochs), side by side:")  # fmt: skip
-        report["image_nets"] = image_nets(args.nets_n, args.repeats, args.nets_epochs)
+        report["image_nets"] = image_nets(args.nets_n, args.repeats, args.nets_epochs, args.nets)
     if "scores" in args.parts:
         report["scores"] = [
             jvp_vs_per_sample_gradients(
