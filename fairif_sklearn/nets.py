@@ -385,13 +385,18 @@ def make_resnet_classifier(
     """
     models = _torchvision_models()
     _check_arch(models, arch)
-    try:  # the head and the stem exist: checked on the meta device, without memory or download
+    if _builds_on_meta(arch):  # the head and the stem exist: checked without memory or download
         with torch.device("meta"):
             _build(models, arch, n_classes, pretrained=False, small_inputs=small_inputs)
-    except (NotImplementedError, RuntimeError):
-        pass  # an architecture whose initialisation reads tensors (RegNet) is checked when skorch builds it
     module_params = dict(arch=arch, n_classes=n_classes, pretrained=pretrained, small_inputs=small_inputs)
     return _classifier(TorchvisionClassifier, module_params, net_params)
+
+
+def _builds_on_meta(arch: str) -> bool:
+    """Whether ``arch`` can be built on the meta device: RegNets' initialisation reads tensor values,
+    which the meta device does not have; :class:`TorchvisionClassifier` checks those when skorch
+    builds the module."""
+    return not arch.startswith("regnet")
 
 
 # the examples named when an architecture is unknown (those that the installed torchvision has)
