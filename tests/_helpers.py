@@ -131,3 +131,21 @@ def any_width_net(**kw):
     )  # fmt: skip
     params.update(kw)
     return NeuralNetClassifier(LazyMLP, verbose=0, **params)
+
+
+def torchvision_or_skip(extra: str):
+    """torchvision, or a skip saying why it is not usable here (as pytest.importorskip, for any error:
+    a torchvision built for another torch fails with more than an ImportError)."""
+    import sys
+
+    import pytest
+
+    try:
+        import torchvision.datasets  # noqa: F401
+        import torchvision.models  # noqa: F401
+    except Exception as error:
+        pytest.skip(
+            f"torchvision is not usable beside this torch ({type(error).__name__}: {error}); "
+            f'pip install "fairif-sklearn[{extra}]" with a torchvision built for your torch runs these tests'
+        )
+    return sys.modules["torchvision"]

@@ -7,6 +7,8 @@ import pytest
 
 from fairif_sklearn.datasets import DataNotFoundError, fetch_celeba
 
+from ._helpers import torchvision_or_skip
+
 ATTRIBUTES = (
     "5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose Black_Hair "
     "Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee Gray_Hair Heavy_Makeup "
@@ -15,18 +17,6 @@ ATTRIBUTES = (
     "Wearing_Lipstick Wearing_Necklace Wearing_Necktie Young"
 ).split()
 N_IMAGES, PARTITION = 40, [0] * 28 + [1] * 6 + [2] * 6  # train, valid, test
-
-
-def _torchvision():
-    """torchvision, or a skip saying why it is not usable here."""
-    try:
-        import torchvision.datasets  # noqa: F401
-    except Exception as error:  # ImportError, or a torchvision built for another torch
-        pytest.skip(
-            f"torchvision is not usable beside this torch ({type(error).__name__}: {error}); "
-            'pip install "fairif-sklearn[celeba]" with a torchvision built for your torch runs these tests'
-        )
-    return sys.modules["torchvision"]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +61,7 @@ def fake_celeba(tmp_path_factory):
 @pytest.fixture
 def accept_fake_files(monkeypatch):
     """torchvision checks the annotation files' MD5 sums against the real ones; accept the fakes."""
-    tv = _torchvision()
+    tv = torchvision_or_skip("celeba")
     monkeypatch.setattr(tv.datasets.CelebA, "_check_integrity", lambda self: True)
 
 

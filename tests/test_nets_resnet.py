@@ -15,17 +15,7 @@ from fairif_sklearn.nets import (
     make_resnet_layout_classifier,
 )
 
-
-def _torchvision():
-    """torchvision, or a skip saying why it is not usable here (as pytest.importorskip, for any error)."""
-    try:
-        import torchvision.models  # noqa: F401
-    except Exception as error:  # ImportError, or a torchvision built for another torch
-        pytest.skip(
-            f"torchvision is not usable beside this torch ({type(error).__name__}: {error}); "
-            'pip install "fairif-sklearn[vision]" with a torchvision built for your torch runs these tests'
-        )
-    return sys.modules["torchvision"]
+from ._helpers import torchvision_or_skip
 
 
 def _n_parameters(module: torch.nn.Module) -> int:
@@ -63,7 +53,7 @@ def test_resnet_classifier_fits_and_clones():
 
 
 def test_torchvision_heads_are_replaced():
-    _torchvision()
+    torchvision_or_skip("vision")
     resnet = TorchvisionClassifier("resnet18", n_classes=3)
     assert resnet.model.fc.out_features == 3 and resnet.model.fc.in_features == 512
     mobile = TorchvisionClassifier("mobilenet_v3_small", n_classes=3)
@@ -73,7 +63,7 @@ def test_torchvision_heads_are_replaced():
 
 
 def test_torchvision_classifier_small_inputs_fit_and_clone():
-    _torchvision()
+    torchvision_or_skip("vision")
     net = make_resnet_classifier("resnet18", small_inputs=True, max_epochs=1, batch_size=8)
     assert net.get_params()["module__small_inputs"] is True
     rng = np.random.RandomState(0)
@@ -89,7 +79,7 @@ def test_torchvision_classifier_small_inputs_fit_and_clone():
 
 
 def test_unknown_architecture_and_missing_head():
-    _torchvision()
+    torchvision_or_skip("vision")
     with pytest.raises(ValueError, match=r"arch='resnet181' is not .*did you mean resnet18.*resnet50"):
         make_resnet_classifier("resnet181")
     with pytest.raises(ValueError, match="classification head of squeezenet1_0 was not found"):
@@ -97,7 +87,7 @@ def test_unknown_architecture_and_missing_head():
 
 
 def test_pretrained_weights_offline_say_where_to_put_them(monkeypatch, tmp_path):
-    _torchvision()
+    torchvision_or_skip("vision")
 
     def urlopen(*args, **kwargs):
         raise urllib.error.URLError("no network in this test")
