@@ -13,6 +13,7 @@ from fairif_sklearn._influence import (
     CurvatureOperator,
     influence_scores,
     solve_cg,
+    solve_cg_auto_damping,
     solve_dense,
 )
 from fairif_sklearn._influence._trees import flatten, unflatten
@@ -314,6 +315,8 @@ def test_factor_products_equal_brute_force(fitted_cnn, fitted_bn, net, kept, mon
     expected = (V @ G).numpy()
     np.testing.assert_allclose(op.matmat(V).numpy(), expected, rtol=1e-3, atol=1e-4 * np.abs(expected).max())
     assert (op._factors is not None) == kept
+    if kept:  # two-class cross-entropy's loss Hessian has rank one: one factor a row, not two
+        assert op._factors.shape == (len(y), G.shape[0])
 
 
 def test_factor_products_equal_jvp_products_on_a_subset_of_parameters(fitted):
@@ -339,3 +342,41 @@ def test_block_lanczos_finds_the_largest_eigenvalue(fitted, name):
     # from below, and within 2% after four steps of four vectors (the defaults)
     estimate = op.largest_eigenvalue(4, 4, np.random.RandomState(0))
     assert top * 0.98 <= estimate <= top * (1 + 1e-4)
+
+
+@pytest.mark.parametrize("name", ["logreg", "mlp"])
+def test_cg_with_auto_damping_solves_the_system_its_eigenvalue_sets(fitted, name):
+    # brute force: the Gauss-Newton matrix in full, its largest eigenvalue, and the damped solve
+    model, X, y, s = fitted[name]
+    G = brute_force_ggn(model, X[:60], y[:60])
+    op = _gauss_newton(model, X[:60], y[:60], batch_size=32)
+    base = op.shift  # the weight decay alone
+    B = torch.randn(4, model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    X_cg, info, estimate = solve_cg_auto_damping(op, B, fraction=0.02, n_steps=4, tol=1e-2, maxiter=500)
+    top = float(torch.linalg.eigvalsh(G)[-1])
+    # Lanczos from the right-hand sides: from below, within 2% of the top
+    assert top * 0.98 <= estimate <= top * (1 + 1e-4)
+    assert op.shift == pytest.approx(base + 0.02 * estimate)
+    # the residuals it reports (from the Lanczos basis, or CG's) are the true ones, within the tolerance
+    assert info.converged, info
+    true = torch.linalg.norm(op.matmat(X_cg) - B, dim=1) / torch.linalg.norm(B, dim=1)
+    np.testing.assert_allclose(info.residual, true.numpy(), rtol=0.05, atol=2e-6)
+    assert max(info.residual) <= 1e-2
+    # and the solution is the damped system's, to that accuracy
+    M = G + op.shift * torch.eye(len(G), dtype=torch.float64)
+    exact = torch.linalg.solve(M, B.T).T
+    cond = float(torch.linalg.cond(M))
+    assert float(torch.linalg.norm(X_cg - exact) / torch.linalg.norm(exact)) <= 1e-2 * cond
+
+
+def test_cg_with_auto_damping_continues_where_lanczos_stopped(fitted):
+    # one Lanczos step cannot solve the MLP's system to 1e-5: CG carries on from its Galerkin solution
+    model, X, y, _ = fitted["mlp"]
+    op = _gauss_newton(model, X[:60], y[:60], batch_size=32)
+    B = torch.randn(2, model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    X_cg, info, _ = solve_cg_auto_damping(op, B, fraction=0.02, n_steps=1, tol=1e-5, maxiter=500)
+    assert info.converged and min(info.n_iter) > 1
+    direct = torch.linalg.solve(
+        brute_force_ggn(model, X[:60], y[:60]) + op.shift * torch.eye(B.shape[1], dtype=torch.float64), B.T
+    ).T
+    assert float(torch.linalg.norm(X_cg - direct) / torch.linalg.norm(direct)) < 1e-3

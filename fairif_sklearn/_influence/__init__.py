@@ -1,6 +1,6 @@
 """The influence engine (private): soft-rate gaps, curvature solves and JVP influence scores."""
 
-from ._curvature import CURVATURES, CurvatureOperator, solve_cg, solve_dense
+from ._curvature import CURVATURES, CurvatureOperator, solve_cg, solve_cg_auto_damping, solve_dense
 from ._engine import METHODS, InfluenceResult, InfluenceSettings, compute_influence
 from ._gaps import AnnotatedGaps
 from ._scores import influence_scores
@@ -17,5 +17,6 @@ __all__ = [
     "influence_scores",
     "same_seed",
     "solve_cg",
+    "solve_cg_auto_damping",
     "solve_dense",
 ]

@@ -40,6 +40,12 @@ PRODUCTS = ("jvp", "factors")
 # the per-sample Gauss-Newton factors of all the curvature rows are kept when they fit in this many
 # bytes, else recomputed on each pass (in chunks of this size)
 FACTOR_MEMORY = 512 * 2**20
+# a per-sample factor column is left out when its eigenvalue of the loss's Hessian in the outputs is
+# at most this fraction of the largest on every row of the chunk (it adds nothing but rounding)
+NULL_EIGENVALUE = 1e-7
+# solve_cg_auto_damping: Lanczos stops early once its largest Ritz value moved by less than this
+# fraction in a step (and the solve is done)
+SETTLED = 0.01
 
 
 class CurvatureOperator:
@@ -103,12 +109,14 @@ class CurvatureOperator:
         return vjp(output, self.sub)[1](h_jv)[0]
 
     def _row_factors(self, x, y) -> torch.Tensor:
-        """``U_i = L_i^T J_i`` for each row of the batch, flattened: shape (rows * C, p).
+        """``U_i = L_i^T J_i`` for each row of the batch, flattened: shape (rows * r, p).
 
-        ``L_i`` comes from the batch's outputs; then each of the C rows of
-        ``L_i^T J_i`` is the per-sample gradient of ``L_i[:, c] . f_i`` (C passes
-        of ``vmap(grad)``, each about a backward pass: nested vmaps of a
-        pullback are several times slower through convolutions).
+        ``L_i`` comes from the batch's outputs, with its r <= C columns that are
+        not null on every row (r = C - 1 for softmax cross-entropy); then each
+        of the r rows of ``L_i^T J_i`` is the per-sample gradient of
+        ``L_i[:, c] . f_i`` (r passes of ``vmap(grad)``, each about a backward
+        pass: nested vmaps of a pullback are several times slower through
+        convolutions).
         """
         model = self.model
 
@@ -119,7 +127,11 @@ class CurvatureOperator:
             out = model.output(self._params(self.sub), x)
             out = out.reshape(len(out), -1)
             values, vectors = torch.linalg.eigh(vmap(hessian(loss_of_output))(out, y))
-            L = vectors * values.clamp_min(0).sqrt()[:, None, :]  # the loss's Hessian in the outputs: L L^T
+            values = values.clamp_min(0)
+            # eigh sorts each row's eigenvalues: a column null on every row adds nothing (softmax
+            # cross-entropy's all-ones direction: one factor a row, not two, for two classes)
+            live = values.amax(dim=0) > NULL_EIGENVALUE * values.max()
+            L = (vectors * values.sqrt()[:, None, :])[:, :, live]  # the loss's Hessian in the outputs: L L^T
 
         def along(sub, xi, li):  # li . f_i, one row
             return (model.output(self._params(sub), _rows_of(xi, None)).reshape(-1) * li).sum()
@@ -134,7 +146,7 @@ class CurvatureOperator:
         return U.reshape(-1, self.n_params)
 
     def _factor_bytes_per_row(self) -> int:
-        """Bytes of one curvature row's factors (C x p in the net's dtype)."""
+        """Bytes of one curvature row's factors, at most (C x p in the net's dtype; null columns are left out)."""
         if self._per_row is None:
             for _, x, _ in self.model.batches(self.X, self.y, self.rows[:1], 1):
                 n_outputs = self.model.output(self.model.params, x).numel()
@@ -204,11 +216,8 @@ class CurvatureOperator:
                 return float("nan")  # the engine says what that means
             basis.append(Q)
             images.append(W)
-            known = torch.cat(basis, dim=1)
-            W = W - known @ (known.T @ W)
-            W = W - known @ (known.T @ W)  # twice: orthogonal to rounding
-            Q, R = torch.linalg.qr(W)
-            if float(torch.linalg.norm(R)) <= 1e-12 * float(torch.linalg.norm(images[-1])):
+            Q = next_block(torch.cat(basis, dim=1), W)
+            if Q is None:
                 break  # the basis spans an invariant subspace
         V, MV = torch.cat(basis, dim=1), torch.cat(images, dim=1)
         T = V.T @ MV
@@ -221,6 +230,26 @@ class CurvatureOperator:
         blocks = [self.matmat(eye[s]) for s in gen_batches(self.n_params, chunk)]
         M = torch.cat(blocks)
         return (M + M.T) / 2
+
+
+def next_block(V: torch.Tensor, W: torch.Tensor) -> torch.Tensor | None:
+    """The next block of a Krylov basis: the columns of ``W`` orthonormalised against the basis ``V``
+    (orthonormal columns) and each other, those with nothing new left out; None when none has.
+
+    A column is left out when less than ``1e-10`` of its norm is new: a QR of such a block would
+    fill that column with rounding noise that is not orthogonal to ``V``.
+    """
+    kept = []
+    for w in W.T:
+        scale = float(torch.linalg.norm(w))
+        for _ in range(2):  # twice: orthogonal to rounding
+            w = w - V @ (V.T @ w)
+            for q in kept:
+                w = w - q * (q @ w)
+        norm = float(torch.linalg.norm(w))
+        if norm > 1e-10 * scale:
+            kept.append(w / norm)
+    return torch.stack(kept, dim=1) if kept else None
 
 
 def _rows_of(x, rows):
@@ -270,24 +299,33 @@ def solve_dense(op: CurvatureOperator, B: torch.Tensor) -> tuple[torch.Tensor, S
 
 
 def solve_cg(
-    op: CurvatureOperator, B: torch.Tensor, *, tol: float, maxiter: int
+    op: CurvatureOperator,
+    B: torch.Tensor,
+    *,
+    tol: float,
+    maxiter: int,
+    start: tuple[torch.Tensor, torch.Tensor, int] | None = None,
 ) -> tuple[torch.Tensor, SolveInfo]:
     """Conjugate gradient for the k rows of ``B`` at once, in float64 arithmetic.
 
     The k systems are independent, but their curvature products share one pass
     over the data per iteration. Each stops at a relative residual of ``tol``,
     after ``maxiter`` iterations, or at the first direction of non-positive
-    curvature (reported, never hidden).
+    curvature (reported, never hidden). ``start`` is ``(X0, R0, n_done)``: a
+    first solution, its residual ``B - M X0`` and the iterations it cost (they
+    count towards ``maxiter``); zero by default.
     """
-    X = torch.zeros_like(B)
-    R = B.clone()
+    X0, R0, done = start if start is not None else (torch.zeros_like(B), B, 0)
+    X = X0.clone()
+    R = R0.clone()
     P = R.clone()
     rs = (R * R).sum(dim=1)
-    b_norm = torch.sqrt(rs).clamp_min(torch.finfo(B.dtype).tiny)
-    iters = torch.zeros(len(B), dtype=torch.long, device=B.device)
+    b_norm = torch.linalg.norm(B, dim=1).clamp_min(torch.finfo(B.dtype).tiny)
+    iters = torch.full((len(B),), done, dtype=torch.long, device=B.device)
     active = torch.sqrt(rs) > tol * b_norm
     negative = False
     min_quotient = float("inf")
+    maxiter -= done
     for _ in range(maxiter):
         if not active.any():
             break
@@ -312,6 +350,62 @@ def solve_cg(
     residuals = (torch.sqrt(rs) / b_norm).tolist()
     converged = not negative and all(res <= tol for res in residuals)
     return X, SolveInfo("cg", iters.tolist(), residuals, converged, min_quotient, negative)
+
+
+def solve_cg_auto_damping(
+    op: CurvatureOperator, B: torch.Tensor, *, fraction: float, n_steps: int, tol: float, maxiter: int
+) -> tuple[torch.Tensor, SolveInfo, float]:
+    """CG on the Gauss-Newton curvature whose first iterations also find the damping.
+
+    ``damping="auto"`` is ``fraction`` times the undamped curvature's largest
+    eigenvalue. Krylov spaces do not change when the matrix is shifted, so the
+    first ``n_steps`` products are block Lanczos on the undamped curvature
+    started from the right-hand sides ``B`` (kept orthonormal): the largest Ritz
+    value on that basis estimates the eigenvalue (from below), which sets the
+    damping, and the same basis and products give the damped system's Galerkin
+    solution, the iterate block CG would have reached in as many iterations, and
+    its residual exactly, with no further product. CG goes on from there
+    (:func:`solve_cg`) while a residual is above ``tol``. The damping's estimate
+    therefore costs no pass over the rows of its own, and is taken on the very
+    curvature rows that the solve inverts.
+
+    ``op`` carries the optimizer's weight decay only (``damping=0``); on return
+    its shift includes the damping found. Returns the solutions, what the solve
+    did, and the largest eigenvalue (NaN, with NaN solutions, when a product
+    was not finite).
+    """
+    dtype = torch.float64
+    B = B.to(dtype)
+    base = op.shift
+    Q = torch.linalg.qr(B.T)[0]  # p x k
+    b_norm = torch.linalg.norm(B, dim=1).clamp_min(torch.finfo(B.dtype).tiny)
+    basis, images, top = [], [], None
+    for _ in range(n_steps):
+        W = (op.matmat(Q.T) - op.shift * Q.T).T  # undamped products, shape (p, k)
+        if not bool(torch.isfinite(W).all()):
+            nan = [float("nan")] * len(B)
+            return torch.full_like(B, float("nan")), SolveInfo("cg", [0] * len(B), nan, False), float("nan")
+        basis.append(Q)
+        images.append(W)
+        V, MV = torch.cat(basis, dim=1), torch.cat(images, dim=1)
+        T = V.T @ MV
+        T = (T + T.T) / 2
+        ritz = torch.linalg.eigvalsh(T)
+        top, previous = float(ritz[-1]), top
+        op.shift = base + fraction * abs(top)
+        # Galerkin: X = V (T + shift I)^{-1} V^T B^T, and its residual from the kept products
+        Y = torch.linalg.solve(T + op.shift * torch.eye(len(T), dtype=dtype, device=T.device), V.T @ B.T)
+        X = (V @ Y).T
+        R = B - (MV @ Y).T - op.shift * X
+        settled = previous is not None and abs(top - previous) <= SETTLED * abs(top)
+        Q = next_block(V, W)
+        if Q is None:
+            break  # the basis spans an invariant subspace: the Galerkin solution is exact
+        if settled and bool((torch.linalg.norm(R, dim=1) <= tol * b_norm).all()):
+            break  # the eigenvalue has settled and the damped system is solved
+    X, info = solve_cg(op, B, tol=tol, maxiter=maxiter, start=(X, R, len(basis)))
+    info.min_eigenvalue = min(info.min_eigenvalue, float(ritz[0]) + op.shift)  # both bound it from above
+    return X, info, top
 
 
 def subsample_rows(n: int, size: int | float | None, rng: np.random.RandomState) -> np.ndarray:

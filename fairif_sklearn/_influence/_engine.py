@@ -10,7 +10,14 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from ._curvature import CurvatureOperator, SolveInfo, solve_cg, solve_dense, subsample_rows
+from ._curvature import (
+    CurvatureOperator,
+    SolveInfo,
+    solve_cg,
+    solve_cg_auto_damping,
+    solve_dense,
+    subsample_rows,
+)
 from ._gaps import AnnotatedGaps
 from ._scores import auto_method, influence_scores
 
@@ -19,9 +26,11 @@ METHODS = ("auto", "exact", "last_layer", "cg")
 # curvature product per parameter (assembled 256 columns per vmapped pass), CG about ten per
 # gap; at 1474 parameters (an MLP 20-64-2) the exact solve took 20x CG's time
 AUTO_EXACT_MAX_PARAMS = 256
-# damping="auto": this fraction of the curvature's largest eigenvalue, found by block Lanczos
-# (this many steps of a block of this many vectors) on at most this many of the curvature rows
-# (all of them when their Gauss-Newton factors are kept: products there are matrix products)
+# damping="auto": this fraction of the curvature's largest eigenvalue, found by block Lanczos (at
+# most this many steps). With CG on the Gauss-Newton matrix (the default) those steps start from the
+# cells' rate gradients on the curvature rows and are CG's first iterations too
+# (solve_cg_auto_damping); otherwise they use a block of this many random vectors, on at most this
+# many of the curvature rows (all of them when their Gauss-Newton factors are kept)
 AUTO_DAMPING_FRACTION = 0.02
 AUTO_DAMPING_STEPS = 4
 AUTO_DAMPING_BLOCK = 4
@@ -141,22 +150,32 @@ def compute_influence(
     damping = s.damping
     common = dict(curvature=s.curvature, batch_size=s.batch_size, products=products)
     op = CurvatureOperator(model, X_train, y_train, rows, names, damping=0.0, **common)
-    if damping == "auto":
-        spectrum = op
-        if op.products == "jvp" and len(rows) > AUTO_DAMPING_ROWS:
-            few = np.sort(random_state.choice(rows, AUTO_DAMPING_ROWS, replace=False))
-            spectrum = CurvatureOperator(model, X_train, y_train, few, names, damping=0.0, **common)
-        top = spectrum.largest_eigenvalue(AUTO_DAMPING_STEPS, AUTO_DAMPING_BLOCK, random_state)
+    if damping == "auto" and method == "cg" and s.curvature == "gauss_newton":
+        # CG's first iterations are the damping's Lanczos steps: no pass of its own
+        V, info, top = solve_cg_auto_damping(
+            op, G, fraction=AUTO_DAMPING_FRACTION, n_steps=AUTO_DAMPING_STEPS, tol=s.cg_tol,
+            maxiter=s.cg_maxiter,
+        )  # fmt: skip
         damping = AUTO_DAMPING_FRACTION * abs(top)
-        diagnostics["largest_eigenvalue"] = top
+        diagnostics.update(largest_eigenvalue=top, n_damping_products=0)
         check_finite("the curvature's largest eigenvalue (for damping='auto')", top, damping=damping)
-        diagnostics["n_damping_products"] = spectrum.n_products
-        op.n_products = 0
-    op.shift = model.proximal_strength(damping)
-    if method == "cg":
-        V, info = solve_cg(op, G, tol=s.cg_tol, maxiter=s.cg_maxiter)
     else:
-        V, info = solve_dense(op, G)
+        if damping == "auto":  # the exact solve, or an indefinite Hessian: Lanczos from random vectors
+            spectrum = op
+            if op.products == "jvp" and len(rows) > AUTO_DAMPING_ROWS:
+                few = np.sort(random_state.choice(rows, AUTO_DAMPING_ROWS, replace=False))
+                spectrum = CurvatureOperator(model, X_train, y_train, few, names, damping=0.0, **common)
+            top = spectrum.largest_eigenvalue(AUTO_DAMPING_STEPS, AUTO_DAMPING_BLOCK, random_state)
+            damping = AUTO_DAMPING_FRACTION * abs(top)
+            diagnostics["largest_eigenvalue"] = top
+            check_finite("the curvature's largest eigenvalue (for damping='auto')", top, damping=damping)
+            diagnostics["n_damping_products"] = spectrum.n_products
+            op.n_products = 0
+        op.shift = model.proximal_strength(damping)
+        if method == "cg":
+            V, info = solve_cg(op, G, tol=s.cg_tol, maxiter=s.cg_maxiter)
+        else:
+            V, info = solve_dense(op, G)
     if not (info.solver == "dense" and info.negative_curvature):  # check_solve says what that needs
         check_finite("the inverse-curvature solve", V, damping=damping)
     check_solve(info, curvature=s.curvature, damping=damping, tol=s.cg_tol)
