@@ -146,7 +146,7 @@ class CurvatureOperator:
         return U.reshape(-1, self.n_params)
 
     def _factor_bytes_per_row(self) -> int:
-        """Bytes of one curvature row's factors, at most (C x p in the net's dtype; null columns are left out)."""
+        """At most the bytes of a curvature row's factors: C x p in the net's dtype."""
         if self._per_row is None:
             for _, x, _ in self.model.batches(self.X, self.y, self.rows[:1], 1):
                 n_outputs = self.model.output(self.model.params, x).numel()
