@@ -380,3 +380,20 @@ def test_cg_with_auto_damping_continues_where_lanczos_stopped(fitted):
         brute_force_ggn(model, X[:60], y[:60]) + op.shift * torch.eye(B.shape[1], dtype=torch.float64), B.T
     ).T
     assert float(torch.linalg.norm(X_cg - direct) / torch.linalg.norm(direct)) < 1e-3
+
+
+def test_cg_with_auto_damping_on_zero_or_dependent_right_hand_sides(fitted):
+    # a cell whose rate gradient is zero or repeats another's: no breakdown, the same solutions
+    model, X, y, _ = fitted["mlp"]
+    op = _gauss_newton(model, X[:60], y[:60], batch_size=32)
+    b = torch.randn(model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    B = torch.stack([b, torch.zeros_like(b), 2 * b])
+    X_cg, info, top = solve_cg_auto_damping(op, B, fraction=0.02, n_steps=4, tol=1e-6, maxiter=500)
+    assert info.converged and np.isfinite(top) and top > 0
+    assert torch.all(X_cg[1] == 0)
+    torch.testing.assert_close(X_cg[2], 2 * X_cg[0], rtol=1e-6, atol=1e-9 * float(X_cg[0].abs().max()))
+    zero = _gauss_newton(model, X[:60], y[:60], batch_size=32)
+    X0, info0, top0 = solve_cg_auto_damping(
+        zero, torch.zeros_like(B), fraction=0.02, n_steps=4, tol=1e-6, maxiter=5
+    )
+    assert top0 == 0.0 and info0.converged and torch.all(X0 == 0)

@@ -92,9 +92,10 @@ default="equalized_odds"
     damping : "auto" or float, default="auto"
         Added to the curvature's diagonal, on top of the optimizer's weight
         decay, and the strength of the fine-tune's proximal term. ``"auto"``:
-        2% of the curvature's largest eigenvalue (four block-Lanczos steps of
-        four vectors on 512 of the curvature's rows, or on all of them on a
-        net with convolutions); the value used is ``damping_``.
+        2% of the curvature's largest eigenvalue, estimated by block Lanczos
+        (with CG, the default beyond 256 parameters, its first iterations are
+        those Lanczos steps, started from the rate gradients; otherwise four
+        steps of four random vectors); the value used is ``damping_``.
     temperature : float, default=1.0
         Temperature of the softmax behind the soft rates.
     curvature_subsample : "auto", int, float or None, default="auto"
@@ -195,7 +196,8 @@ ATTRIBUTES = """\
         Gauss-Newton factors), ``"scores_method"`` (``'jvp'``, or
         ``'per_sample'`` on a net with convolutions), ``"gap_gradient_norm"``
         (one per gap), ``"largest_eigenvalue"`` and ``"n_damping_products"``
-        (with ``damping="auto"`` only) and ``"n_rounds"`` (the rounds of
+        (with ``damping="auto"`` only: the curvature products spent on the
+        estimate alone, 0 when CG's first iterations made it) and ``"n_rounds"`` (the rounds of
         reweighting run).
     n_features_in_ : int
         Number of features (the second dimension of ``X``).

@@ -13,14 +13,17 @@ method, :func:`._scores.auto_method`): forward-mode through a convolution is
 slow on a CPU, while a row's gradient is cheap (its weights are shared over the
 image). Each curvature row's Gauss-Newton term ``J_i^T H_i J_i`` is written
 ``U_i^T U_i`` with ``U_i = L_i^T J_i`` (``H_i = L_i L_i^T``, the loss's
-Hessian in the C outputs, factored by its eigendecomposition), ``U_i`` computed
-by per-sample reverse mode; the products of a pass are then ``U^T (U V^T)`` for
+Hessian in the C outputs, factored by its eigendecomposition, without the
+directions that are null on every row), ``U_i`` computed by per-sample reverse
+mode; the products of a pass are then ``U^T (U V^T)`` for
 all the directions at once, and when every row's factors fit in
 ``FACTOR_MEMORY`` bytes they are computed once and kept, so that the
 damping's estimate and every CG iteration cost matrix products only.
 
 Two solvers share those products: a dense one (the matrix is assembled column
-block by column block, then solved exactly in float64) and conjugate gradient.
+block by column block, then solved exactly in float64) and conjugate gradient,
+whose first iterations, with ``damping="auto"``, are the block Lanczos steps
+that estimate the damping (:func:`solve_cg_auto_damping`).
 """
 
 from __future__ import annotations
@@ -372,15 +375,15 @@ def solve_cg_auto_damping(
     ``op`` carries the optimizer's weight decay only (``damping=0``); on return
     its shift includes the damping found. Returns the solutions, what the solve
     did, and the largest eigenvalue (NaN, with NaN solutions, when a product
-    was not finite).
+    was not finite; 0 when every right-hand side is zero, and so the solutions).
     """
     dtype = torch.float64
     B = B.to(dtype)
     base = op.shift
-    Q = torch.linalg.qr(B.T)[0]  # p x k
+    Q = next_block(B.new_zeros((B.shape[1], 0)), B.T)  # p x k, dependent right-hand sides left out
     b_norm = torch.linalg.norm(B, dim=1).clamp_min(torch.finfo(B.dtype).tiny)
-    basis, images, top = [], [], None
-    for _ in range(n_steps):
+    X, R, basis, images, top, ritz = torch.zeros_like(B), B, [], [], None, None
+    for _ in range(n_steps if Q is not None else 0):
         W = (op.matmat(Q.T) - op.shift * Q.T).T  # undamped products, shape (p, k)
         if not bool(torch.isfinite(W).all()):
             nan = [float("nan")] * len(B)
@@ -393,10 +396,15 @@ def solve_cg_auto_damping(
         ritz = torch.linalg.eigvalsh(T)
         top, previous = float(ritz[-1]), top
         op.shift = base + fraction * abs(top)
-        # Galerkin: X = V (T + shift I)^{-1} V^T B^T, and its residual from the kept products
-        Y = torch.linalg.solve(T + op.shift * torch.eye(len(T), dtype=dtype, device=T.device), V.T @ B.T)
-        X = (V @ Y).T
-        R = B - (MV @ Y).T - op.shift * X
+        # Galerkin: X = V (T + shift I)^{-1} V^T B^T, and its residual from the kept products; a
+        # shifted T that is not positive definite (no curvature, no damping) leaves it to CG to report
+        factor, failed = torch.linalg.cholesky_ex(
+            T + op.shift * torch.eye(len(T), dtype=dtype, device=T.device)
+        )
+        if not failed:
+            Y = torch.cholesky_solve(V.T @ B.T, factor)
+            X = (V @ Y).T
+            R = B - (MV @ Y).T - op.shift * X
         settled = previous is not None and abs(top - previous) <= SETTLED * abs(top)
         Q = next_block(V, W)
         if Q is None:
@@ -404,8 +412,9 @@ def solve_cg_auto_damping(
         if settled and bool((torch.linalg.norm(R, dim=1) <= tol * b_norm).all()):
             break  # the eigenvalue has settled and the damped system is solved
     X, info = solve_cg(op, B, tol=tol, maxiter=maxiter, start=(X, R, len(basis)))
-    info.min_eigenvalue = min(info.min_eigenvalue, float(ritz[0]) + op.shift)  # both bound it from above
-    return X, info, top
+    if ritz is not None:  # the smallest Ritz value and CG's Rayleigh quotients bound it from above
+        info.min_eigenvalue = min(info.min_eigenvalue, float(ritz[0]) + op.shift)
+    return X, info, 0.0 if top is None else top  # no top without a right-hand side: nothing to damp
 
 
 def subsample_rows(n: int, size: int | float | None, rng: np.random.RandomState) -> np.ndarray:
