@@ -1,0 +1,153 @@
+"""``python benchmarks/versions.py OLD NEW``: stage 1 of two checkouts side by side (a developer tool).
+
+Fits one net on CI-MNIST rows (group shift, the ``fairif-bench`` nets) with
+the checkout this script runs from, then times, in fresh processes taking
+turns, each checkout's stage 1 at the defaults on that same fitted net, next
+to one ERM epoch of the same net in the same process (the median of epochs
+two and three, the first warming the process up). It prints, per checkout,
+the medians, stage 1 in epochs, the time of the curvature products, scores
+and rates' gradients, the damping and iterations chosen, and the rank
+correlation of each cell's scores with the first checkout's.
+
+It imports the library's private stage-1 pieces by their private names; the
+checkouts must both have them (``compute_influence``, ``AnnotatedGaps``).
+Needs the CI-MNIST data (``FAIRIF_DATA``)::
+
+    git worktree add ../old <commit>
+    python benchmarks/versions.py ../old . --net resnet --n 5000 --epochs 2 --repeats 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+
+def child(path: str, threads: int) -> None:
+    """In a fresh process of one checkout: one ERM epoch and stage 1 on the pickled net; JSON out."""
+    torch.set_num_threads(threads)
+    from fairif_sklearn import FairIFWeigher
+    from fairif_sklearn._influence import AnnotatedGaps, _curvature
+    from fairif_sklearn._influence import _engine as engine
+    from fairif_sklearn._rates import target_rates
+    from fairif_sklearn._skorch import NetFunctions, fit_net
+
+    with open(path, "rb") as f:
+        net, fresh, X, y, X_val, y_val, s_val = pickle.load(f)
+    fit_net(fresh.set_params(max_epochs=3), X, y)  # the first epoch warms the process up
+    epoch = statistics.median(fresh.history[1:, "dur"])
+    parts: dict[str, float] = {}
+
+    def timed(name, fn):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            out = fn(*args, **kwargs)
+            parts[name] = parts.get(name, 0.0) + time.perf_counter() - start
+            return out
+
+        return wrapper
+
+    _curvature.CurvatureOperator.matmat = timed("curvature products", _curvature.CurvatureOperator.matmat)
+    engine.influence_scores = timed("scores", engine.influence_scores)
+    AnnotatedGaps.rates_and_gradients = timed("rates and gradients", AnnotatedGaps.rates_and_gradients)
+    settings = FairIFWeigher(None)._influence_settings()
+    rates = target_rates("equalized_odds", np.array([0, 1]))
+    gaps_of = AnnotatedGaps(X_val, y_val, s_val, ["0", "1"], rates, 1.0, settings.batch_size)
+    start = time.perf_counter()
+    result = engine.compute_influence(
+        NetFunctions(net), X, y, gaps_of, settings, random_state=np.random.RandomState(0)
+    )
+    stage1 = time.perf_counter() - start
+    diagnostics = {k: v for k, v in result.diagnostics.items() if k != "gap_gradient_norm"}
+    print(json.dumps({
+        "epoch_s": epoch, "stage1_s": stage1, "parts_s": parts, "damping": result.damping,
+        "cg_iterations": result.solve.n_iter, "residual": result.solve.residual,
+        "diagnostics": diagnostics, "scores": result.rate_scores.tolist(),
+    }))  # fmt: skip
+
+
+def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    ranks = [np.argsort(np.argsort(v)) for v in (a, b)]
+    return float(np.corrcoef(*ranks)[0, 1])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python benchmarks/versions.py", description=__doc__.splitlines()[0])
+    p.add_argument("trees", nargs=2, help="the two checkouts (their repository roots)")
+    p.add_argument("--net", default="mlp", choices=["mlp", "cnn", "resnet"])
+    p.add_argument("--n", type=int, default=50_000, help="CI-MNIST training rows (annotated: one for five)")
+    p.add_argument("--epochs", type=int, default=5, help="epochs of the ERM fit")
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=None, help="write the figures as JSON here")
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        child(args.child, args.threads)
+        return 0
+    from fairif_sklearn._skorch import fit_net
+    from fairif_sklearn.bench._datasets import ci_mnist
+
+    torch.set_num_threads(args.threads)
+    d = ci_mnist(0, bias="group_shift", device="cpu", max_epochs=args.epochs, net=args.net)
+    X, y = d.X_train[: args.n], d.y_train[: args.n]
+    m = len(d.y_valid) * len(y) // len(d.y_train)
+    net = d.make_net()
+    torch.manual_seed(0)
+    fit_net(net, X, y)
+    trees = [os.path.abspath(t) for t in args.trees]
+    runs: dict[str, list[dict]] = {t: [] for t in trees}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "fitted.pkl")
+        with open(path, "wb") as f:
+            fresh = d.make_net().set_params(max_epochs=1)
+            pickle.dump((net, fresh, X, y, d.X_valid[:m], d.y_valid[:m], d.s_valid[:m]), f)
+        for _ in range(args.repeats):
+            for tree in trees:  # fresh processes taking turns
+                command = [sys.executable, os.path.abspath(__file__), *trees, "--child", path,
+                           "--threads", str(args.threads)]  # fmt: skip
+                env = {**os.environ, "PYTHONPATH": tree}
+                out = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+                if out.returncode:
+                    print(out.stderr[-3000:], file=sys.stderr)
+                    return 1
+                runs[tree].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    first = np.array(runs[trees[0]][-1]["scores"])
+    report = []
+    print(f"{args.net} on {len(y)} CI-MNIST rows ({m} annotated), {args.epochs}-epoch ERM, "
+          f"{args.threads} threads, medians of {args.repeats}:")  # fmt: skip
+    for tree, rs in runs.items():
+        epoch = statistics.median(r["epoch_s"] for r in rs)
+        stage1 = statistics.median(r["stage1_s"] for r in rs)
+        last = rs[-1]
+        scores = np.array(last.pop("scores"))
+        correlation = [_rank_correlation(a, b) for a, b in zip(first, scores, strict=True)]
+        row = {"tree": tree, "epoch_s": epoch, "stage1_s": stage1, "stage1_in_epochs": stage1 / epoch,
+               **{k: v for k, v in last.items() if k not in ("epoch_s", "stage1_s")},
+               "rank_correlation_with_first": correlation}  # fmt: skip
+        report.append(row)
+        parts = ", ".join(f"{k} {v:.2f} s" for k, v in last["parts_s"].items())
+        print(f"  {tree}: one epoch {epoch:.2f} s, stage 1 {stage1:.2f} s = {stage1 / epoch:.2f} epochs\n"
+              f"      ({parts}; damping {last['damping']:.4g}, CG iterations {last['cg_iterations']}, "
+              f"rank correlation with the first "
+              f"{np.round(row['rank_correlation_with_first'], 4).tolist()})", flush=True)  # fmt: skip
+    if args.out:
+        with open(args.out, "w") as f:
+            figures = {"net": args.net, "n_train": len(y), "n_annotated": m, "epochs": args.epochs,
+                       "threads": args.threads, "repeats": args.repeats, "runs": report}  # fmt: skip
+            json.dump(figures, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
