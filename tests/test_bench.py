@@ -204,3 +204,20 @@ def test_stage1_benchmark_measures_the_same_scores_every_way(tmp_path, capsys):
     assert cg["score_correlation_with_exact"] > 0.999 and cg["gap_change_rel_diff_vs_exact"] < 0.01
     assert [g["n"] for g in report["growth"]] == [3000]
     assert report["grid_search"]["same_results"]
+
+
+@pytest.mark.slow
+def test_versions_benchmark_gives_one_checkout_the_same_scores_twice(shared_data, tmp_path, capsys):
+    # the same checkout on both sides: the same damping, iterations and scores, in separate processes
+    import json
+
+    versions_main = _benchmark_script("versions").main
+    root = str(BENCHMARKS.parent)
+    argv = [root, root, "--n", "1000", "--epochs", "1", "--repeats", "1", "--threads", "1",
+            "--out", str(tmp_path / "v.json")]  # fmt: skip
+    assert versions_main(argv) == 0
+    first, second = json.loads((tmp_path / "v.json").read_text())["runs"]
+    assert first["damping"] == second["damping"] and first["cg_iterations"] == second["cg_iterations"]
+    assert min(second["rank_correlation_with_first"]) == pytest.approx(1.0)
+    assert first["stage1_s"] > 0 and first["epoch_s"] > 0
+    assert "stage 1" in capsys.readouterr().out

@@ -397,3 +397,22 @@ def test_cg_with_auto_damping_on_zero_or_dependent_right_hand_sides(fitted):
         zero, torch.zeros_like(B), fraction=0.02, n_steps=4, tol=1e-6, maxiter=5
     )
     assert top0 == 0.0 and info0.converged and torch.all(X0 == 0)
+
+
+def test_default_stage1_damps_by_its_own_lanczos_steps(fitted):
+    # the defaults (CG, Gauss-Newton, damping="auto"): the damping is 2% of the curvature's largest
+    # eigenvalue on the curvature rows (here all of them), found with no product of its own, and the
+    # directions solve the system that damping defines
+    model, X, y, s = fitted["mlp"]
+    result = influence_of(model, X, y, X, y, s, method="cg")
+    info = result.diagnostics
+    assert info["n_damping_products"] == 0 and result.n_curvature_rows == len(y)
+    G = brute_force_ggn(model, X, y)
+    top = float(torch.linalg.eigvalsh(G)[-1])
+    assert top * 0.98 <= info["largest_eigenvalue"] <= top * (1 + 1e-4)
+    assert result.damping == pytest.approx(0.02 * info["largest_eigenvalue"])
+    shift = model.proximal_strength(result.damping)
+    B = gaps_on(X, y, s).rates_and_gradients(model, list(model.params))[1].double()
+    M = G + shift * torch.eye(len(G), dtype=torch.float64)
+    residual = torch.linalg.norm(result.directions @ M - B, dim=1) / torch.linalg.norm(B, dim=1)
+    assert float(residual.max()) <= 1.5e-2  # cg_tol=1e-2, and float32 products against float64
