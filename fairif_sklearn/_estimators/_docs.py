@@ -93,9 +93,10 @@ default="equalized_odds"
         Added to the curvature's diagonal, on top of the optimizer's weight
         decay, and the strength of the fine-tune's proximal term. ``"auto"``:
         2% of the curvature's largest eigenvalue, estimated by block Lanczos
-        (with CG, the default beyond 256 parameters, its first iterations are
-        those Lanczos steps, started from the rate gradients; otherwise four
-        steps of four random vectors); the value used is ``damping_``.
+        (with CG on the Gauss-Newton matrix, the default beyond 256
+        parameters, CG's first iterations are those Lanczos steps, started from
+        the rate gradients; otherwise four steps of four random vectors); the
+        value used is ``damping_``.
     temperature : float, default=1.0
         Temperature of the softmax behind the soft rates.
     curvature_subsample : "auto", int, float or None, default="auto"

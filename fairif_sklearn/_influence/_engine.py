@@ -160,7 +160,7 @@ def compute_influence(
         diagnostics.update(largest_eigenvalue=top, n_damping_products=0)
         check_finite("the curvature's largest eigenvalue (for damping='auto')", top, damping=damping)
     else:
-        if damping == "auto":  # the exact solve, or an indefinite Hessian: Lanczos from random vectors
+        if damping == "auto":  # the dense solves (exact, last layer) or the Hessian: random-start Lanczos
             spectrum = op
             if op.products == "jvp" and len(rows) > AUTO_DAMPING_ROWS:
                 few = np.sort(random_state.choice(rows, AUTO_DAMPING_ROWS, replace=False))
