@@ -106,14 +106,14 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     fit_net(net, X, y)
     trees = [os.path.abspath(t) for t in args.trees]
-    runs: dict[str, list[dict]] = {t: [] for t in trees}
+    runs: list[list[dict]] = [[] for _ in trees]  # by position: the same checkout may come twice
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "fitted.pkl")
         with open(path, "wb") as f:
             fresh = d.make_net().set_params(max_epochs=1)
             pickle.dump((net, fresh, X, y, d.X_valid[:m], d.y_valid[:m], d.s_valid[:m]), f)
         for _ in range(args.repeats):
-            for tree in trees:  # fresh processes taking turns
+            for tree, tree_runs in zip(trees, runs, strict=True):  # fresh processes taking turns
                 command = [sys.executable, os.path.abspath(__file__), *trees, "--child", path,
                            "--threads", str(args.threads)]  # fmt: skip
                 env = {**os.environ, "PYTHONPATH": tree}
@@ -121,12 +121,12 @@ def main(argv=None) -> int:
                 if out.returncode:
                     print(out.stderr[-3000:], file=sys.stderr)
                     return 1
-                runs[tree].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    first = np.array(runs[trees[0]][-1]["scores"])
+                tree_runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    first = np.array(runs[0][-1]["scores"])
     report = []
     print(f"{args.net} on {len(y)} CI-MNIST rows ({m} annotated), {args.epochs}-epoch ERM, "
           f"{args.threads} threads, medians of {args.repeats}:")  # fmt: skip
-    for tree, rs in runs.items():
+    for tree, rs in zip(trees, runs, strict=True):
         epoch = statistics.median(r["epoch_s"] for r in rs)
         stage1 = statistics.median(r["stage1_s"] for r in rs)
         last = rs[-1]
