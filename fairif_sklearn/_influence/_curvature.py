@@ -383,7 +383,7 @@ def solve_cg_auto_damping(
     Q = next_block(B.new_zeros((B.shape[1], 0)), B.T)  # p x k, dependent right-hand sides left out
     b_norm = torch.linalg.norm(B, dim=1).clamp_min(torch.finfo(B.dtype).tiny)
     X, R, basis, images, top, ritz = torch.zeros_like(B), B, [], [], None, None
-    for _ in range(n_steps if Q is not None else 0):
+    for _ in range(min(n_steps, maxiter) if Q is not None else 0):  # Lanczos steps count as iterations
         W = (op.matmat(Q.T) - op.shift * Q.T).T  # undamped products, shape (p, k)
         if not bool(torch.isfinite(W).all()):
             nan = [float("nan")] * len(B)
