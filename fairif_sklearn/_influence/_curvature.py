@@ -212,20 +212,37 @@ class CurvatureOperator:
         Q = torch.linalg.qr(
             torch.as_tensor(rng.standard_normal((self.n_params, block)), dtype=dtype, device=device)
         )[0]
+        for step in self.krylov(Q, n_steps):
+            if step is None:
+                return float("nan")  # the engine says what that means
+        ritz = torch.linalg.eigvalsh(step[2])
+        return float(ritz[ritz.abs().argmax()])
+
+    def krylov(self, Q: torch.Tensor, n_steps: int):
+        """Block Lanczos on the undamped curvature, started from the orthonormal block ``Q`` (p, b).
+
+        After each of at most ``n_steps`` products (one pass over the rows for
+        the block) it yields ``(V, MV, T)``: the basis so far (kept orthonormal,
+        :func:`next_block`), the undamped curvature's products with it, and the
+        projected matrix ``V^T M V``; it yields None and stops when a product is
+        not finite, and stops early when the basis spans an invariant subspace.
+        The shift is subtracted as it is at each step, so a caller may change it
+        in between.
+        """
         basis, images = [], []
         for _ in range(n_steps):
-            W = (self.matmat(Q.T) - self.shift * Q.T).T  # undamped products, shape (p, block)
+            W = (self.matmat(Q.T) - self.shift * Q.T).T  # undamped products, shape (p, b)
             if not bool(torch.isfinite(W).all()):
-                return float("nan")  # the engine says what that means
+                yield None
+                return
             basis.append(Q)
             images.append(W)
-            Q = next_block(torch.cat(basis, dim=1), W)
+            V, MV = torch.cat(basis, dim=1), torch.cat(images, dim=1)
+            T = V.T @ MV
+            yield V, MV, (T + T.T) / 2
+            Q = next_block(V, W)
             if Q is None:
-                break  # the basis spans an invariant subspace
-        V, MV = torch.cat(basis, dim=1), torch.cat(images, dim=1)
-        T = V.T @ MV
-        ritz = torch.linalg.eigvalsh((T + T.T) / 2)
-        return float(ritz[ritz.abs().argmax()])
+                return  # the basis spans an invariant subspace
 
     def dense(self, chunk: int = 256) -> torch.Tensor:
         """The whole (p, p) matrix in float64, assembled ``chunk`` columns at a time."""
@@ -382,17 +399,13 @@ def solve_cg_auto_damping(
     base = op.shift
     Q = next_block(B.new_zeros((B.shape[1], 0)), B.T)  # p x k, dependent right-hand sides left out
     b_norm = torch.linalg.norm(B, dim=1).clamp_min(torch.finfo(B.dtype).tiny)
-    X, R, basis, images, top, ritz = torch.zeros_like(B), B, [], [], None, None
-    for _ in range(min(n_steps, maxiter) if Q is not None else 0):  # Lanczos steps count as iterations
-        W = (op.matmat(Q.T) - op.shift * Q.T).T  # undamped products, shape (p, k)
-        if not bool(torch.isfinite(W).all()):
+    X, R, n_done, top, ritz = torch.zeros_like(B), B, 0, None, None
+    for step in op.krylov(Q, min(n_steps, maxiter)) if Q is not None else ():  # steps are iterations
+        if step is None:
             nan = [float("nan")] * len(B)
             return torch.full_like(B, float("nan")), SolveInfo("cg", [0] * len(B), nan, False), float("nan")
-        basis.append(Q)
-        images.append(W)
-        V, MV = torch.cat(basis, dim=1), torch.cat(images, dim=1)
-        T = V.T @ MV
-        T = (T + T.T) / 2
+        V, MV, T = step
+        n_done += 1
         ritz = torch.linalg.eigvalsh(T)
         top, previous = float(ritz[-1]), top
         op.shift = base + fraction * abs(top)
@@ -406,12 +419,9 @@ def solve_cg_auto_damping(
             X = (V @ Y).T
             R = B - (MV @ Y).T - op.shift * X
         settled = previous is not None and abs(top - previous) <= SETTLED * abs(top)
-        Q = next_block(V, W)
-        if Q is None:
-            break  # the basis spans an invariant subspace: the Galerkin solution is exact
         if settled and bool((torch.linalg.norm(R, dim=1) <= tol * b_norm).all()):
             break  # the eigenvalue has settled and the damped system is solved
-    X, info = solve_cg(op, B, tol=tol, maxiter=maxiter, start=(X, R, len(basis)))
+    X, info = solve_cg(op, B, tol=tol, maxiter=maxiter, start=(X, R, n_done))
     if ritz is not None:  # the smallest Ritz value and CG's Rayleigh quotients bound it from above
         info.min_eigenvalue = min(info.min_eigenvalue, float(ritz[0]) + op.shift)
     return X, info, 0.0 if top is None else top  # no top without a right-hand side: nothing to damp
