@@ -150,32 +150,29 @@ def compute_influence(
     damping = s.damping
     common = dict(curvature=s.curvature, batch_size=s.batch_size, products=products)
     op = CurvatureOperator(model, X_train, y_train, rows, names, damping=0.0, **common)
-    if damping == "auto" and method == "cg" and s.curvature == "gauss_newton":
-        # CG's first iterations are the damping's Lanczos steps: no pass of its own
+    own_lanczos = damping == "auto" and method == "cg" and s.curvature == "gauss_newton"
+    if own_lanczos:  # CG's first iterations are the damping's Lanczos steps: no pass of its own
         V, info, top = solve_cg_auto_damping(
             op, G, fraction=AUTO_DAMPING_FRACTION, n_steps=AUTO_DAMPING_STEPS, tol=s.cg_tol,
             maxiter=s.cg_maxiter,
         )  # fmt: skip
+        spent = 0
+    elif damping == "auto":  # the dense solves (exact, last layer) or the Hessian: random-start Lanczos
+        spectrum = op
+        if op.products == "jvp" and len(rows) > AUTO_DAMPING_ROWS:
+            few = np.sort(random_state.choice(rows, AUTO_DAMPING_ROWS, replace=False))
+            spectrum = CurvatureOperator(model, X_train, y_train, few, names, damping=0.0, **common)
+        top = spectrum.largest_eigenvalue(AUTO_DAMPING_STEPS, AUTO_DAMPING_BLOCK, random_state)
+        spent, op.n_products = spectrum.n_products, 0
+    if damping == "auto":
         damping = AUTO_DAMPING_FRACTION * abs(top)
-        diagnostics.update(largest_eigenvalue=top, n_damping_products=0)
+        diagnostics.update(largest_eigenvalue=top, n_damping_products=spent)
         check_finite("the curvature's largest eigenvalue (for damping='auto')", top, damping=damping)
-    else:
-        if damping == "auto":  # the dense solves (exact, last layer) or the Hessian: random-start Lanczos
-            spectrum = op
-            if op.products == "jvp" and len(rows) > AUTO_DAMPING_ROWS:
-                few = np.sort(random_state.choice(rows, AUTO_DAMPING_ROWS, replace=False))
-                spectrum = CurvatureOperator(model, X_train, y_train, few, names, damping=0.0, **common)
-            top = spectrum.largest_eigenvalue(AUTO_DAMPING_STEPS, AUTO_DAMPING_BLOCK, random_state)
-            damping = AUTO_DAMPING_FRACTION * abs(top)
-            diagnostics["largest_eigenvalue"] = top
-            check_finite("the curvature's largest eigenvalue (for damping='auto')", top, damping=damping)
-            diagnostics["n_damping_products"] = spectrum.n_products
-            op.n_products = 0
+    if not own_lanczos:
         op.shift = model.proximal_strength(damping)
-        if method == "cg":
-            V, info = solve_cg(op, G, tol=s.cg_tol, maxiter=s.cg_maxiter)
-        else:
-            V, info = solve_dense(op, G)
+        V, info = (
+            solve_cg(op, G, tol=s.cg_tol, maxiter=s.cg_maxiter) if method == "cg" else solve_dense(op, G)
+        )
     if not (info.solver == "dense" and info.negative_curvature):  # check_solve says what that needs
         check_finite("the inverse-curvature solve", V, damping=damping)
     check_solve(info, curvature=s.curvature, damping=damping, tol=s.cg_tol)
