@@ -317,6 +317,7 @@ def test_factor_products_equal_brute_force(fitted_cnn, fitted_bn, net, kept, mon
     assert (op._factors is not None) == kept
     if kept:  # two-class cross-entropy's loss Hessian has rank one: one factor a row, not two
         assert op._factors.shape == (len(y), G.shape[0])
+    assert op._factor_bytes_per_row() == G.shape[0] * 4  # and the memory budget counts one (float32)
 
 
 def test_factor_products_equal_jvp_products_on_a_subset_of_parameters(fitted):

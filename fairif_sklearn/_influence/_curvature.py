@@ -122,19 +122,7 @@ class CurvatureOperator:
         convolutions).
         """
         model = self.model
-
-        def loss_of_output(o, yi):
-            return model.loss_from_output(o[None], yi[None]).sum()
-
-        with torch.no_grad():
-            out = model.output(self._params(self.sub), x)
-            out = out.reshape(len(out), -1)
-            values, vectors = torch.linalg.eigh(vmap(hessian(loss_of_output))(out, y))
-            values = values.clamp_min(0)
-            # eigh sorts each row's eigenvalues: a column null on every row adds nothing (softmax
-            # cross-entropy's all-ones direction: one factor a row, not two, for two classes)
-            live = values.amax(dim=0) > NULL_EIGENVALUE * values.max()
-            L = (vectors * values.sqrt()[:, None, :])[:, :, live]  # the loss's Hessian in the outputs: L L^T
+        out, L = self._loss_factors(x, y)
 
         def along(sub, xi, li):  # li . f_i, one row
             return (model.output(self._params(sub), _rows_of(xi, None)).reshape(-1) * li).sum()
@@ -148,12 +136,32 @@ class CurvatureOperator:
                 start += self.sub[k].numel()
         return U.reshape(-1, self.n_params)
 
+    def _loss_factors(self, x, y) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's outputs (rows, C) and ``L`` (rows, C, r) with ``L_i L_i^T`` the loss's Hessian in
+        row i's outputs, without the r' columns null on every row of the batch (softmax
+        cross-entropy's all-ones direction: r = 1 for two classes)."""
+        model = self.model
+
+        def loss_of_output(o, yi):
+            return model.loss_from_output(o[None], yi[None]).sum()
+
+        with torch.no_grad():
+            out = model.output(self._params(self.sub), x)
+            out = out.reshape(len(out), -1)
+            values, vectors = torch.linalg.eigh(vmap(hessian(loss_of_output))(out, y))
+            values = values.clamp_min(0)
+            live = values.amax(dim=0) > NULL_EIGENVALUE * values.max()  # eigh sorts each row's values
+            return out, (vectors * values.sqrt()[:, None, :])[:, :, live]
+
     def _factor_bytes_per_row(self) -> int:
-        """At most the bytes of a curvature row's factors: C x p in the net's dtype."""
+        """The bytes of a curvature row's factors: r x p in the net's dtype, with r the loss Hessian's
+        columns that are not null on the first batch of curvature rows (a later chunk with more
+        would hold at most C / r times as many bytes)."""
         if self._per_row is None:
-            for _, x, _ in self.model.batches(self.X, self.y, self.rows[:1], 1):
-                n_outputs = self.model.output(self.model.params, x).numel()
-            self._per_row = n_outputs * self.n_params * torch.finfo(self.model.dtype).bits // 8
+            for _, x, y in self.model.batches(self.X, self.y, self.rows[: self.batch_size], self.batch_size):
+                with self.model.eval_mode():
+                    r = self._loss_factors(x, y)[1].shape[2]
+            self._per_row = max(r, 1) * self.n_params * torch.finfo(self.model.dtype).bits // 8
         return self._per_row
 
     def _factor_batches(self, per_row: int):
