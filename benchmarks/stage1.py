@@ -406,17 +406,25 @@ def image_nets(n: int, repeats: int, epochs: int, nets=("mlp", "cnn", "resnet"))
     return [_image_net(net, n, repeats, epochs) for net in nets]
 
 
-def _image_net(net: str, n: int, repeats: int, epochs: int) -> dict:
-    """One row of :func:`image_nets`."""
+def ci_mnist_fitted(net: str, n: int, epochs: int):
+    """CI-MNIST (group shift, seed 0): the bench's data and ``net`` (``fairif-bench --net``), its first
+    ``n`` training rows, annotated rows in CI-MNIST's proportion (one for five) and the net fitted on
+    those rows for ``epochs`` epochs: ``(data, X, y, (X_val, y_val, s_val), fitted)``."""
     from fairif_sklearn.bench._datasets import ci_mnist
 
     d = ci_mnist(0, bias="group_shift", device=_SETTINGS["device"], max_epochs=epochs, net=net)
     X, y = d.X_train[:n], d.y_train[:n]
-    m = len(d.y_valid) * n // len(d.y_train)  # annotated rows in CI-MNIST's proportion (1 for 5)
-    annotated = (d.X_valid[:m], d.y_valid[:m], d.s_valid[:m])
+    m = len(d.y_valid) * len(y) // len(d.y_train)
     fitted = d.make_net()
     torch.manual_seed(0)
     fit_net(fitted, X, y)
+    return d, X, y, (d.X_valid[:m], d.y_valid[:m], d.s_valid[:m]), fitted
+
+
+def _image_net(net: str, n: int, repeats: int, epochs: int) -> dict:
+    """One row of :func:`image_nets`."""
+    d, X, y, annotated, fitted = ci_mnist_fitted(net, n, epochs)
+    m = len(annotated[1])
     epoch_net = d.make_net().set_params(max_epochs=1)
     (epoch, _), (stage1, (result, _)) = _timed_side_by_side(
         [lambda: fit_net(epoch_net, X, y), lambda: _stage1(fitted, X, y, *annotated)], repeats

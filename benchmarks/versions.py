@@ -9,7 +9,8 @@ the medians, stage 1 in epochs, the time of the curvature products, scores
 and rates' gradients, the damping and iterations chosen, and the rank
 correlation of each cell's scores with the first checkout's.
 
-It imports the library's private stage-1 pieces by their private names; the
+It times stage 1 as ``benchmarks/stage1.py`` runs it (its ``_stage1``, the weight solve included),
+which imports the library's private pieces by their private names; the
 checkouts must both have them (``compute_influence``, ``AnnotatedGaps``).
 Needs the CI-MNIST data (``FAIRIF_DATA``)::
 
@@ -30,18 +31,17 @@ import tempfile
 import time
 
 import numpy as np
-import torch
+from scipy.stats import spearmanr
 
 
 def child(path: str, threads: int) -> None:
     """In a fresh process of one checkout: one ERM epoch and stage 1 on the pickled net; JSON out."""
-    torch.set_num_threads(threads)
-    from fairif_sklearn import FairIFWeigher
     from fairif_sklearn._influence import AnnotatedGaps, _curvature
     from fairif_sklearn._influence import _engine as engine
-    from fairif_sklearn._rates import target_rates
-    from fairif_sklearn._skorch import NetFunctions, fit_net
+    from fairif_sklearn._skorch import fit_net
 
+    stage1 = _stage1_benchmark()
+    stage1.configure(threads, "cpu")
     with open(path, "rb") as f:
         net, fresh, X, y, X_val, y_val, s_val = pickle.load(f)
     fit_net(fresh.set_params(max_epochs=3), X, y)  # the first epoch warms the process up
@@ -60,25 +60,23 @@ def child(path: str, threads: int) -> None:
     _curvature.CurvatureOperator.matmat = timed("curvature products", _curvature.CurvatureOperator.matmat)
     engine.influence_scores = timed("scores", engine.influence_scores)
     AnnotatedGaps.rates_and_gradients = timed("rates and gradients", AnnotatedGaps.rates_and_gradients)
-    settings = FairIFWeigher(None)._influence_settings()
-    rates = target_rates("equalized_odds", np.array([0, 1]))
-    gaps_of = AnnotatedGaps(X_val, y_val, s_val, ["0", "1"], rates, 1.0, settings.batch_size)
     start = time.perf_counter()
-    result = engine.compute_influence(
-        NetFunctions(net), X, y, gaps_of, settings, random_state=np.random.RandomState(0)
-    )
-    stage1 = time.perf_counter() - start
+    result, _ = stage1._stage1(net, X, y, X_val, y_val, s_val)  # the defaults, the weight solve included
+    seconds = time.perf_counter() - start
     diagnostics = {k: v for k, v in result.diagnostics.items() if k != "gap_gradient_norm"}
     print(json.dumps({
-        "epoch_s": epoch, "stage1_s": stage1, "parts_s": parts, "damping": result.damping,
+        "epoch_s": epoch, "stage1_s": seconds, "parts_s": parts, "damping": result.damping,
         "cg_iterations": result.solve.n_iter, "residual": result.solve.residual,
         "diagnostics": diagnostics, "scores": result.rate_scores.tolist(),
     }))  # fmt: skip
 
 
-def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    ranks = [np.argsort(np.argsort(v)) for v in (a, b)]
-    return float(np.corrcoef(*ranks)[0, 1])
+def _stage1_benchmark():
+    """``benchmarks/stage1.py`` as a module: its stage 1 at the defaults and its CI-MNIST nets."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import stage1
+
+    return stage1
 
 
 def main(argv=None) -> int:
@@ -95,23 +93,17 @@ def main(argv=None) -> int:
     if args.child:
         child(args.child, args.threads)
         return 0
-    from fairif_sklearn._skorch import fit_net
-    from fairif_sklearn.bench._datasets import ci_mnist
-
-    torch.set_num_threads(args.threads)
-    d = ci_mnist(0, bias="group_shift", device="cpu", max_epochs=args.epochs, net=args.net)
-    X, y = d.X_train[: args.n], d.y_train[: args.n]
-    m = len(d.y_valid) * len(y) // len(d.y_train)
-    net = d.make_net()
-    torch.manual_seed(0)
-    fit_net(net, X, y)
+    stage1 = _stage1_benchmark()
+    stage1.configure(args.threads, "cpu")
+    d, X, y, (X_val, y_val, s_val), net = stage1.ci_mnist_fitted(args.net, args.n, args.epochs)
+    m = len(y_val)
     trees = [os.path.abspath(t) for t in args.trees]
     runs: list[list[dict]] = [[] for _ in trees]  # by position: the same checkout may come twice
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "fitted.pkl")
         with open(path, "wb") as f:
             fresh = d.make_net().set_params(max_epochs=1)
-            pickle.dump((net, fresh, X, y, d.X_valid[:m], d.y_valid[:m], d.s_valid[:m]), f)
+            pickle.dump((net, fresh, X, y, X_val, y_val, s_val), f)
         for _ in range(args.repeats):
             for tree, tree_runs in zip(trees, runs, strict=True):  # fresh processes taking turns
                 command = [sys.executable, os.path.abspath(__file__), *trees, "--child", path,
@@ -131,7 +123,7 @@ def main(argv=None) -> int:
         stage1 = statistics.median(r["stage1_s"] for r in rs)
         last = rs[-1]
         scores = np.array(last.pop("scores"))
-        correlation = [_rank_correlation(a, b) for a, b in zip(first, scores, strict=True)]
+        correlation = [float(spearmanr(a, b)[0]) for a, b in zip(first, scores, strict=True)]
         row = {"tree": tree, "epoch_s": epoch, "stage1_s": stage1, "stage1_in_epochs": stage1 / epoch,
                **{k: v for k, v in last.items() if k not in ("epoch_s", "stage1_s")},
                "rank_correlation_with_first": correlation}  # fmt: skip
