@@ -21,6 +21,7 @@ Needs the CI-MNIST data (``FAIRIF_DATA``)::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import pickle
@@ -72,11 +73,18 @@ def child(path: str, threads: int) -> None:
 
 
 def _stage1_benchmark():
-    """``benchmarks/stage1.py`` as a module: its stage 1 at the defaults and its CI-MNIST nets."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import stage1
+    """``benchmarks/stage1.py`` as a module: its stage 1 at the defaults and its CI-MNIST nets.
 
-    return stage1
+    Loaded from its file, not by putting ``benchmarks/`` on ``sys.path``: that folder's
+    ``distributed.py`` would then shadow Dask's ``distributed`` for the whole process.
+    """
+    if "stage1" not in sys.modules:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stage1.py")
+        spec = importlib.util.spec_from_file_location("stage1", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["stage1"] = module  # its measuring subprocesses import it by name
+        spec.loader.exec_module(module)
+    return sys.modules["stage1"]
 
 
 def main(argv=None) -> int:

@@ -2,6 +2,7 @@
 
 import csv
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -221,3 +222,5 @@ def test_versions_benchmark_gives_one_checkout_the_same_scores_twice(shared_data
     assert min(second["rank_correlation_with_first"]) == pytest.approx(1.0)
     assert first["stage1_s"] > 0 and first["epoch_s"] > 0
     assert "stage 1" in capsys.readouterr().out
+    # benchmarks/ stays off sys.path: its distributed.py would shadow Dask's for later tests
+    assert str(BENCHMARKS) not in map(os.path.abspath, sys.path)
