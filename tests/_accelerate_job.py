@@ -83,6 +83,7 @@ def main(params_path: str, out_path: str) -> None:
     if accelerator.is_main_process:
         np.savez(out_path, **out)
     accelerator.wait_for_everyone()
+    accelerator.end_training()  # leave the process group before exit (else gloo's threads may abort it)
 
 
 if __name__ == "__main__":

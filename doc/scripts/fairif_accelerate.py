@@ -28,3 +28,4 @@ accelerator.print(
     f"{accelerator.num_processes} process(es): gaps {np.round(clf.gaps_, 4)} -> "
     f"{np.round(clf.final_gaps_, 4)}, accuracy {accuracy:.4f}"
 )
+accelerator.end_training()  # every process leaves the process group before it exits

@@ -86,6 +86,7 @@ class CurvatureOperator:
         self.products = products if curvature == "gauss_newton" else "jvp"
         self._factors = None  # the kept per-sample factors (products="factors"), once computed
         self._per_row = None
+        self._L: dict[int, torch.Tensor] = {}  # batch -> its rows' loss-Hessian factors (tiny), kept
 
     def _params(self, sub):
         return {**self.fixed, **sub}
@@ -111,35 +112,36 @@ class CurvatureOperator:
         h_jv = jvp(grad(loss_of_output), (out,), (jv,))[1]
         return vjp(output, self.sub)[1](h_jv)[0]
 
-    def _row_factors(self, x, y) -> torch.Tensor:
+    def _row_factors(self, x, L: torch.Tensor) -> torch.Tensor:
         """``U_i = L_i^T J_i`` for each row of the batch, flattened: shape (rows * r, p).
 
-        ``L_i`` comes from the batch's outputs, with its r <= C columns that are
-        not null on every row (r = C - 1 for softmax cross-entropy); then each
+        ``L`` (rows, C, r) comes from the rows' outputs (:meth:`_loss_factors`), with
+        its r <= C columns that are not null on every row (r = C - 1 for softmax
+        cross-entropy); then each
         of the r rows of ``L_i^T J_i`` is the per-sample gradient of
         ``L_i[:, c] . f_i`` (r passes of ``vmap(grad)``, each about a backward
         pass: nested vmaps of a pullback are several times slower through
         convolutions).
         """
         model = self.model
-        out, L = self._loss_factors(x, y)
 
         def along(sub, xi, li):  # li . f_i, one row
             return (model.output(self._params(sub), _rows_of(xi, None)).reshape(-1) * li).sum()
 
         per_row = vmap(grad(along), in_dims=(None, 0, 0))
-        U = torch.empty(len(out), L.shape[2], self.n_params, dtype=out.dtype, device=out.device)
+        rows = len(L)
+        U = torch.empty(rows, L.shape[2], self.n_params, dtype=L.dtype, device=L.device)
         for c in range(L.shape[2]):
             start = 0
             for k, g in per_row(self.sub, x, L[:, :, c]).items():  # name -> (rows, *shape)
-                U[:, c, start : start + self.sub[k].numel()] = g.reshape(len(out), -1)
+                U[:, c, start : start + self.sub[k].numel()] = g.reshape(rows, -1)
                 start += self.sub[k].numel()
         return U.reshape(-1, self.n_params)
 
-    def _loss_factors(self, x, y) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch's outputs (rows, C) and ``L`` (rows, C, r) with ``L_i L_i^T`` the loss's Hessian in
-        row i's outputs, without the r' columns null on every row of the batch (softmax
-        cross-entropy's all-ones direction: r = 1 for two classes)."""
+    def _loss_factors(self, x, y) -> torch.Tensor:
+        """``L`` (rows, C, r) with ``L_i L_i^T`` the loss's Hessian in the batch's row i's outputs,
+        without the columns null on every row of the batch (softmax cross-entropy's all-ones
+        direction: r = 1 for two classes). One forward pass; see :meth:`_batch_loss_factors`."""
         model = self.model
 
         def loss_of_output(o, yi):
@@ -151,16 +153,25 @@ class CurvatureOperator:
             values, vectors = torch.linalg.eigh(vmap(hessian(loss_of_output))(out, y))
             values = values.clamp_min(0)
             live = values.amax(dim=0) > NULL_EIGENVALUE * values.max()  # eigh sorts each row's values
-            return out, (vectors * values.sqrt()[:, None, :])[:, :, live]
+            return (vectors * values.sqrt()[:, None, :])[:, :, live]
+
+    def _batch_loss_factors(self, i: int, x, y) -> torch.Tensor:
+        """:meth:`_loss_factors` of this process's i-th batch of curvature rows, computed once: a
+        pass that recomputes the factors (they did not fit in memory) or the memory estimate
+        does not run the net forward again for them."""
+        if i not in self._L:
+            self._L[i] = self._loss_factors(x, y)
+        return self._L[i]
 
     def _factor_bytes_per_row(self) -> int:
         """The bytes of a curvature row's factors: r x p in the net's dtype, with r the loss Hessian's
-        columns that are not null on the first batch of curvature rows (a later chunk with more
-        would hold at most C / r times as many bytes)."""
+        columns that are not null on this process's first batch of curvature rows (a later chunk
+        with more would hold at most C / r times as many bytes)."""
         if self._per_row is None:
-            for _, x, y in self.model.batches(self.X, self.y, self.rows[: self.batch_size], self.batch_size):
+            for _, x, y in self.model.batches(self.X, self.y, my_rows(self.rows), self.batch_size):
                 with self.model.eval_mode():
-                    r = self._loss_factors(x, y)[1].shape[2]
+                    r = self._batch_loss_factors(0, x, y).shape[2]
+                break
             self._per_row = max(r, 1) * self.n_params * torch.finfo(self.model.dtype).bits // 8
         return self._per_row
 
@@ -170,10 +181,12 @@ class CurvatureOperator:
             yield self._factors
             return
         chunk = max(1, FACTOR_MEMORY // per_row)
-        for _, x, y in self.model.batches(self.X, self.y, my_rows(self.rows), self.batch_size):
+        batches = self.model.batches(self.X, self.y, my_rows(self.rows), self.batch_size)
+        for i, (_, x, y) in enumerate(batches):
+            L = self._batch_loss_factors(i, x, y)
             for start in range(0, len(y), chunk):
                 picked = slice(start, start + chunk)
-                yield self._row_factors(_rows_of(x, picked), y[picked])
+                yield self._row_factors(_rows_of(x, picked), L[picked])
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         """Products with the rows of ``V`` (shape (m, p), float64), returned as (m, p)."""
