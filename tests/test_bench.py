@@ -87,6 +87,7 @@ def test_random_groups_are_left_alone(tmp_path, capsys):
     assert rows["FairIF"]["reweighted"] == "False" and rows["FairIF"]["AOD"] == rows["ERM"]["AOD"]
 
 
+@pytest.mark.slow
 def test_peers_run_with_worst_group_accuracy_and_group_rates(tmp_path, capsys):
     argv = ["--seeds", "2", "--n-samples", "600", "--no-variants", "--no-cv", "--no-fairlearn",
             "--threads", "1", "--out", str(tmp_path), "-q"]  # fmt: skip

@@ -69,6 +69,7 @@ def test_weights_display_by_class_and_group(fitted):
     assert f"class 1, group 1 (mean {display.weights[cell].mean():.2f})" in means
 
 
+@pytest.mark.slow
 def test_tradeoff_display_from_cv_and_from_a_search(fitted):
     clf, X, y, s, groups = fitted
     cv = FairIFClassifierCV(FairIFClassifier(small_net(), random_state=0), max_rounds=1, closures=(0.5, 1))

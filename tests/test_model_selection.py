@@ -77,7 +77,7 @@ def test_scoring_error_is_an_exception():
         pytest.fail("the scorer did not raise")
 
 
-@pytest.mark.parametrize("n_jobs", [None, 2])
+@pytest.mark.parametrize("n_jobs", [None, pytest.param(2, marks=pytest.mark.slow)])
 def test_scorer_without_routing_stops_a_search_and_says_how_to_enable_it(first_rows_annotated, n_jobs):
     X, y, groups = first_rows_annotated
     search = GridSearchCV(

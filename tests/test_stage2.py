@@ -133,6 +133,7 @@ def test_cv_never_sees_its_evaluation_rows(shifted, monkeypatch):
     assert len(seen[-1]) == len(X)  # the refit sees everything
 
 
+@pytest.mark.slow
 def test_cv_keeps_erm_without_a_real_gap():
     X, y, _ = make_biased_classification(2500, bias="group_size", random_state=0)
     groups = np.where(np.arange(len(y)) < 800, np.random.RandomState(1).randint(0, 2, len(y)), np.nan)

@@ -117,8 +117,7 @@ class CurvatureOperator:
 
         ``L`` (rows, C, r) comes from the rows' outputs (:meth:`_loss_factors`), with
         its r <= C columns that are not null on every row (r = C - 1 for softmax
-        cross-entropy); then each
-        of the r rows of ``L_i^T J_i`` is the per-sample gradient of
+        cross-entropy); then each of the r rows of ``L_i^T J_i`` is the per-sample gradient of
         ``L_i[:, c] . f_i`` (r passes of ``vmap(grad)``, each about a backward
         pass: nested vmaps of a pullback are several times slower through
         convolutions).
@@ -168,6 +167,7 @@ class CurvatureOperator:
         columns that are not null on this process's first batch of curvature rows (a later chunk
         with more would hold at most C / r times as many bytes)."""
         if self._per_row is None:
+            r = 1  # a process with no curvature rows of its own holds no factors
             for _, x, y in self.model.batches(self.X, self.y, my_rows(self.rows), self.batch_size):
                 with self.model.eval_mode():
                     r = self._batch_loss_factors(0, x, y).shape[2]
