@@ -46,6 +46,7 @@ def test_no_weight_change_returns_the_erm_model(shifted):
     np.testing.assert_array_equal(clf.final_gaps_, clf.gaps_)
 
 
+@pytest.mark.slow
 def test_on_a_convex_model_the_fine_tune_realises_the_prediction(shifted):
     # logistic regression: Gauss-Newton is the Hessian, the Bregman objective is convex, and full-batch
     # gradient descent reaches its minimum; what is left is the second-order effect of the weights,
