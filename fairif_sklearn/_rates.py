@@ -114,14 +114,17 @@ def _plain(v):
 
 
 def _columns(sensitive_features, n_rows, name: str, rows_of: str) -> tuple[np.ndarray, list | None]:
-    """The labels as a 2-D object array (rows x columns) and the column names, if any."""
+    """The labels as a 2-D array (rows x columns) and the column names, if any: of integers or
+    floats when they come as such (not booleans), else of objects."""
     columns = getattr(sensitive_features, "columns", None)  # a DataFrame
     names = [str(c) for c in columns] if columns is not None else None
-    if hasattr(sensitive_features, "to_numpy"):  # DataFrame or Series: keeps pd.NA, NaN for categories
+    values = _numeric(sensitive_features)
+    if values is None and hasattr(sensitive_features, "to_numpy"):  # keeps pd.NA, NaN for categories
         values = sensitive_features.to_numpy(dtype=object)
-    else:
+    elif values is None:
         values = np.asarray(sensitive_features, dtype=object)
-    if values.ndim == 1 and any(isinstance(v, tuple | list) for v in values):  # rows given as tuples
+    tuples = values.dtype == object and values.ndim == 1 and any(isinstance(v, tuple | list) for v in values)
+    if tuples:  # rows given as tuples
         widths = {len(v) for v in values if isinstance(v, tuple | list)}
         if len(widths) != 1:
             raise ValueError(f"{name} holds tuples of different lengths {sorted(widths)}.")
@@ -184,7 +187,13 @@ def read_groups(
         error messages.
     """
     values, column_names = _columns(sensitive_features, n_rows, name, rows_of)
-    missing = np.vectorize(_is_missing, otypes=[bool])(values) if values.size else values.astype(bool)
+    numeric = values.dtype != object
+    if numeric:  # the common case, without a Python call per label
+        missing = values == -1
+        if values.dtype.kind == "f":
+            missing |= np.isnan(values)
+    else:
+        missing = np.vectorize(_is_missing, otypes=[bool])(values) if values.size else values.astype(bool)
     partial = missing.any(axis=1) & ~missing.all(axis=1)
     if partial.any():
         row = int(np.flatnonzero(partial)[0])
@@ -193,14 +202,42 @@ def read_groups(
             f"({values[row].tolist()}); mark a row's group missing in every column or in none."
         )
     annotated = ~missing.any(axis=1) if values.shape[1] else np.zeros(len(values), dtype=bool)
-    rows = [tuple(_plain(v) for v in r) for r in values[annotated]]
-    if values.shape[1] == 1:
-        rows = [r[0] for r in rows]
-    labels = sorted(set(rows), key=_sort_key)
-    index = {label: i for i, label in enumerate(labels)}
     codes = np.full(len(values), -1, dtype=np.int64)
-    codes[annotated] = [index[r] for r in rows]
+    if numeric:  # each distinct row once, then named and sorted as below
+        if values.shape[1] == 1:  # np.unique by rows (axis=0) is several times slower
+            found, inverse = np.unique(values[annotated, 0], return_inverse=True)
+            found = found[:, None]
+        else:
+            found, inverse = np.unique(values[annotated], axis=0, return_inverse=True)
+        distinct = [_label(r) for r in found]
+        labels = sorted(distinct, key=_sort_key)
+        index = {label: i for i, label in enumerate(labels)}
+        codes[annotated] = np.array([index[d] for d in distinct], dtype=np.int64)[inverse.reshape(-1)]
+    else:
+        rows = [_label(r) for r in values[annotated]]
+        labels = sorted(set(rows), key=_sort_key)
+        index = {label: i for i, label in enumerate(labels)}
+        codes[annotated] = [index[r] for r in rows]
     return Groups(annotated, codes, labels, [_display(label, column_names) for label in labels])
+
+
+def _numeric(sensitive_features) -> np.ndarray | None:
+    """The labels as a numeric array when they come as one (integers or floats), else None
+    (objects, strings, booleans, pandas' nullable types, ragged rows)."""
+    raw = sensitive_features.to_numpy() if hasattr(sensitive_features, "to_numpy") else sensitive_features
+    if isinstance(raw, np.ndarray) and raw.dtype.kind not in "iuf":
+        return None  # an object array is not converted element by element here
+    try:
+        values = np.asarray(raw)
+    except (ValueError, TypeError):  # ragged rows: the object path says what is wrong
+        return None
+    return values if values.dtype.kind in "iuf" else None
+
+
+def _label(row):
+    """A row's group label: a plain scalar for one column, a tuple of them for several."""
+    label = tuple(_plain(v) for v in row)
+    return label[0] if len(label) == 1 else label
 
 
 def _display(label, column_names) -> str:

@@ -55,7 +55,6 @@ def _judge(path, budget):
     return cv._judge(candidates, oof, y, s, strata, "equalized_odds", None)
 
 
-@pytest.mark.slow
 def test_the_rule_takes_the_fairest_candidate_within_the_budget_and_never_one_that_levels_down(planted_path):
     tight = _judge(planted_path, 0.01)
     assert tight["eligible"] == [True, False, True, False]  # too costly; levels down

@@ -144,6 +144,30 @@ def test_a_row_missing_only_some_columns_is_an_error(data, two_columns):
         _weigher().fit(X, y, sensitive_features=broken)
 
 
+NUMERIC_LABELS = {
+    "ints": np.array([1, 0, 2, 1, 0, 2, 2]),
+    "floats with NaN": np.array([1.0, np.nan, 0.0, 1.0, np.nan, 0.0]),
+    "-1 for missing": np.array([3, -1, 1, 3, 2**40, -1]),
+    "whole and other floats": np.array([0.5, 1.0, 0.0, 0.5, np.nan, 2.25, -0.0]),
+    "two columns": np.array([[1, 0], [0, 2], [1, 0], [1, 2], [-1, -1]]),
+    "two float columns": np.array([[1.0, 0.5], [np.nan, np.nan], [0.0, 0.5], [1.0, 3.0]]),
+    "all missing": np.array([np.nan, np.nan]),
+    "none": np.array([], dtype=float),
+}
+
+
+@pytest.mark.parametrize("labels", NUMERIC_LABELS.values(), ids=NUMERIC_LABELS.keys())
+def test_numeric_group_labels_are_read_as_the_same_labels_as_objects(labels):
+    # integer and float labels take a vectorised road; the same labels as objects take the general one
+    from fairif_sklearn._rates import read_groups
+
+    fast, general = read_groups(labels), read_groups(labels.astype(object))
+    assert fast.labels == general.labels and fast.names == general.names
+    assert [type(v) for v in fast.labels] == [type(v) for v in general.labels]  # 1.0 is group 1, an int
+    np.testing.assert_array_equal(fast.codes, general.codes)
+    np.testing.assert_array_equal(fast.annotated, general.annotated)
+
+
 # ------------------------------------------------------------ an annotated set in the constructor
 
 
