@@ -203,21 +203,22 @@ def read_groups(
         )
     annotated = ~missing.any(axis=1) if values.shape[1] else np.zeros(len(values), dtype=bool)
     codes = np.full(len(values), -1, dtype=np.int64)
-    if numeric:  # each distinct row once, then named and sorted as below
+    # the distinct labels, and each annotated row's position among them
+    if numeric:  # each distinct row labelled once
         if values.shape[1] == 1:  # np.unique by rows (axis=0) is several times slower
             found, inverse = np.unique(values[annotated, 0], return_inverse=True)
             found = found[:, None]
         else:
             found, inverse = np.unique(values[annotated], axis=0, return_inverse=True)
         distinct = [_label(r) for r in found]
-        labels = sorted(distinct, key=_sort_key)
-        index = {label: i for i, label in enumerate(labels)}
-        codes[annotated] = np.array([index[d] for d in distinct], dtype=np.int64)[inverse.reshape(-1)]
     else:
         rows = [_label(r) for r in values[annotated]]
-        labels = sorted(set(rows), key=_sort_key)
-        index = {label: i for i, label in enumerate(labels)}
-        codes[annotated] = [index[r] for r in rows]
+        distinct = list(dict.fromkeys(rows))
+        position = {label: i for i, label in enumerate(distinct)}
+        inverse = np.array([position[r] for r in rows], dtype=np.int64)
+    labels = sorted(distinct, key=_sort_key)
+    index = {label: i for i, label in enumerate(labels)}
+    codes[annotated] = np.array([index[d] for d in distinct], dtype=np.int64)[inverse.reshape(-1)]
     return Groups(annotated, codes, labels, [_display(label, column_names) for label in labels])
 
 
