@@ -296,6 +296,7 @@ def solve_fair_weights(
     *,
     level_up: bool,
     rate_slack: np.ndarray | float = 0.0,
+    anchor_rates: np.ndarray | None = None,
     closure: float = 1.0,
     base: np.ndarray | None = None,
     bisections: int = 12,
@@ -307,7 +308,10 @@ def solve_fair_weights(
     smallest change (:func:`solve_weights_bounded`) that puts every gap where
     :func:`gap_bounds` says, and with ``level_up`` keeps every cell's rate from
     falling by more than ``rate_slack`` (its noise), to first order: a gap then closes
-    by raising the lower side. When these
+    by raising the lower side. ``anchor_rates`` (a later round: the ERM model's rates)
+    are what the slack is counted from: no cell may end below its anchor less its
+    slack, or below where it is when it is already lower, so that rounds do not
+    add up their slacks. When these
     constraints leave no solution, the largest ``closure`` (below the one asked for) that
     has one is found by bisection, so that what can be closed without levelling down is
     closed.
@@ -322,8 +326,10 @@ def solve_fair_weights(
     r = np.asarray(rates, dtype=float)
     D = np.asarray(gap_rows, dtype=float)
     d = D @ r
-    # levelling up: no (rate, group) cell may fall by more than its slack
-    extra, floors = (np.eye(len(r)), r - rate_slack) if level_up else (np.zeros((0, len(r))), np.zeros(0))
+    # levelling up: no (rate, group) cell may fall by more than its slack below its anchor (or below r)
+    anchor = r if anchor_rates is None else np.asarray(anchor_rates, dtype=float)
+    floors = np.minimum(r, anchor - rate_slack)
+    extra, floors = (np.eye(len(r)), floors) if level_up else (np.zeros((0, len(r))), np.zeros(0))
     rows = np.vstack([D, extra])
 
     def attempt(closure):

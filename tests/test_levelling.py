@@ -125,6 +125,44 @@ def test_rate_slack_lets_a_rate_fall_by_its_noise_and_no_more():
     assert np.std(up.sample_weight) < np.std(strict.sample_weight)
 
 
+def test_a_later_round_counts_the_slack_from_the_erm_rates_not_from_where_it_starts():
+    # round 1 left group 1's rate 0.015 below its ERM value (0.815), within its 0.02 of noise: a
+    # second round may take it down 0.005 more, not another 0.02
+    scores, rates, rows = planted()
+    slack, erm = np.array([0.0, 0.02]), np.array([0.6, 0.815])
+    later = solve_fair_weights(
+        scores,
+        rates,
+        rows,
+        np.array([0.05]),
+        np.array([0.01]),
+        level_up=True,
+        rate_slack=slack,
+        anchor_rates=erm,
+    )
+    np.testing.assert_allclose(later.predicted_rates[1], 0.795, atol=1e-5)
+    # a rate already below its anchor less its slack may not fall further, and need not rise
+    below = solve_fair_weights(
+        scores, rates, rows, np.array([0.05]), np.array([0.01]), level_up=True, rate_slack=slack,
+        anchor_rates=np.array([0.6, 0.85]),
+    )  # fmt: skip
+    assert below.predicted_rates[1] >= 0.8 - 1e-6
+    # the ERM round itself (anchor = rates) is the plain slack
+    first = solve_fair_weights(
+        scores,
+        rates,
+        rows,
+        np.array([0.05]),
+        np.array([0.01]),
+        level_up=True,
+        rate_slack=slack,
+        anchor_rates=rates,
+    )
+    np.testing.assert_allclose(first.sample_weight, solve_fair_weights(
+        scores, rates, rows, np.array([0.05]), np.array([0.01]), level_up=True, rate_slack=slack
+    ).sample_weight)  # fmt: skip
+
+
 def test_no_solution_that_levels_up_closes_what_it_can_and_says_so():
     # every row moves both groups' rates alike: the gap cannot close without lowering group 1
     rng = np.random.RandomState(1)
@@ -225,6 +263,15 @@ def test_settle_shortens_a_fine_tune_that_overshoots_and_rejects_one_that_only_w
     assert not check_up.passes(np.array([0.58, 0.6]))  # the lower side fell beyond its noise
     step, *_ = settle(start, end, Overshoot(0), check_up, segment=True)
     assert step == 0.5
+
+    # a later round is judged against the ERM rates: group 0 (the lower side) started this round at
+    # 0.6, 0.008 below its ERM rate, so it may fall 0.002 more, not another 0.01
+    anchored = RealisedCheck(
+        rows, start_rates, np.array([0.01]), np.full(2, 0.01), chased, 2, level_up=True,
+        anchor_rates=np.array([0.608, 0.8]),
+    )  # fmt: skip
+    assert anchored.passes(np.array([0.599, 0.7])) and not anchored.passes(np.array([0.595, 0.7]))
+    assert check_up.passes(np.array([0.595, 0.7]))  # the round's own start allows the full 0.01
     # a fit from scratch is not on the segment: accepted or rejected whole
     step, net, rates, _ = settle(start, end, Overshoot(0), check, segment=False)
     assert step == 0.0 and net is start and np.array_equal(rates, start_rates)
@@ -276,3 +323,27 @@ def test_a_partial_closure_is_said(biased_data, monkeypatch):
             X, y, sensitive_features=partial_groups(s, 500)
         )
     assert clf.rounds_[0]["closure"] == 0.5
+
+
+def test_every_round_counts_the_rates_slack_from_the_erm_model(biased_data, monkeypatch):
+    from fairif_sklearn._estimators import _stage2 as stage2
+
+    real, seen = stage2.solve_fair_weights, []
+
+    def recording(rate_scores, rates, *args, **kwargs):
+        seen.append((np.array(rates), np.array(kwargs["anchor_rates"])))
+        return real(rate_scores, rates, *args, **kwargs)
+
+    monkeypatch.setattr(stage2, "solve_fair_weights", recording)
+    X, y, s = biased_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        clf = FairIFClassifier(small_net(), tolerance=0.0, max_rounds=2, random_state=0).fit(
+            X, y, sensitive_features=partial_groups(s, 500)
+        )
+    assert len(clf.rounds_) == len(seen) == 2
+    erm = clf.group_rates_
+    for _, anchor in seen:
+        np.testing.assert_array_equal(anchor, erm)
+    np.testing.assert_allclose(seen[1][0], clf.rounds_[0]["final_rates"])
+    assert not np.array_equal(seen[1][0], erm)  # the second round starts elsewhere, anchored at ERM

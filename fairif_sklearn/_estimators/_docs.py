@@ -31,8 +31,9 @@ PARAMETERS = """\
         How a gap may close. ``"up"``: by raising the lower side; to first
         order no group's rate (each true-positive and true-negative rate, or
         the target's rates) falls by more than its standard error on the
-        annotated set, so the better-off group is not made measurably worse to
-        close a gap. When no weights close every chased gap that way, the
+        annotated set, counted from the ERM model in every round (the rounds'
+        allowances do not add up), so the better-off group is not made
+        measurably worse to close a gap. When no weights close every chased gap that way, the
         weights close what can be closed (a warning says how much; the share is
         ``rounds_``' ``"closure"``). ``"any"``: any mix of raising the lower
         rate and lowering the higher one, whichever needs the smallest change

@@ -20,7 +20,10 @@ model leaves any gap on the annotated set larger than it started (beyond the
 gap's standard error), or, when levelling up, lowers the lower side of a chased
 gap or the lowest group's rate of any rate (beyond its standard error), is shortened to the longest step along
 the segment from the previous model that passes, or rejected (step 0: the
-previous model is kept, and the rounds stop).
+previous model is kept, and the rounds stop). The rates' standard errors are
+allowances counted from the ERM model in every round, in the solve and in the
+check: a later round may not take a rate lower than its ERM value less its
+standard error (or lower than it starts, if it is already below that).
 """
 
 from __future__ import annotations
@@ -120,9 +123,12 @@ def _log(settings: Stage2Settings, message: str) -> None:
     report(logger, settings.verbose, "[FairIF] %s", message)
 
 
-def solve_round(result, base, threshold, target, rate_slack, settings: Stage2Settings) -> FairSolution:
+def solve_round(
+    result, base, threshold, target, rate_slack, settings: Stage2Settings, anchor_rates=None
+) -> FairSolution:
     """The weights from a round's influence: the bound form (levelling up or not: no rate may fall
-    by more than ``rate_slack``, its standard error), or the paper's penalty with ``alpha``."""
+    by more than ``rate_slack``, its standard error, below ``anchor_rates``, the ERM model's), or the
+    paper's penalty with ``alpha``."""
     if settings.alpha is None:
         return solve_fair_weights(
             result.rate_scores,
@@ -132,6 +138,7 @@ def solve_round(result, base, threshold, target, rate_slack, settings: Stage2Set
             target,
             level_up=settings.levelling == "up",
             rate_slack=rate_slack,
+            anchor_rates=anchor_rates,
             closure=settings.closure,
             base=base,
         )
@@ -204,7 +211,10 @@ STEPS = (1.0, 0.5, 0.25, 0.125)
 class RealisedCheck:
     """What stage 2 must not do, judged on the annotated set after it: leave a gap larger than it
     started, or, when levelling up, lower the lower side of a chased gap or the lowest group's rate
-    of any rate (each beyond its standard error)."""
+    of any rate (each beyond its standard error). Rates are judged against ``anchor_rates`` (the
+    ERM model's; the round's start when None): a later round may not take a rate below its ERM
+    value less its standard error, or below where the round started if that is lower, so the
+    rounds' allowances do not add up."""
 
     gap_rows: np.ndarray
     start_rates: np.ndarray
@@ -213,6 +223,13 @@ class RealisedCheck:
     chased: np.ndarray | None
     n_groups: int
     level_up: bool
+    anchor_rates: np.ndarray | None = None
+
+    def _floor(self, weights: np.ndarray) -> np.ndarray:
+        """Rows of ``weights`` over the cells (sides, or single cells): how low each may end."""
+        anchor = self.start_rates if self.anchor_rates is None else self.anchor_rates
+        noise = np.sqrt(weights**2 @ self.rate_noise**2)
+        return np.minimum(weights @ self.start_rates, weights @ anchor - noise)
 
     def _lower_sides(self) -> np.ndarray:
         """Rows over the cells: the mean of each chased gap's lower side (the cells its row weighs
@@ -232,12 +249,11 @@ class RealisedCheck:
         if not self.level_up:
             return True
         sides = self._lower_sides()
-        if np.any(sides @ rates < sides @ self.start_rates - np.sqrt(sides**2 @ self.rate_noise**2)):
+        if np.any(sides @ rates < self._floor(sides)):
             return False
         blocks = np.arange(len(rates)).reshape(-1, self.n_groups)  # cells are rate-major
         lowest = blocks[np.arange(len(blocks)), np.argmin(self.start_rates[blocks], axis=1)]
-        floor = self.start_rates[lowest] - self.rate_noise[lowest]
-        return bool(np.all(rates[blocks].min(axis=1) >= floor))
+        return bool(np.all(rates[blocks].min(axis=1) >= self._floor(np.eye(len(rates))[lowest])))
 
 
 def settle(previous, trained, gaps_of, check: RealisedCheck, *, segment: bool):
@@ -276,12 +292,12 @@ def run_rounds(
     """
     result = stage1.influence
     net, weights, rounds = stage1.erm_estimator, np.ones(len(data.y_train)), []
-    rates = result.rates
+    rates = erm_rates = result.rates
     for index in range(1, settings.max_rounds + 1):
         gaps = result.gap_rows @ rates
         if np.all(np.abs(gaps) <= threshold):
             break
-        solution = solve_round(result, weights, threshold, target, stage1.rates_stderr, settings)
+        solution = solve_round(result, weights, threshold, target, stage1.rates_stderr, settings, erm_rates)
         round_ = Round(
             index,
             gaps,
@@ -322,6 +338,7 @@ def run_rounds(
             solution.chased,
             n_groups=len(data.groups.names),
             level_up=settings.levelling == "up",
+            anchor_rates=erm_rates,
         )
         step, net, rates, full = settle(net, trained, gaps_of, check, segment=settings.retrain != "scratch")
         round_.step = step
