@@ -272,6 +272,19 @@ def test_settle_shortens_a_fine_tune_that_overshoots_and_rejects_one_that_only_w
     )  # fmt: skip
     assert anchored.passes(np.array([0.599, 0.7])) and not anchored.passes(np.array([0.595, 0.7]))
     assert check_up.passes(np.array([0.595, 0.7]))  # the round's own start allows the full 0.01
+    # a gap may widen by its noise (0.01) from where the round starts (0.2), and no further than its
+    # ERM size plus that noise: at ERM 0.205, the start caps it at 0.21; at ERM 0.198 (an earlier
+    # round widened it within its noise), 0.208
+    wider = RealisedCheck(
+        rows, start_rates, np.array([0.01]), np.full(2, 0.01), chased, 2, level_up=False,
+        anchor_rates=np.array([0.6, 0.805]),
+    )  # fmt: skip
+    assert wider.passes(np.array([0.6, 0.809])) and not wider.passes(np.array([0.6, 0.812]))
+    narrower = RealisedCheck(
+        rows, start_rates, np.array([0.01]), np.full(2, 0.01), chased, 2, level_up=False,
+        anchor_rates=np.array([0.6, 0.798]),
+    )  # fmt: skip
+    assert narrower.passes(np.array([0.6, 0.807])) and not narrower.passes(np.array([0.6, 0.809]))
     # a fit from scratch is not on the segment: accepted or rejected whole
     step, net, rates, _ = settle(start, end, Overshoot(0), check, segment=False)
     assert step == 0.0 and net is start and np.array_equal(rates, start_rates)
@@ -298,8 +311,12 @@ def test_fit_reports_per_group_rates_and_levels_up(biased_data):
         for r in clf.rounds_:
             assert 0 <= r["step"] <= 1 and 0 <= r["closure"] <= 1
     up = fits["up"]
-    # to first order none falls by more than its standard error
-    assert np.all(up.predicted_group_rates_ >= up.group_rates_ - up.group_rates_stderr_ - 1e-6)
+    # to first order none falls by more than its standard error below ERM's rate, in any round (or
+    # below where a round starts, if an earlier one left it lower)
+    erm, se = up.group_rates_, up.group_rates_stderr_
+    assert np.all(up.rounds_[0]["predicted_rates"] >= erm - se - 1e-6)
+    for r in up.rounds_:
+        assert np.all(r["predicted_rates"] >= np.minimum(r["rates"], erm - se) - 1e-6)
     if up.reweighted_:  # and after the fine-tune the lowest group's rates do not fall beyond noise
         for start in (0, 2):
             cells = slice(start, start + 2)

@@ -77,6 +77,53 @@ def test_rounds_stop_when_the_gaps_are_within_the_bound(shifted):
     assert np.all(np.abs(clf.predicted_gaps_) <= bound * (1 + 1e-4))
 
 
+def test_auto_rounds_go_on_only_while_a_fine_tune_under_delivers(shifted, monkeypatch):
+    from fairif_sklearn import FairIFWeigher
+    from fairif_sklearn._estimators import _stage2
+
+    X, y, _, groups = shifted
+    fit = dict(tolerance=0.0, random_state=0)  # a zero bound is never met: only the rule stops the rounds
+    auto = FairIFClassifier(small_net(), **fit).fit(X, y, sensitive_features=groups)
+    assert auto.max_rounds == "auto" and 1 <= len(auto.rounds_) <= _stage2.AUTO_ROUNDS
+    for r in auto.rounds_[:-1]:  # each round that was followed had under-delivered on a chased gap
+        ratio = np.asarray(r["materialization"])[np.isfinite(r["materialization"])]
+        assert np.any(ratio < _stage2.UNDER_DELIVERED)
+    last = auto.rounds_[-1]
+    if len(auto.rounds_) < _stage2.AUTO_ROUNDS:  # and the one that stopped them had not
+        assert not np.any(np.asarray(last["materialization"]) < _stage2.UNDER_DELIVERED)
+    # the rule decides alone: never satisfied, the rounds run to the cap; always, one round
+    monkeypatch.setattr(_stage2, "UNDER_DELIVERED", np.inf)
+    always = FairIFClassifier(small_net(), **fit).fit(X, y, sensitive_features=groups)
+    assert len(always.rounds_) == _stage2.AUTO_ROUNDS
+    monkeypatch.setattr(_stage2, "UNDER_DELIVERED", -np.inf)
+    never = FairIFClassifier(small_net(), **fit).fit(X, y, sensitive_features=groups)
+    assert len(never.rounds_) == 1
+    np.testing.assert_allclose(
+        never.rounds_[0]["final_gaps"], always.rounds_[0]["final_gaps"]
+    )  # same first round
+    # the weigher trains no stage 2, so it has nothing to judge: one round, as max_rounds=1
+    monkeypatch.setattr(_stage2, "UNDER_DELIVERED", np.inf)
+    weigher = FairIFWeigher(small_net(), **fit).fit(X, y, sensitive_features=groups)
+    one = FairIFWeigher(small_net(), max_rounds=1, **fit).fit(X, y, sensitive_features=groups)
+    assert len(weigher.rounds_) == 1 and weigher.rounds_[0]["final_gaps"] is None
+    np.testing.assert_allclose(weigher.sample_weight_, one.sample_weight_)
+
+
+def test_under_delivered_reads_the_chased_gaps_of_a_kept_round():
+    from fairif_sklearn._estimators._stage2 import Round, under_delivered
+
+    def round_(final, chased, step=1.0):
+        gaps, predicted = np.array([0.2, -0.1]), np.array([0.0, 0.0])
+        r = Round(1, gaps, predicted, np.zeros(4), np.zeros(4), 0.1, 0, True, chased=np.array(chased))
+        r.final_gaps, r.step = np.array(final), step
+        return r
+
+    assert under_delivered(round_([0.15, -0.02], [True, True]), 0.5)  # 0.25 of the first gap's change
+    assert not under_delivered(round_([0.15, -0.02], [False, True]), 0.5)  # that gap was only held
+    assert not under_delivered(round_([0.05, -0.02], [True, True]), 0.5)  # 0.75 and 0.8
+    assert not under_delivered(round_([0.2, -0.1], [True, True], step=0.0), 0.5)  # rejected: it stops
+
+
 def test_gap_standard_errors_equal_the_cell_formula(biased_data):
     X, y, s = biased_data
     clf = FairIFClassifier(small_net(), random_state=0).fit(X, y, sensitive_features=partial_groups(s, 600))

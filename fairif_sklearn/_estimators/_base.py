@@ -18,7 +18,7 @@ from .._runtime import report
 from .._skorch import check_net
 from .._validation import FitData, check_fit_data, validate_fit_X_y
 from ._stage1 import Stage1, fit_stage1, weights_for_rows
-from ._stage2 import Stage2Settings, resolve_finetune_epochs, run_rounds
+from ._stage2 import Stage2Settings, resolve_finetune_epochs, resolve_max_rounds, run_rounds
 
 _SUBSAMPLE = [Interval(Integral, 1, None, closed="left"), Interval(Real, 0, 1, closed="right"), None]
 # tolerance="auto": a gap is chased only when it is beyond this family-wise significance
@@ -48,7 +48,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         "pos_label": "no_validation",  # a label or a list of labels, checked against y in fit
         "retrain": [StrOptions({"finetune", "scratch", "warm_start"})],
         "finetune_epochs": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "max_rounds": [Interval(Integral, 1, None, closed="left")],
+        "max_rounds": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "influence": [StrOptions(set(METHODS))],
         "curvature": [StrOptions(set(CURVATURES))],
         "damping": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
@@ -79,7 +79,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         pos_label=None,
         retrain="finetune",
         finetune_epochs="auto",
-        max_rounds=1,
+        max_rounds="auto",
         influence="auto",
         curvature="gauss_newton",
         damping="auto",
@@ -195,11 +195,13 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
 
     def _stage2_settings(self) -> Stage2Settings:
         """This estimator's parameters that say how stage 2 solves and trains."""
+        max_rounds, relinearise_below = resolve_max_rounds(self.max_rounds)
         return Stage2Settings(
             estimator=self.estimator,
             retrain=self.retrain,
             finetune_epochs=resolve_finetune_epochs(self.finetune_epochs),
-            max_rounds=self.max_rounds,
+            max_rounds=max_rounds,
+            relinearise_below=relinearise_below,
             levelling=self.levelling,
             closure=self.closure,
             alpha=self.alpha,

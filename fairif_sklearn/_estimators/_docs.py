@@ -77,10 +77,14 @@ default="equalized_odds"
     finetune_epochs : "auto" or int, default="auto"
         Epochs of the fine-tune; its iterates over the last epoch are averaged.
         ``"auto"`` is one epoch.
-    max_rounds : int, default=1
+    max_rounds : "auto" or int, default="auto"
         Rounds of reweighting: after stage 2, a gap still beyond its noise is
         measured again at the new model, influence re-linearised there, and
-        the weights solved again, up to this many rounds.
+        the weights solved again, up to this many rounds. ``"auto"``: a second
+        round only when the first round's fine-tune realised less than half of
+        the change influence predicted for some chased gap
+        (``materialization_``: the first-order prediction did not hold over
+        that step); :class:`FairIFWeigher`, which trains no stage 2, runs one.
     influence : {"auto", "exact", "last_layer", "cg"}, default="auto"
         How the inverse-curvature products are computed: the full matrix solved
         exactly (small models), the exact solve restricted to the final linear

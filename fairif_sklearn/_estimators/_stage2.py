@@ -65,6 +65,7 @@ class Round:
     final_rates: np.ndarray | None = None
     full_step_gaps: np.ndarray | None = None
     step: float = 1.0
+    chased: np.ndarray | None = None
 
     @property
     def materialization(self) -> np.ndarray:
@@ -109,6 +110,39 @@ class Stage2Settings:
     closure: float
     alpha: float | None
     verbose: int = 0
+    relinearise_below: float | None = None
+
+
+# ``max_rounds="auto"``: at most this many rounds, a later one only when the previous round's fine-tune
+# realised less than this share of the change influence predicted for some chased gap
+AUTO_ROUNDS, UNDER_DELIVERED = 2, 0.5
+
+
+def resolve_max_rounds(max_rounds) -> tuple[int, float | None]:
+    """``(max_rounds, relinearise_below)`` from the estimators' ``max_rounds``.
+
+    ``"auto"``: a round whose fine-tune realised less than half of the predicted change of a chased
+    gap is re-linearised where it ended and solved again, two rounds at most; one that realised
+    more stops. Influence is a first-order prediction, and the larger the weight change the
+    smaller the share of it a fine-tune realises (the response curves away over the step): when
+    less than half was realised, a round from where the fine-tune ended corrects what the first
+    order missed; when more was, the first order held, and a further round would only chase what
+    is left on the same annotated rows (on Adult it gave back part of the EOD cut; the results
+    page). Each later round costs a stage 1 and a fine-tune, hence the cap. An integer: that many
+    rounds whenever a gap is still beyond its noise.
+    """
+    if max_rounds == "auto":
+        return AUTO_ROUNDS, UNDER_DELIVERED
+    return int(max_rounds), None
+
+
+def under_delivered(round_: Round, share: float) -> bool:
+    """Whether a round's fine-tune realised less than ``share`` of the predicted change of some
+    chased gap (a gap with nothing predicted, or a rejected round, counts as not)."""
+    ratio = round_.materialization
+    chased = np.ones(len(ratio), bool) if round_.chased is None else round_.chased
+    ratio = ratio[chased & np.isfinite(ratio)]
+    return bool(round_.step > 0 and np.any(ratio < share))
 
 
 def resolve_finetune_epochs(finetune_epochs) -> int:
@@ -211,10 +245,11 @@ STEPS = (1.0, 0.5, 0.25, 0.125)
 class RealisedCheck:
     """What stage 2 must not do, judged on the annotated set after it: leave a gap larger than it
     started, or, when levelling up, lower the lower side of a chased gap or the lowest group's rate
-    of any rate (each beyond its standard error). Rates are judged against ``anchor_rates`` (the
-    ERM model's; the round's start when None): a later round may not take a rate below its ERM
-    value less its standard error, or below where the round started if that is lower, so the
-    rounds' allowances do not add up."""
+    of any rate (each beyond its standard error). A later round is judged against ``anchor_rates``
+    too (the ERM model's; the round's start when None): it may not take a rate below its ERM value
+    less its standard error, nor a gap wider than at ERM by more than its standard error (nor,
+    as every round, worse than where it started beyond that), so the rounds' allowances do not
+    add up."""
 
     gap_rows: np.ndarray
     start_rates: np.ndarray
@@ -243,8 +278,12 @@ class RealisedCheck:
         return np.array([side / side.sum() for side in sides]).reshape(-1, len(self.start_rates))
 
     def passes(self, rates: np.ndarray) -> bool:
-        start_gaps, gaps = self.gap_rows @ self.start_rates, self.gap_rows @ rates
-        if np.any(np.abs(gaps) > np.abs(start_gaps) + self.gap_noise):
+        start, gaps = np.abs(self.gap_rows @ self.start_rates), self.gap_rows @ rates
+        anchor = start if self.anchor_rates is None else np.abs(self.gap_rows @ self.anchor_rates)
+        # no wider than at the round's start, nor than at ERM, beyond the gap's standard error
+        if np.any(
+            np.abs(gaps) > np.minimum(start + self.gap_noise, np.maximum(start, anchor + self.gap_noise))
+        ):
             return False
         if not self.level_up:
             return True
@@ -293,7 +332,9 @@ def run_rounds(
     result = stage1.influence
     net, weights, rounds = stage1.erm_estimator, np.ones(len(data.y_train)), []
     rates = erm_rates = result.rates
-    for index in range(1, settings.max_rounds + 1):
+    # "auto" rounds go on from what a fine-tune realised; without a final fit (the weigher) none is trained
+    max_rounds = 1 if settings.relinearise_below is not None and not final_fit else settings.max_rounds
+    for index in range(1, max_rounds + 1):
         gaps = result.gap_rows @ rates
         if np.all(np.abs(gaps) <= threshold):
             break
@@ -308,11 +349,12 @@ def run_rounds(
             solution.n_clipped,
             solution.converged,
             closure=solution.closure,
+            chased=solution.chased,
         )
         rounds.append(round_)
         if settings.alpha is None and solution.closure < settings.closure:
             _warn_closure(round_, settings.levelling)
-        last = index == settings.max_rounds
+        last = index == max_rounds
         if last and not final_fit:
             _log(settings, summary(round_))
             weights = solution.sample_weight
@@ -348,6 +390,8 @@ def run_rounds(
         weights = weights + step * (solution.sample_weight - weights)
         _log(settings, summary(round_))
         if last or step == 0 or np.all(np.abs(gaps) <= threshold):
+            break
+        if settings.relinearise_below is not None and not under_delivered(round_, settings.relinearise_below):
             break
         result = compute_influence(
             NetFunctions(net),

@@ -35,7 +35,7 @@ FAIRIF = "FairIF"
 VARIANTS = {
     "FairIF [levelling='any']": {"levelling": "any"},
     "FairIF [retrain='scratch', the paper's stage 2]": {"retrain": "scratch"},
-    "FairIF [max_rounds=2]": {"max_rounds": 2},
+    "FairIF [max_rounds=1]": {"max_rounds": 1},
 }
 FAIRIF_CV = "FairIFClassifierCV"
 # the trade-off path chosen within a budget the user states: two accuracy points
