@@ -195,11 +195,12 @@ def _annotated(kind: str, n: int, real):
     return X[n_val:], y[n_val:], X[:n_val], y[:n_val], s[:n_val]
 
 
-def whole_fit_vs_erm(kind: str, n: int, repeats: int, real=None) -> dict:
+def whole_fit_vs_erm(kind: str, n: int, repeats: int, real=None, cv: bool = True) -> dict:
     """A whole default ``FairIFClassifier.fit`` against one ERM fit of the same net on the same rows.
 
     Side by side (the repeats take turns), medians over ``repeats``;
-    ``FairIFClassifierCV`` (its default three folds) once, as the selecting variant.
+    ``FairIFClassifierCV`` (its default three folds) once, as the selecting variant (unless ``cv``
+    is False).
     """
     X, y, X_val, y_val, s_val = _annotated(kind, n, real)
     n_features = int(np.prod(X.shape[1:]))
@@ -212,13 +213,20 @@ def whole_fit_vs_erm(kind: str, n: int, repeats: int, real=None) -> dict:
         ],
         repeats,
     )
-    cv_seconds, cv = _timed(
-        lambda: FairIFClassifierCV(FairIFClassifier(_net(kind, n_features, epochs), **annotated)).fit(X, y)
+    cv_seconds, cv = (
+        _timed(
+            lambda: FairIFClassifierCV(FairIFClassifier(_net(kind, n_features, epochs), **annotated)).fit(
+                X, y
+            )
+        )
+        if cv
+        else (float("nan"), None)
     )
     return {"data": kind, "n_train": len(y), "epochs": epochs, "erm_fit_s": erm, "fairif_fit_s": fit,
             "fairif_in_erm_fits": fit / erm, "reweighted": bool(clf.reweighted_), "damping": clf.damping_,
-            "materialization": clf.materialization_.tolist(), "cv_fit_s": cv_seconds,
-            "cv_in_erm_fits": cv_seconds / erm, "cv_rounds_chosen": cv.n_rounds_}  # fmt: skip
+            "rounds": len(clf.rounds_), "materialization": clf.materialization_.tolist(),
+            "cv_fit_s": cv_seconds, "cv_in_erm_fits": cv_seconds / erm,
+            "cv_rounds_chosen": None if cv is None else cv.n_rounds_}  # fmt: skip
 
 
 def backends(kind: str, n: int, repeats: int) -> list[dict]:
@@ -477,6 +485,7 @@ def main(argv=None) -> int:
     p.add_argument(
         "--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure (default: all)"
     )
+    p.add_argument("--no-cv", action="store_true", help="defaults: leave out FairIFClassifierCV's fit")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
     configure(args.threads, args.device)
@@ -488,18 +497,22 @@ def main(argv=None) -> int:
           f"medians over {args.repeats} repeats\n")  # fmt: skip
     real = None if args.no_real_data or not ({"defaults", "epoch"} & set(args.parts)) else _real_ci_mnist()
     if "defaults" in args.parts:
+        cv = not args.no_cv
         report["whole_fit"] = [
-            whole_fit_vs_erm("tabular", args.n, args.repeats),
-            whole_fit_vs_erm("ci-mnist" if real else "ci-mnist-shaped random", args.n, args.repeats, real),
+            whole_fit_vs_erm("tabular", args.n, args.repeats, cv=cv),
+            whole_fit_vs_erm(
+                "ci-mnist" if real else "ci-mnist-shaped random", args.n, args.repeats, real, cv
+            ),
         ]
         print("a whole default FairIFClassifier.fit against one ERM fit of the same net on the same rows:")
         for r in report["whole_fit"]:
             print(f"  {r['data']:22s} {r['n_train']:6d} rows, {r['epochs']} epochs: "
                   f"ERM {r['erm_fit_s']:.1f} s, "
                   f"FairIF {r['fairif_fit_s']:.1f} s = {r['fairif_in_erm_fits']:.2f} ERM fits "
-                  f"(reweighted: {r['reweighted']}, damping {r['damping']:.3g}); FairIFClassifierCV "
-                  f"{r['cv_fit_s']:.1f} s = {r['cv_in_erm_fits']:.2f} ERM fits "
-                  f"({r['cv_rounds_chosen']} round(s) chosen)")  # fmt: skip
+                  f"(reweighted: {r['reweighted']}, {r['rounds']} round(s), damping {r['damping']:.3g})"
+                  + ("" if r["cv_rounds_chosen"] is None else
+                     f"; FairIFClassifierCV {r['cv_fit_s']:.1f} s = {r['cv_in_erm_fits']:.2f} ERM fits "
+                     f"({r['cv_rounds_chosen']} round(s) chosen)"))  # fmt: skip
     if "epoch" in args.parts:
         report["stage1_vs_epoch"] = [
             stage1_vs_epoch("tabular", args.n, args.repeats),

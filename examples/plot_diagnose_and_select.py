@@ -53,7 +53,9 @@ def report(name, model):
 # standard errors, ``gaps_stderr_``, that all gaps together stay within noise at
 # a 5% family-wise level), and it is then closed to within one standard error.
 # ``retrain="finetune"``: stage 2 fine-tunes the ERM model with the new weights,
-# the change that influence predicts. ``max_rounds=1``: one weight solve.
+# the change that influence predicts. ``max_rounds="auto"``: one weight solve,
+# and a second, re-linearised where the fine-tune ended, only if the first
+# realised less than half of the change it predicted for a chased gap.
 clf = FairIFClassifier(net(), random_state=0).fit(X, y, sensitive_features=groups)
 print(f"reweighted: {clf.reweighted_}")
 for i, name in enumerate(clf.gap_names_):
@@ -73,8 +75,8 @@ report("FairIF", clf)
 # predicts after reweighting (hatched) and the value at the reweighted model
 # (green). ``materialization_`` is the realised change over the predicted one,
 # per gap: near 1, the first-order prediction held; between 0 and 1, the model
-# moved the right way but less far than predicted (a second round,
-# ``max_rounds=2``, re-linearises at the new model and solves again); near 0 or
+# moved the right way but less far than predicted (below one half, the default
+# runs a second round, re-linearised at the new model); near 0 or
 # negative, influence did not describe this net, and the weights should not be
 # trusted. Here both ERM gaps are beyond the band, and about four fifths of the
 # predicted change materialised, which brings both gaps inside it.
