@@ -195,12 +195,12 @@ def _annotated(kind: str, n: int, real):
     return X[n_val:], y[n_val:], X[:n_val], y[:n_val], s[:n_val]
 
 
-def whole_fit_vs_erm(kind: str, n: int, repeats: int, real=None, cv: bool = True) -> dict:
+def whole_fit_vs_erm(kind: str, n: int, repeats: int, real=None, with_cv: bool = True) -> dict:
     """A whole default ``FairIFClassifier.fit`` against one ERM fit of the same net on the same rows.
 
     Side by side (the repeats take turns), medians over ``repeats``;
-    ``FairIFClassifierCV`` (its default three folds) once, as the selecting variant (unless ``cv``
-    is False).
+    ``FairIFClassifierCV`` (its default three folds) once, as the selecting variant (unless
+    ``with_cv`` is False).
     """
     X, y, X_val, y_val, s_val = _annotated(kind, n, real)
     n_features = int(np.prod(X.shape[1:]))
@@ -219,7 +219,7 @@ def whole_fit_vs_erm(kind: str, n: int, repeats: int, real=None, cv: bool = True
                 X, y
             )
         )
-        if cv
+        if with_cv
         else (float("nan"), None)
     )
     return {"data": kind, "n_train": len(y), "epochs": epochs, "erm_fit_s": erm, "fairif_fit_s": fit,
@@ -497,11 +497,11 @@ def main(argv=None) -> int:
           f"medians over {args.repeats} repeats\n")  # fmt: skip
     real = None if args.no_real_data or not ({"defaults", "epoch"} & set(args.parts)) else _real_ci_mnist()
     if "defaults" in args.parts:
-        cv = not args.no_cv
+        with_cv = not args.no_cv
         report["whole_fit"] = [
-            whole_fit_vs_erm("tabular", args.n, args.repeats, cv=cv),
+            whole_fit_vs_erm("tabular", args.n, args.repeats, with_cv=with_cv),
             whole_fit_vs_erm(
-                "ci-mnist" if real else "ci-mnist-shaped random", args.n, args.repeats, real, cv
+                "ci-mnist" if real else "ci-mnist-shaped random", args.n, args.repeats, real, with_cv
             ),
         ]
         print("a whole default FairIFClassifier.fit against one ERM fit of the same net on the same rows:")

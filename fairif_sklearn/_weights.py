@@ -287,6 +287,13 @@ def gap_bounds(
     return lower, upper, chased
 
 
+def rate_floors(rates: np.ndarray, anchor: np.ndarray, slack) -> np.ndarray:
+    """How low each rate may end when levelling up: its ``anchor`` (the ERM model's rate) less its
+    ``slack`` (noise), or where it is now if that is lower already, so that rounds do not add up
+    their slacks."""
+    return np.minimum(rates, anchor - slack)
+
+
 def solve_fair_weights(
     rate_scores: np.ndarray,
     rates: np.ndarray,
@@ -328,8 +335,10 @@ def solve_fair_weights(
     d = D @ r
     # levelling up: no (rate, group) cell may fall by more than its slack below its anchor (or below r)
     anchor = r if anchor_rates is None else np.asarray(anchor_rates, dtype=float)
-    floors = np.minimum(r, anchor - rate_slack)
-    extra, floors = (np.eye(len(r)), floors) if level_up else (np.zeros((0, len(r))), np.zeros(0))
+    if level_up:
+        extra, floors = np.eye(len(r)), rate_floors(r, anchor, rate_slack)
+    else:
+        extra, floors = np.zeros((0, len(r))), np.zeros(0)
     rows = np.vstack([D, extra])
 
     def attempt(closure):

@@ -126,41 +126,23 @@ def test_rate_slack_lets_a_rate_fall_by_its_noise_and_no_more():
 
 
 def test_a_later_round_counts_the_slack_from_the_erm_rates_not_from_where_it_starts():
+    scores, rates, rows = planted()
+    slack = np.array([0.0, 0.02])
+
+    def solve(**anchor):
+        return solve_fair_weights(
+            scores, rates, rows, np.array([0.05]), np.array([0.01]), level_up=True, rate_slack=slack, **anchor
+        )
+
     # round 1 left group 1's rate 0.015 below its ERM value (0.815), within its 0.02 of noise: a
     # second round may take it down 0.005 more, not another 0.02
-    scores, rates, rows = planted()
-    slack, erm = np.array([0.0, 0.02]), np.array([0.6, 0.815])
-    later = solve_fair_weights(
-        scores,
-        rates,
-        rows,
-        np.array([0.05]),
-        np.array([0.01]),
-        level_up=True,
-        rate_slack=slack,
-        anchor_rates=erm,
-    )
+    later = solve(anchor_rates=np.array([0.6, 0.815]))
     np.testing.assert_allclose(later.predicted_rates[1], 0.795, atol=1e-5)
     # a rate already below its anchor less its slack may not fall further, and need not rise
-    below = solve_fair_weights(
-        scores, rates, rows, np.array([0.05]), np.array([0.01]), level_up=True, rate_slack=slack,
-        anchor_rates=np.array([0.6, 0.85]),
-    )  # fmt: skip
+    below = solve(anchor_rates=np.array([0.6, 0.85]))
     assert below.predicted_rates[1] >= 0.8 - 1e-6
     # the ERM round itself (anchor = rates) is the plain slack
-    first = solve_fair_weights(
-        scores,
-        rates,
-        rows,
-        np.array([0.05]),
-        np.array([0.01]),
-        level_up=True,
-        rate_slack=slack,
-        anchor_rates=rates,
-    )
-    np.testing.assert_allclose(first.sample_weight, solve_fair_weights(
-        scores, rates, rows, np.array([0.05]), np.array([0.01]), level_up=True, rate_slack=slack
-    ).sample_weight)  # fmt: skip
+    np.testing.assert_allclose(solve(anchor_rates=rates).sample_weight, solve().sample_weight)
 
 
 def test_no_solution_that_levels_up_closes_what_it_can_and_says_so():

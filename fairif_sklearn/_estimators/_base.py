@@ -193,9 +193,10 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         bound = np.full(len(stderr), float(self.tolerance))
         return bound, bound
 
-    def _stage2_settings(self) -> Stage2Settings:
-        """This estimator's parameters that say how stage 2 solves and trains."""
-        max_rounds, relinearise_below = resolve_max_rounds(self.max_rounds)
+    def _stage2_settings(self, *, final_fit: bool) -> Stage2Settings:
+        """This estimator's parameters that say how stage 2 solves and trains (``final_fit``: whether
+        the rounds train stage 2 after their last solve)."""
+        max_rounds, relinearise_below = resolve_max_rounds(self.max_rounds, trains_stage2=final_fit)
         return Stage2Settings(
             estimator=self.estimator,
             retrain=self.retrain,
@@ -216,7 +217,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
             stage1,
             self._gaps_of(data),
             self._influence_settings(),
-            self._stage2_settings(),
+            self._stage2_settings(final_fit=final_fit),
             threshold=threshold,
             target=target,
             final_fit=final_fit,

@@ -41,7 +41,7 @@ from .._influence import InfluenceSettings, compute_influence
 from .._runtime import progress_bar, report
 from .._skorch import NetFunctions, check_trained, finetune_net, fit_net, interpolate_net, seeded, unfrozen
 from .._validation import FitData
-from .._weights import FairSolution, first_order, solve_fair_weights, solve_weights
+from .._weights import FairSolution, first_order, rate_floors, solve_fair_weights, solve_weights
 from ._stage1 import Stage1
 
 logger = logging.getLogger(__name__)
@@ -118,8 +118,9 @@ class Stage2Settings:
 AUTO_ROUNDS, UNDER_DELIVERED = 2, 0.5
 
 
-def resolve_max_rounds(max_rounds) -> tuple[int, float | None]:
-    """``(max_rounds, relinearise_below)`` from the estimators' ``max_rounds``.
+def resolve_max_rounds(max_rounds, *, trains_stage2: bool = True) -> tuple[int, float | None]:
+    """``(max_rounds, relinearise_below)`` from the estimators' ``max_rounds``; ``trains_stage2``
+    False (the weigher) resolves ``"auto"`` to one round, as it trains no fine-tune to judge.
 
     ``"auto"``: a round whose fine-tune realised less than half of the predicted change of a chased
     gap is re-linearised where it ended and solved again, two rounds at most; one that realised
@@ -132,7 +133,7 @@ def resolve_max_rounds(max_rounds) -> tuple[int, float | None]:
     rounds whenever a gap is still beyond its noise.
     """
     if max_rounds == "auto":
-        return AUTO_ROUNDS, UNDER_DELIVERED
+        return (AUTO_ROUNDS, UNDER_DELIVERED) if trains_stage2 else (1, None)
     return int(max_rounds), None
 
 
@@ -260,11 +261,15 @@ class RealisedCheck:
     level_up: bool
     anchor_rates: np.ndarray | None = None
 
+    @property
+    def anchor(self) -> np.ndarray:
+        """The rates the allowances count from: the ERM model's, or the round's start."""
+        return self.start_rates if self.anchor_rates is None else self.anchor_rates
+
     def _floor(self, weights: np.ndarray) -> np.ndarray:
         """Rows of ``weights`` over the cells (sides, or single cells): how low each may end."""
-        anchor = self.start_rates if self.anchor_rates is None else self.anchor_rates
         noise = np.sqrt(weights**2 @ self.rate_noise**2)
-        return np.minimum(weights @ self.start_rates, weights @ anchor - noise)
+        return rate_floors(weights @ self.start_rates, weights @ self.anchor, noise)
 
     def _lower_sides(self) -> np.ndarray:
         """Rows over the cells: the mean of each chased gap's lower side (the cells its row weighs
@@ -279,7 +284,7 @@ class RealisedCheck:
 
     def passes(self, rates: np.ndarray) -> bool:
         start, gaps = np.abs(self.gap_rows @ self.start_rates), self.gap_rows @ rates
-        anchor = start if self.anchor_rates is None else np.abs(self.gap_rows @ self.anchor_rates)
+        anchor = np.abs(self.gap_rows @ self.anchor)
         # no wider than at the round's start, nor than at ERM, beyond the gap's standard error
         if np.any(
             np.abs(gaps) > np.minimum(start + self.gap_noise, np.maximum(start, anchor + self.gap_noise))
@@ -332,9 +337,7 @@ def run_rounds(
     result = stage1.influence
     net, weights, rounds = stage1.erm_estimator, np.ones(len(data.y_train)), []
     rates = erm_rates = result.rates
-    # "auto" rounds go on from what a fine-tune realised; without a final fit (the weigher) none is trained
-    max_rounds = 1 if settings.relinearise_below is not None and not final_fit else settings.max_rounds
-    for index in range(1, max_rounds + 1):
+    for index in range(1, settings.max_rounds + 1):
         gaps = result.gap_rows @ rates
         if np.all(np.abs(gaps) <= threshold):
             break
@@ -354,7 +357,7 @@ def run_rounds(
         rounds.append(round_)
         if settings.alpha is None and solution.closure < settings.closure:
             _warn_closure(round_, settings.levelling)
-        last = index == max_rounds
+        last = index == settings.max_rounds
         if last and not final_fit:
             _log(settings, summary(round_))
             weights = solution.sample_weight
