@@ -137,9 +137,15 @@ def _timed(fn, repeats: int = 1):
     return statistics.median(times), out
 
 
-def _timed_side_by_side(fns: list, repeats: int) -> list[tuple[float, object]]:
+def _timed_side_by_side(fns: list, repeats: int, warm_up=None) -> list[tuple[float, object]]:
     """``_timed`` for several functions whose calls take turns, so that a change of the
-    machine's load in the meantime weighs on each alike; per function, the median and last result."""
+    machine's load in the meantime weighs on each alike; per function, the median and last result.
+    ``warm_up()``, when given, runs first, untimed: what a process pays once (imports, first
+    allocations) is then charged to none of them."""
+    if warm_up is not None:
+        with warnings.catch_warnings():  # a warm-up on a few rows may warn; it is not measured
+            warnings.simplefilter("ignore")
+            warm_up()
     runs = [[] for _ in fns]
     for _ in range(repeats):
         for fn, times in zip(fns, runs, strict=True):
@@ -208,10 +214,6 @@ def whole_fit_vs_erm(kind: str, n: int, repeats: int, real=None, with_cv: bool =
     n_features = int(np.prod(X.shape[1:]))
     epochs = 15 if real else 10
     annotated = dict(X_val=X_val, y_val=y_val, sensitive_val=s_val, random_state=0)
-    # untimed: the first fit of a process imports and initialises what every later fit reuses
-    with warnings.catch_warnings():  # a one-epoch net on 512 rows may warn; it is not measured
-        warnings.simplefilter("ignore")
-        FairIFClassifier(_net(kind, n_features, 1), **annotated).fit(X[:512], y[:512])
     (erm, _), (fit, clf), (one_round, _) = _timed_side_by_side(
         [
             lambda: WeightedNetClassifier(_net(kind, n_features, epochs), random_state=0).fit(X, y),
@@ -219,6 +221,7 @@ def whole_fit_vs_erm(kind: str, n: int, repeats: int, real=None, with_cv: bool =
             lambda: FairIFClassifier(_net(kind, n_features, epochs), max_rounds=1, **annotated).fit(X, y),
         ],
         repeats,
+        warm_up=lambda: FairIFClassifier(_net(kind, n_features, 1), **annotated).fit(X[:512], y[:512]),
     )
     cv_seconds, cv = (
         _timed(
