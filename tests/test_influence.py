@@ -123,6 +123,35 @@ def test_dense_gauss_newton_equals_brute_force(fitted, name):
     torch.testing.assert_close(op.dense(), expected, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("kept", [True, False])
+def test_jvp_products_run_the_net_forward_once_per_batch(fitted, kept, monkeypatch):
+    # the Gauss-Newton products of a net without convolutions: each batch's pullback and its transpose
+    # are made by one forward pass and kept, so further products run no forward pass (when they fit
+    # in LINEARISED_MEMORY; else each product streams the batches, the net run forward each time)
+    from fairif_sklearn._influence import _curvature
+
+    model, X, y, _ = fitted["mlp"]
+    X, y = X[:60], y[:60]
+    if not kept:
+        monkeypatch.setattr(_curvature, "LINEARISED_MEMORY", 0)
+    G = brute_force_ggn(model, X, y)
+    op = _gauss_newton(model, X, y, batch_size=25)
+    forwards = []
+    hook = model.net.module_.register_forward_hook(lambda module, args, out: forwards.append(len(out)))
+    try:
+        V = torch.randn(3, G.shape[0], dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+        expected = (V @ G + model.weight_decay * V).numpy()
+        for _ in range(3):
+            atol = 1e-6 * np.abs(expected).max()
+            np.testing.assert_allclose(op.matmat(V).numpy(), expected, rtol=1e-4, atol=atol)
+    finally:
+        hook.remove()
+    assert (op._linearised is not None) == kept
+    # one extra forward pass of the first batch counts what keeping would hold; kept: one pass per
+    # batch for all three products, streamed: forward and reverse mode each run it on every product
+    assert len(forwards) == (1 + 3 if kept else 1 + 3 * 3 * 2)
+
+
 def test_gauss_newton_is_the_hessian_for_logistic_regression(fitted):
     model, X, y, _ = fitted["logreg"]
     ops = [

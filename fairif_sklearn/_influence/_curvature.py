@@ -7,6 +7,14 @@ matrix (``J^T H_out J``, always positive semi-definite), plus
 with :mod:`torch.func` (forward-over-reverse), so memory stays O(batch + p);
 in a job of several processes each takes a share of the rows (:mod:`._shards`).
 
+The Gauss-Newton products of a batch, ``J^T H J v``, are otherwise forward
+mode then reverse mode through the net at parameters that do not change from
+one product to the next: each batch of curvature rows is run forward once, its
+pullback ``u -> J^T u`` (:func:`torch.func.vjp`) and that pullback's own
+transpose ``v -> J v`` (a reverse-mode derivative of the linear pullback) kept
+when they fit in ``LINEARISED_MEMORY`` bytes, so that a product runs the
+tangents and cotangents through the kept graph only, not the net forward again.
+
 On nets with convolutions the Gauss-Newton products are taken another way
 (``products="factors"``, chosen by the same rule as the influence scores'
 method, :func:`._scores.auto_method`): forward-mode through a convolution is
@@ -43,6 +51,10 @@ PRODUCTS = ("jvp", "factors")
 # the per-sample Gauss-Newton factors of all the curvature rows are kept when they fit in this many
 # bytes, else recomputed on each pass (in chunks of this size)
 FACTOR_MEMORY = 512 * 2**20
+# products="jvp" on the Gauss-Newton matrix: each batch of curvature rows is run forward once and its
+# linearisation kept (its inputs and the graph of saved activations: counted as every module's output
+# for the row, twice) when all of this process's curvature rows fit in this many bytes
+LINEARISED_MEMORY = 512 * 2**20
 # a per-sample factor column is left out when its eigenvalue of the loss's Hessian in the outputs is
 # at most this fraction of the largest on every row of the chunk (it adds nothing but rounding)
 NULL_EIGENVALUE = 1e-7
@@ -85,6 +97,8 @@ class CurvatureOperator:
         self.n_products = 0
         self.products = products if curvature == "gauss_newton" else "jvp"
         self._factors = None  # the kept per-sample factors (products="factors"), once computed
+        self._linearised = None  # the kept batches' products (products="jvp", Gauss-Newton), once made
+        self._keep = None  # whether they are kept: decided on the first batch
         self._per_row = None
         self._L: dict[int, torch.Tensor] = {}  # batch -> its rows' loss-Hessian factors (tiny), kept
 
@@ -111,6 +125,77 @@ class CurvatureOperator:
 
         h_jv = jvp(grad(loss_of_output), (out,), (jv,))[1]
         return vjp(output, self.sub)[1](h_jv)[0]
+
+    def _streamed_product(self, x, y):
+        """The batch's products with the rows of ``V`` (m, p), running the net forward at each call."""
+
+        def flat_product(v):
+            return flatten(self._product(x, y, unflatten(v, self.sub)))
+
+        return vmap(flat_product)
+
+    def _linearised_product(self, x, y):
+        """The batch's Gauss-Newton products with the rows of ``V`` (m, p) from one forward pass:
+        its pullback ``u -> J^T u`` and, as that is linear in ``u``, the pullback's transpose ``v ->
+        J v`` (a reverse-mode derivative of the pullback), both kept for every later call."""
+        model = self.model
+
+        def output(sub):
+            return model.output(self._params(sub), x)
+
+        def loss_of_output(o):
+            return model.loss_from_output(o, y).sum()
+
+        out, pullback = vjp(output, self.sub)
+        out = out.detach()
+        _, transpose = vjp(lambda u: pullback(u)[0], torch.zeros_like(out))
+
+        def flat_product(v):
+            (jv,) = transpose(unflatten(v, self.sub))
+            h_jv = jvp(grad(loss_of_output), (out,), (jv,))[1]
+            return flatten(pullback(h_jv)[0])
+
+        return vmap(flat_product)
+
+    def _linearised_bytes_per_row(self, x) -> float:
+        """About what keeping a curvature row's linearisation holds: its input and every module's
+        output for it, twice (one forward pass of the batch ``x``, counted by hooks)."""
+        inputs = list(x.values()) if isinstance(x, dict) else [x]
+        held = [sum(t.numel() * t.element_size() for t in inputs)]
+
+        def count(module, args, out):
+            for t in out if isinstance(out, tuple | list) else (out,):
+                if isinstance(t, torch.Tensor):
+                    held[0] += 2 * t.numel() * t.element_size()
+
+        handles = [m.register_forward_hook(count) for m in self.model.net.module_.modules()]
+        try:
+            with torch.no_grad():
+                self.model.output(self._params(self.sub), x)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return held[0] / max(len(inputs[0]), 1)
+
+    def _jvp_products(self):
+        """Per batch of this process's curvature rows, a function giving its products with the rows
+        of ``V``: linearised once and kept across products when all of them fit in
+        ``LINEARISED_MEMORY`` (Gauss-Newton only), else streamed."""
+        if self._linearised is not None:
+            yield from self._linearised
+            return
+        kept = []
+        for _, x, y in self.model.batches(self.X, self.y, my_rows(self.rows), self.batch_size):
+            if self._keep is None:  # decided once, on the first batch
+                total = len(my_rows(self.rows)) * self._linearised_bytes_per_row(x)
+                self._keep = self.curvature == "gauss_newton" and total <= LINEARISED_MEMORY
+            if not self._keep:  # nothing of the batch outlives its product
+                yield self._streamed_product(x, y)
+                continue
+            kept.append(self._linearised_product(x, y))
+            yield kept[-1]
+        if self._keep:
+            self._linearised = kept
 
     def _row_factors(self, x, L: torch.Tensor) -> torch.Tensor:
         """``U_i = L_i^T J_i`` for each row of the batch, flattened: shape (rows * r, p).
@@ -202,13 +287,10 @@ class CurvatureOperator:
             self.n_products += V.shape[0]
             return summed(acc) / self.n + self.shift * V
 
-        def flat_product(x, y, v):
-            return flatten(self._product(x, y, unflatten(v, self.sub)))
-
         acc = torch.zeros(V.shape, dtype=torch.float64, device=self.model.device)
         with self.model.eval_mode():  # this process's share of the rows, summed over the processes
-            for _, x, y in self.model.batches(self.X, self.y, my_rows(self.rows), self.batch_size):
-                acc += vmap(flat_product, in_dims=(None, None, 0))(x, y, Vm).to(torch.float64)
+            for product in self._jvp_products():
+                acc += product(Vm).to(torch.float64)
         self.n_products += V.shape[0]
         return summed(acc) / self.n + self.shift * V
 
