@@ -123,3 +123,19 @@ def test_documented_influence_info_keys_are_the_real_keys(cls, tiny_fits):
         f"documented only: {sorted(documented - set(tiny_fits[cls].influence_info_))}, "
         f"held only: {sorted(set(tiny_fits[cls].influence_info_) - documented)}"
     )
+
+
+def test_user_guide_states_the_engines_constants():
+    # the user guide's "Defaults, and why" and influence sections quote the engine's constants
+    from pathlib import Path
+
+    from fairif_sklearn._influence import _curvature, _engine
+
+    guide = " ".join((Path(__file__).parents[1] / "doc" / "user_guide.rst").read_text().split())
+    claims = {
+        f'``curvature_subsample="auto"`` ({_engine.AUTO_CURVATURE_ROWS} rows; '
+        f"{_engine.AUTO_CURVATURE_ROWS_FACTORS} on a net with convolutions)",
+        f'``damping="auto"``: {_engine.AUTO_DAMPING_FRACTION:.0%} of the curvature',
+        f"when the batches' fit in {_curvature.LINEARISED_MEMORY // 2**20} MB",
+    }
+    assert {claim for claim in claims if claim not in guide} == set()

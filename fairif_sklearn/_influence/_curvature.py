@@ -4,16 +4,18 @@ The objective is the mean training loss plus ``weight_decay / 2 * ||theta||^2``.
 Its curvature matrix is either the Hessian or the generalised Gauss-Newton
 matrix (``J^T H_out J``, always positive semi-definite), plus
 ``(weight_decay + damping) * I``. Products with it are computed batch by batch
-with :mod:`torch.func` (forward-over-reverse), so memory stays O(batch + p);
-in a job of several processes each takes a share of the rows (:mod:`._shards`).
+with :mod:`torch.func`, so memory stays O(batch + p) beyond what is kept
+(below); in a job of several processes each takes a share of the rows
+(:mod:`._shards`).
 
-The Gauss-Newton products of a batch, ``J^T H J v``, are otherwise forward
-mode then reverse mode through the net at parameters that do not change from
-one product to the next: each batch of curvature rows is run forward once, its
-pullback ``u -> J^T u`` (:func:`torch.func.vjp`) and that pullback's own
-transpose ``v -> J v`` (a reverse-mode derivative of the linear pullback) kept
-when they fit in ``LINEARISED_MEMORY`` bytes, so that a product runs the
-tangents and cotangents through the kept graph only, not the net forward again.
+A batch's Gauss-Newton product ``J^T H J v`` is forward mode (``J v``) then
+reverse mode (``J^T``) through the net, at parameters that do not change from
+one product to the next. So each batch of curvature rows runs forward once:
+its pullback ``u -> J^T u`` (:func:`torch.func.vjp`) and, the pullback being
+linear, its transpose ``v -> J v`` (a reverse-mode derivative of the pullback)
+are kept when all the batches' fit in ``LINEARISED_MEMORY`` bytes, and every
+later product runs tangents through the kept graphs only. Otherwise, and for
+the Hessian (forward-over-reverse), each product streams the rows.
 
 On nets with convolutions the Gauss-Newton products are taken another way
 (``products="factors"``, chosen by the same rule as the influence scores'
