@@ -159,9 +159,10 @@ class CurvatureOperator:
 
         return vmap(flat_product)
 
-    def _linearised_bytes_per_row(self, x) -> float:
-        """About what keeping a curvature row's linearisation holds: its input and every module's
-        output for it, twice (one forward pass of the batch ``x``, counted by hooks)."""
+    def _linearised_first(self, x, y):
+        """The first batch's :meth:`_linearised_product`, and about what keeping a row's
+        linearisation holds in bytes: its input and every module's output for it, twice (counted
+        by hooks on that product's one forward pass)."""
         inputs = list(x.values()) if isinstance(x, dict) else [x]
         held = [sum(t.numel() * t.element_size() for t in inputs)]
 
@@ -172,12 +173,11 @@ class CurvatureOperator:
 
         handles = [m.register_forward_hook(count) for m in self.model.net.module_.modules()]
         try:
-            with torch.no_grad():
-                self.model.output(self._params(self.sub), x)
+            product = self._linearised_product(x, y)
         finally:
             for handle in handles:
                 handle.remove()
-        return held[0] / max(len(inputs[0]), 1)
+        return product, held[0] / max(len(inputs[0]), 1)
 
     def _jvp_products(self):
         """Per batch of this process's curvature rows, a function giving its products with the rows
@@ -186,16 +186,20 @@ class CurvatureOperator:
         if self._linearised is not None:
             yield from self._linearised
             return
+        if self._keep is None and self.curvature != "gauss_newton":
+            self._keep = False
         kept = []
         for _, x, y in self.model.batches(self.X, self.y, my_rows(self.rows), self.batch_size):
-            if self._keep is None:  # decided once, on the first batch
-                total = len(my_rows(self.rows)) * self._linearised_bytes_per_row(x)
-                self._keep = self.curvature == "gauss_newton" and total <= LINEARISED_MEMORY
-            if not self._keep:  # nothing of the batch outlives its product
+            if self._keep is None:  # decided once, on the first batch: its linearisation is counted
+                product, per_row = self._linearised_first(x, y)
+                self._keep = len(my_rows(self.rows)) * per_row <= LINEARISED_MEMORY
+                kept.append(product)  # valid either way: this product uses it
+                yield product
+            elif self._keep:
+                kept.append(self._linearised_product(x, y))
+                yield kept[-1]
+            else:  # streamed: nothing of the batch outlives its product
                 yield self._streamed_product(x, y)
-                continue
-            kept.append(self._linearised_product(x, y))
-            yield kept[-1]
         if self._keep:
             self._linearised = kept
 
