@@ -14,8 +14,9 @@ one product to the next. So each batch of curvature rows runs forward once:
 its pullback ``u -> J^T u`` (:func:`torch.func.vjp`) and, the pullback being
 linear, its transpose ``v -> J v`` (a reverse-mode derivative of the pullback)
 are kept when all the batches' fit in ``LINEARISED_MEMORY`` bytes, and every
-later product runs tangents through the kept graphs only. Otherwise, and for
-the Hessian (forward-over-reverse), each product streams the rows.
+later product runs tangents through the kept graphs only; otherwise each
+product linearises each batch again. The Hessian's products are
+forward-over-reverse, the net run forward on every product.
 
 On nets with convolutions the Gauss-Newton products are taken another way
 (``products="factors"``, chosen by the same rule as the influence scores'
@@ -100,39 +101,23 @@ class CurvatureOperator:
         self.products = products if curvature == "gauss_newton" else "jvp"
         self._factors = None  # the kept per-sample factors (products="factors"), once computed
         self._linearised = None  # the kept batches' products (products="jvp", Gauss-Newton), once made
-        self._keep = None  # whether they are kept: decided on the first batch
+        self._keep = None  # whether they are kept: decided on the first Gauss-Newton batch
         self._per_row = None
         self._L: dict[int, torch.Tensor] = {}  # batch -> its rows' loss-Hessian factors (tiny), kept
 
     def _params(self, sub):
         return {**self.fixed, **sub}
 
-    def _product(self, x, y, v):
-        """Curvature of the batch's summed loss times ``v`` (a parameter dict)."""
+    def _hessian_products(self, x, y):
+        """The batch's Hessian products with the rows of ``V`` (m, p): forward-over-reverse, the net
+        run forward on each call."""
         model = self.model
-        if self.curvature == "hessian":
 
-            def total_loss(sub):
-                return model.losses(self._params(sub), x, y).sum()
-
-            return jvp(grad(total_loss), (self.sub,), (v,))[1]
-
-        def output(sub):
-            return model.output(self._params(sub), x)
-
-        out, jv = jvp(output, (self.sub,), (v,))
-
-        def loss_of_output(o):
-            return model.loss_from_output(o, y).sum()
-
-        h_jv = jvp(grad(loss_of_output), (out,), (jv,))[1]
-        return vjp(output, self.sub)[1](h_jv)[0]
-
-    def _streamed_product(self, x, y):
-        """The batch's products with the rows of ``V`` (m, p), running the net forward at each call."""
+        def total_loss(sub):
+            return model.losses(self._params(sub), x, y).sum()
 
         def flat_product(v):
-            return flatten(self._product(x, y, unflatten(v, self.sub)))
+            return flatten(jvp(grad(total_loss), (self.sub,), (unflatten(v, self.sub),))[1])
 
         return vmap(flat_product)
 
@@ -181,25 +166,25 @@ class CurvatureOperator:
 
     def _jvp_products(self):
         """Per batch of this process's curvature rows, a function giving its products with the rows
-        of ``V``: linearised once and kept across products when all of them fit in
-        ``LINEARISED_MEMORY`` (Gauss-Newton only), else streamed."""
+        of ``V``. Gauss-Newton: the batch linearised by one forward pass, and kept across products
+        when all of them fit in ``LINEARISED_MEMORY`` (decided on the first batch, by what its
+        linearisation holds); else linearised again for each product. The Hessian: streamed."""
         if self._linearised is not None:
             yield from self._linearised
             return
-        if self._keep is None and self.curvature != "gauss_newton":
-            self._keep = False
         kept = []
         for _, x, y in self.model.batches(self.X, self.y, my_rows(self.rows), self.batch_size):
-            if self._keep is None:  # decided once, on the first batch: its linearisation is counted
+            if self.curvature != "gauss_newton":
+                yield self._hessian_products(x, y)
+                continue
+            if self._keep is None:
                 product, per_row = self._linearised_first(x, y)
                 self._keep = len(my_rows(self.rows)) * per_row <= LINEARISED_MEMORY
-                kept.append(product)  # valid either way: this product uses it
-                yield product
-            elif self._keep:
-                kept.append(self._linearised_product(x, y))
-                yield kept[-1]
-            else:  # streamed: nothing of the batch outlives its product
-                yield self._streamed_product(x, y)
+            else:
+                product = self._linearised_product(x, y)
+            if self._keep:
+                kept.append(product)
+            yield product
         if self._keep:
             self._linearised = kept
 
