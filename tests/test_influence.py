@@ -225,7 +225,9 @@ def test_gap_gradients_equal_finite_differences(fitted, target, names):
     model.params = original
     numeric = (shifted[1] - shifted[-1]) / (2 * eps)
     np.testing.assert_allclose((G @ direction).numpy(), numeric, rtol=2e-2, atol=1e-4)
-    np.testing.assert_allclose(gaps, measure.values(model))
+    # the same gaps as a plain forward pass, up to float32 rounding (here the rows go through the net
+    # by (class, group) block, for the gradients)
+    np.testing.assert_allclose(gaps, measure.values(model), rtol=1e-5)
 
 
 def test_soft_rates_by_hand():

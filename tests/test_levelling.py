@@ -207,6 +207,9 @@ class _LinearRates:
         b = float(next(iter(model.params.values())).flatten()[0])
         return np.array([0.6, 0.8]) + self.slope * b
 
+    def rates_and_errors(self, model):
+        return self.rates_of(model), np.full(2, 0.01)
+
 
 def _two_nets():
     net = small_net(n_features=2, max_epochs=1)
@@ -237,8 +240,9 @@ def test_settle_shortens_a_fine_tune_that_overshoots_and_rejects_one_that_only_w
     start_rates = np.array([0.6, 0.8])
     chased = np.array([True])
     check = RealisedCheck(rows, start_rates, np.array([0.01]), np.full(2, 0.01), chased, 2, level_up=False)
-    step, net, rates, full = settle(start, end, Overshoot(0), check, segment=True)
+    step, net, rates, stderr, full = settle(start, end, Overshoot(0), check, segment=True)
     assert step == 0.5 and np.isclose(rows @ full, -0.3) and abs(rows @ rates) < 0.2 + 0.01
+    np.testing.assert_array_equal(stderr, [0.01, 0.01])  # read with the rates, at the step taken
     # levelling up: past the crossing group 1 is the lowest, and it falls below group 0's start
     check_up = RealisedCheck(rows, start_rates, np.array([0.01]), np.full(2, 0.01), chased, 2, level_up=True)
     assert check_up.passes(np.array([0.65, 0.75])) and not check_up.passes(np.array([0.65, 0.58]))
@@ -268,8 +272,8 @@ def test_settle_shortens_a_fine_tune_that_overshoots_and_rejects_one_that_only_w
     )  # fmt: skip
     assert narrower.passes(np.array([0.6, 0.807])) and not narrower.passes(np.array([0.6, 0.809]))
     # a fit from scratch is not on the segment: accepted or rejected whole
-    step, net, rates, _ = settle(start, end, Overshoot(0), check, segment=False)
-    assert step == 0.0 and net is start and np.array_equal(rates, start_rates)
+    step, net, rates, stderr, _ = settle(start, end, Overshoot(0), check, segment=False)
+    assert step == 0.0 and net is start and rates is None and stderr is None  # the caller's stand
 
 
 def test_fit_reports_per_group_rates_and_levels_up(biased_data):

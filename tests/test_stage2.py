@@ -141,6 +141,41 @@ def test_gap_standard_errors_equal_the_cell_formula(biased_data):
     np.testing.assert_allclose(gaps_on(X[annotated], y[annotated], g).values(model), clf.gaps_, rtol=1e-6)
 
 
+def test_each_model_reads_the_annotated_rows_once(biased_data):
+    # stage 1 takes the rates, their gradients and their standard errors from one forward pass of
+    # the annotated rows, and the realised check the rates and standard errors of each step it tries
+    from fairif_sklearn._estimators._stage2 import STEPS
+
+    X, y, s = biased_data
+    groups = partial_groups(s, 600)
+    annotated = {row.tobytes() for row in X[~np.isnan(groups)].astype(np.float32)}
+    seen = [0]
+
+    def count(module, args):
+        if not args:  # skorch's training steps pass the rows by keyword: training rows only
+            return
+        with torch._C._DisableFuncTorch():  # the plain rows, inside torch.func transforms too
+            rows = args[0].detach().cpu().numpy()
+        seen[0] += sum(row.tobytes() in annotated for row in rows.reshape(len(rows), -1))
+
+    net = small_net(max_epochs=10).initialize()
+    top = type(net.module_)  # every copy of the net's module: the ERM fit's, the fine-tunes', the steps'
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(
+        lambda m, args: count(m, args) if type(m) is top else None
+    )
+    try:
+        clf = FairIFClassifier(net, max_rounds=2, random_state=0).fit(X, y, sensitive_features=groups)
+    finally:
+        handle.remove()
+    assert clf.reweighted_
+    tried = [STEPS.index(r["step"]) + 1 if r["step"] > 0 else len(STEPS) for r in clf.rounds_]
+    models = len(clf.rounds_) + sum(tried)  # a stage 1 per round, then each step the check read
+    assert seen[0] == len(annotated) * models
+    final = clf.rounds_[-1]
+    np.testing.assert_allclose(clf.final_group_rates_stderr_, final["final_rates_stderr"])
+    assert np.all(clf.final_group_rates_stderr_ > 0)
+
+
 def test_random_groups_leave_the_model_unchanged():
     # groups that carry no information: every gap is noise, within the threshold
     kept = 0

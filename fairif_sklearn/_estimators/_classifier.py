@@ -5,7 +5,6 @@ from __future__ import annotations
 from sklearn.base import ClassifierMixin, _fit_context
 
 from .._runtime import keeps_torch_rng
-from .._skorch import NetFunctions
 from ._base import _FairIFBase
 from ._docs import fill_doc
 from ._predict import _NetPredictMixin
@@ -73,10 +72,8 @@ class FairIFClassifier(_NetPredictMixin, ClassifierMixin, _FairIFBase):
         self.estimator_ = self._reweight(data, stage1, final_fit=True)
         self.final_gaps_ = self.rounds_[-1]["final_gaps"] if self.reweighted_ else self.gaps_.copy()
         if self.reweighted_:
-            _, self.final_group_rates_stderr_ = self._gaps_of(data).standard_errors(
-                NetFunctions(self.estimator_)
-            )
             self.final_group_rates_ = self.rounds_[-1]["final_rates"]
+            self.final_group_rates_stderr_ = self.rounds_[-1]["final_rates_stderr"]
         else:
             self.final_group_rates_ = self.group_rates_.copy()
             self.final_group_rates_stderr_ = self.group_rates_stderr_.copy()

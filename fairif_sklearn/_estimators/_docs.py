@@ -173,7 +173,8 @@ ATTRIBUTES = """\
         Per round: the gaps and the cells' rates it started from
         (``"gaps"``, ``"rates"``), the prediction (``"predicted_gaps"``,
         ``"predicted_rates"``), the gaps and rates after stage 2
-        (``"final_gaps"``, ``"final_rates"``), ``"materialization"``, the share
+        (``"final_gaps"``, ``"final_rates"`` and their standard errors
+        ``"final_rates_stderr"``), ``"materialization"``, the share
         of the way to the bands that the constraints allowed (``"closure"``),
         the step taken towards the fine-tune after the realised check
         (``"step"``: 1 in full, 0 rejected) and the gaps at the full step

@@ -96,7 +96,7 @@ def influence_at(
         random_state=np.random.RandomState(seed),
         progress=progress_bar(verbose),
     )
-    return result, gaps_of.standard_errors(model)
+    return result, (result.gaps_stderr, result.rates_stderr)
 
 
 def fit_stage1(

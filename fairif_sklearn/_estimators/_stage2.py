@@ -63,6 +63,7 @@ class Round:
     closure: float = 1.0
     final_gaps: np.ndarray | None = None
     final_rates: np.ndarray | None = None
+    final_rates_stderr: np.ndarray | None = None
     full_step_gaps: np.ndarray | None = None
     step: float = 1.0
     chased: np.ndarray | None = None
@@ -87,6 +88,7 @@ class Round:
             "rates": self.rates,
             "predicted_rates": self.predicted_rates,
             "final_rates": self.final_rates,
+            "final_rates_stderr": self.final_rates_stderr,
             "closure": self.closure,
             "step": self.step,
             "full_step_gaps": self.full_step_gaps,
@@ -302,15 +304,16 @@ class RealisedCheck:
 
 def settle(previous, trained, gaps_of, check: RealisedCheck, *, segment: bool):
     """The longest step from ``previous`` towards ``trained`` whose realised rates pass ``check``:
-    ``(step, net, rates, full_step_rates)``; step 0 keeps ``previous`` (the round is rejected)."""
+    ``(step, net, rates, rates_stderr, full_step_rates)``; step 0 keeps ``previous`` (the round is
+    rejected; its rates and standard errors are then None: the caller has them)."""
     full = None
     for step in STEPS if segment else STEPS[:1]:
         net = trained if step == 1 else interpolate_net(previous, trained, step)
-        rates = gaps_of.rates_of(NetFunctions(net))
+        rates, rates_stderr = gaps_of.rates_and_errors(NetFunctions(net))
         full = rates if full is None else full
         if check.passes(rates):
-            return step, net, rates, full
-    return 0.0, previous, check.start_rates, full
+            return step, net, rates, rates_stderr, full
+    return 0.0, previous, None, None, full
 
 
 def run_rounds(
@@ -337,6 +340,7 @@ def run_rounds(
     result = stage1.influence
     net, weights, rounds = stage1.erm_estimator, np.ones(len(data.y_train)), []
     rates = erm_rates = result.rates
+    rates_stderr = stage1.rates_stderr  # at the current model: the final model's come with its rates
     for index in range(1, settings.max_rounds + 1):
         gaps = result.gap_rows @ rates
         if np.all(np.abs(gaps) <= threshold):
@@ -385,10 +389,14 @@ def run_rounds(
             level_up=settings.levelling == "up",
             anchor_rates=erm_rates,
         )
-        step, net, rates, full = settle(net, trained, gaps_of, check, segment=settings.retrain != "scratch")
+        step, net, settled, settled_stderr, full = settle(
+            net, trained, gaps_of, check, segment=settings.retrain != "scratch"
+        )
+        if step > 0:
+            rates, rates_stderr = settled, settled_stderr
         round_.step = step
         round_.full_step_gaps = result.gap_rows @ full
-        round_.final_rates = rates
+        round_.final_rates, round_.final_rates_stderr = rates, rates_stderr
         round_.final_gaps = gaps = result.gap_rows @ rates
         weights = weights + step * (solution.sample_weight - weights)
         _log(settings, summary(round_))

@@ -59,6 +59,10 @@ class InfluenceResult:
         The same for each (rate, group) cell's soft rate; ``scores = gap_rows @ rate_scores``.
     rates : ndarray of shape (n_cells,)
         The cells' soft rates; ``gaps = gap_rows @ rates``.
+    rates_stderr : ndarray of shape (n_cells,)
+        Their standard errors over the draw of the annotated rows.
+    gaps_stderr : ndarray of shape (n_gaps,)
+        The gaps' standard errors.
     rate_names : list of str
     gap_rows : ndarray of shape (n_gaps, n_cells)
     directions : tensor of shape (n_cells, p)
@@ -78,6 +82,8 @@ class InfluenceResult:
     gap_names: list[str]
     rate_scores: np.ndarray
     rates: np.ndarray
+    rates_stderr: np.ndarray
+    gaps_stderr: np.ndarray
     rate_names: list[str]
     gap_rows: np.ndarray
     directions: torch.Tensor
@@ -128,7 +134,8 @@ def compute_influence(
     random_state: np.random.RandomState,
     progress=lambda it, **kw: it,
 ) -> InfluenceResult:
-    """Run stage 1 on a fitted model: rates and gaps, one solve per (rate, group) cell, influence scores.
+    """Run stage 1 on a fitted model: rates and gaps (and their standard errors), one solve per (rate,
+    group) cell, influence scores.
 
     ``y_train`` holds 0/1 classes; ``gaps_of`` measures the gaps on the annotated
     set. Raises when the solve failed (see :func:`check_solve`).
@@ -136,7 +143,7 @@ def compute_influence(
     s = settings
     method = resolve_method(s.method, model)
     names = model.last_linear_names() if method == "last_layer" else list(model.params)
-    rates, G = gaps_of.rates_and_gradients(model, names)
+    rates, G, rates_stderr = gaps_of.rates_and_gradients(model, names)
     check_finite("the annotated set's rates and their gradients", rates, G, damping=s.damping)
     # conv nets: Gauss-Newton products from per-sample factors, as the scores use per-sample gradients
     scores_method = auto_method(model, names)
@@ -188,6 +195,8 @@ def compute_influence(
         gap_names=gaps_of.names,
         rate_scores=rate_scores,
         rates=rates,
+        rates_stderr=rates_stderr,
+        gaps_stderr=gaps_of.gap_errors(rates_stderr),
         rate_names=gaps_of.rate_names,
         gap_rows=D,
         directions=V,

@@ -127,57 +127,66 @@ class AnnotatedGaps:
         self.D = self.C * self.counts
         self.rate_names = [f"{rate.name}({group})" for rate in self.rates for group in self.group_names]
 
-    def _sums(self, model, names, with_jacobian=False, with_squares=False):
-        """Soft rate sums over the annotated set, in one pass: ``(sums, squares, jacobian)``, the sums of
-        the squared soft values (``with_squares``) and the sums' Jacobian in ``names``
-        (``with_jacobian``) None unless asked for."""
+    def _sums(self, model, names, with_jacobian=False):
+        """Soft rate sums over the annotated set and the sums of the squared soft values, from one
+        forward pass of each annotated row: ``(sums, squares, jacobian)``, the sums' Jacobian in
+        ``names`` None unless ``with_jacobian`` (then the sums come from the Jacobian's own pass)."""
         sub = {k: model.params[k] for k in names}
         fixed = {k: v for k, v in model.params.items() if k not in sub}
         n_groups = len(self.group_names)
         sums = torch.zeros(len(self.counts), dtype=torch.float64, device=model.device)
-        squares = torch.zeros_like(sums) if with_squares else None
+        squares = torch.zeros_like(sums)
         jac = None
         if with_jacobian:
             n_sub = sum(t.numel() for t in sub.values())
             jac = torch.zeros(len(self.counts), n_sub, dtype=torch.float64, device=model.device)
+        # for the Jacobian, the rows in (class, group) order: a batch's blocks are slices of it
+        order = np.lexsort((self.g_val, self.y_val)) if with_jacobian else None
         with model.eval_mode():
-            for rows, x, yb in model.batches(self.X_val, self.y_val, None, self.batch_size):
+            for positions, x, yb in model.batches(self.X_val, self.y_val, order, self.batch_size):
+                rows = positions if order is None else order[positions]
                 gb = torch.as_tensor(self.g_val[rows], device=model.device)
 
-                def batch_sums(s, x=x, yb=yb, gb=gb, power=1):
+                def batch_sums(s, x=x, yb=yb, gb=gb):
+                    """The batch's cell sums (differentiable in ``s``) and sums of squares (not)."""
                     proba = model.proba({**fixed, **s}, x)
-                    return soft_rate_sums(proba, yb, gb, n_groups, self.rates, self.temperature, power)
+                    args = (yb, gb, n_groups, self.rates, self.temperature)
+                    return soft_rate_sums(proba, *args), soft_rate_sums(proba.detach(), *args, power=2)
 
-                with torch.no_grad():
-                    proba = model.proba(model.params, x)
-                    sums += soft_rate_sums(proba, yb, gb, n_groups, self.rates, self.temperature).double()
-                    if with_squares:
-                        squares += soft_rate_sums(
-                            proba, yb, gb, n_groups, self.rates, self.temperature, power=2
-                        ).double()
                 if with_jacobian:
-                    jac += self._batch_jacobian(sub, x, yb, gb, batch_sums)
+                    batch, batch_squares, batch_jac = self._batch_jacobian(sub, x, yb, gb, batch_sums)
+                    jac += batch_jac
+                else:
+                    with torch.no_grad():
+                        batch, batch_squares = batch_sums({})
+                sums += batch.detach().double()
+                squares += batch_squares.double()
         return sums, squares, jac
 
     @staticmethod
-    def _batch_jacobian(sub, x, yb, gb, batch_sums) -> torch.Tensor:
-        """The Jacobian of a batch's cell sums in ``sub``, shape (n_cells, p).
+    def _batch_jacobian(sub, x, yb, gb, batch_sums) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The batch's cell sums, their sums of squares, and the sums' Jacobian in ``sub``, shape
+        (n_cells, p), from one forward pass of each row.
 
-        A backward pass per cell and per (class, group) block of rows: a row adds to the cells of
-        its class and group only (one, for the rates FairIF compares), so the passes together cost
-        about one backward pass over the batch (a vmapped Jacobian is slow through convolutions).
+        A backward pass per cell and per run of rows of one (class, group) block: a row adds to the
+        cells of its class and group only (one, for the rates FairIF compares), so the passes
+        together cost about one backward pass over the batch (a vmapped Jacobian is slow through
+        convolutions). Rows sorted by block make one run per block, each a slice of the batch.
         """
         live = {k: v.detach().requires_grad_(True) for k, v in sub.items()}
-        jac = None
+        n_sub = sum(t.numel() for t in live.values())
+        sums = squares = jac = None
+        blocks = np.stack([yb.cpu().numpy(), gb.cpu().numpy()], axis=1)
+        cuts = [0, *(np.flatnonzero(np.any(blocks[1:] != blocks[:-1], axis=1)) + 1), len(blocks)]
         with torch.enable_grad():
-            blocks = np.stack([yb.cpu().numpy(), gb.cpu().numpy()], axis=1)
-            for block in np.unique(blocks, axis=0):
-                rows = torch.as_tensor(np.flatnonzero((blocks == block).all(axis=1)), device=yb.device)
-                xs = x[rows] if torch.is_tensor(x) else {k: v[rows] for k, v in x.items()}
-                cells = batch_sums(live, x=xs, yb=yb[rows], gb=gb[rows])
+            for run in (slice(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)):
+                xs = x[run] if torch.is_tensor(x) else {k: v[run] for k, v in x.items()}
+                cells, cell_squares = batch_sums(live, x=xs, yb=yb[run], gb=gb[run])
                 if jac is None:
-                    n_sub = sum(t.numel() for t in live.values())
                     jac = torch.zeros(len(cells), n_sub, dtype=torch.float64, device=cells.device)
+                    sums, squares = torch.zeros_like(jac[:, 0]), torch.zeros_like(jac[:, 0])
+                sums += cells.detach().double()
+                squares += cell_squares.double()
                 touched = [
                     c for c in range(len(cells)) if cells[c].requires_grad and float(cells[c].detach()) != 0.0
                 ]
@@ -191,7 +200,23 @@ class AnnotatedGaps:
                             for g, t in zip(grads, live.values(), strict=True)
                         ]
                     ).double()
-        return jac
+        return sums, squares, jac
+
+    def _rates_and_errors(self, sums, squares) -> tuple[np.ndarray, np.ndarray]:
+        """The cells' rates and their standard errors from the cells' sums and sums of squares.
+
+        A cell's rows are independent draws, so its rate's variance is ``s**2 / n`` with ``s**2``
+        the cell's sample variance of the soft values.
+        """
+        n = self.counts
+        mean = sums.cpu().numpy() / n
+        var = np.maximum((squares.cpu().numpy() / n - mean**2) * n / np.maximum(n - 1, 1), 0.0) / n
+        return mean, np.sqrt(var)
+
+    def gap_errors(self, rates_stderr: np.ndarray) -> np.ndarray:
+        """The gaps' standard errors from the cells' (independent, over the draw of the annotated
+        rows): a gap is ``D @ rates``, so its variance is ``sum over cells of D**2 * stderr**2``."""
+        return np.sqrt((self.D**2) @ rates_stderr**2)
 
     def values(self, model) -> np.ndarray:
         """The gaps at the model's parameters, shape (k,)."""
@@ -199,33 +224,25 @@ class AnnotatedGaps:
 
     def rates_of(self, model) -> np.ndarray:
         """Each (rate, group) cell's soft rate at the model's parameters, shape (n_cells,)."""
-        sums, _, _ = self._sums(model, [])
-        return sums.cpu().numpy() / self.counts
+        return self.rates_and_errors(model)[0]
 
-    def standard_errors(self, model) -> tuple[np.ndarray, np.ndarray]:
-        """The standard errors over the draw of the annotated rows: of each gap, shape (k,), and of
-        each cell's rate, shape (n_cells,).
+    def rates_and_errors(self, model) -> tuple[np.ndarray, np.ndarray]:
+        """Each cell's soft rate and its standard error over the draw of the annotated rows, shapes
+        (n_cells,), from one forward pass."""
+        sums, squares, _ = self._sums(model, [])
+        return self._rates_and_errors(sums, squares)
 
-        A cell's rows are independent draws, so its rate's variance is ``s**2 / n``
-        with ``s**2`` the cell's sample variance of the soft values; a gap is a
-        linear combination ``D @ rates`` of the cells' rates, so its variance is
-        ``sum over cells of D**2 * s**2 / n``.
-        """
-        sums, squares, _ = self._sums(model, [], with_squares=True)
-        n = self.counts
-        mean = sums.cpu().numpy() / n
-        var = np.maximum((squares.cpu().numpy() / n - mean**2) * n / np.maximum(n - 1, 1), 0.0) / n
-        return np.sqrt((self.D**2) @ var), np.sqrt(var)
-
-    def rates_and_gradients(self, model, names) -> tuple[np.ndarray, torch.Tensor]:
-        """The cells' rates and their gradients in the parameters ``names``, shapes (n_cells,) and
-        (n_cells, p); the gaps are ``D @`` either."""
-        sums, _, jac = self._sums(model, names, with_jacobian=True)
+    def rates_and_gradients(self, model, names) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
+        """The cells' rates, their gradients in the parameters ``names`` and their standard errors,
+        shapes (n_cells,), (n_cells, p) and (n_cells,), from one forward pass; the gaps are ``D @``
+        the first two."""
+        sums, squares, jac = self._sums(model, names, with_jacobian=True)
+        rates, rates_stderr = self._rates_and_errors(sums, squares)
         counts = torch.as_tensor(self.counts, dtype=torch.float64, device=model.device)
-        return (sums / counts).cpu().numpy(), jac / counts[:, None]
+        return rates, jac / counts[:, None], rates_stderr
 
     def values_and_gradients(self, model, names) -> tuple[np.ndarray, torch.Tensor]:
         """The gaps and their gradients in the parameters ``names``, shapes (k,) and (k, p)."""
-        rates, G = self.rates_and_gradients(model, names)
+        rates, G, _ = self.rates_and_gradients(model, names)
         D = torch.as_tensor(self.D, dtype=torch.float64, device=model.device)
         return self.D @ rates, D @ G
