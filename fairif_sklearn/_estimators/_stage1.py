@@ -40,17 +40,21 @@ class Stage1:
     seed : int
         The torch seed of the ERM fit (initialisation, batch order), reused by
         any later fit so that the weights are the only difference.
-    gaps_stderr : ndarray of shape (n_gaps,)
-        The standard error of each gap over the draw of the annotated rows.
-    rates_stderr : ndarray of shape (n_cells,)
-        The same for each (rate, group) cell's rate.
     """
 
     erm_estimator: Any
     influence: InfluenceResult
     seed: int
-    gaps_stderr: np.ndarray
-    rates_stderr: np.ndarray
+
+    @property
+    def gaps_stderr(self) -> np.ndarray:
+        """The standard error of each gap over the draw of the annotated rows, shape (n_gaps,)."""
+        return self.influence.gaps_stderr
+
+    @property
+    def rates_stderr(self) -> np.ndarray:
+        """The same for each (rate, group) cell's rate, shape (n_cells,)."""
+        return self.influence.rates_stderr
 
     def info(self) -> dict:
         """Diagnostics of the influence computation, for ``influence_info_``."""
@@ -83,11 +87,11 @@ def fit_erm(estimator, X, y: np.ndarray, seed: int, verbose: int = 0):
 
 def influence_at(
     net, data: FitData, gaps_of: AnnotatedGaps, settings: InfluenceSettings, seed: int, verbose: int = 0
-) -> tuple[InfluenceResult, tuple[np.ndarray, np.ndarray]]:
-    """Influence at a fitted net, and the standard errors of the gaps and of the cells' rates there."""
+) -> InfluenceResult:
+    """Influence at a fitted net (with the standard errors of the gaps and of the cells' rates there)."""
     model = NetFunctions(net)
     report(logger, verbose, "[FairIF] influence (%s) on %d parameters", settings.method, model.n_params())
-    result = compute_influence(
+    return compute_influence(
         model,
         data.X_train,
         data.y_train,
@@ -96,7 +100,6 @@ def influence_at(
         random_state=np.random.RandomState(seed),
         progress=progress_bar(verbose),
     )
-    return result, (result.gaps_stderr, result.rates_stderr)
 
 
 def fit_stage1(
@@ -123,22 +126,19 @@ def fit_stage1(
         net = unfrozen(estimator)
         check_trained(net, "The net given as trained (FrozenEstimator)", "training it again: " + ERM_REMEDY)
         influence = memory.cache(influence_at, ignore=["verbose"])
-        result, (gaps_stderr, rates_stderr) = influence(net, data, gaps_of, settings, seed, verbose)
-        return Stage1(net, result, seed, gaps_stderr, rates_stderr)
+        return Stage1(net, influence(net, data, gaps_of, settings, seed, verbose), seed)
     # influence is cached under what the ERM net is a function of, not the net itself: a net read
     # back from the cache does not hash as the one that was stored
     influence = memory.cache(_erm_then_influence, ignore=["memory", "verbose"])
-    net, result, (gaps_stderr, rates_stderr) = influence(
-        estimator, data, gaps_of, settings, seed, memory, verbose
-    )
-    return Stage1(net, result, seed, gaps_stderr, rates_stderr)
+    net, result = influence(estimator, data, gaps_of, settings, seed, memory, verbose)
+    return Stage1(net, result, seed)
 
 
 def _erm_then_influence(estimator, data, gaps_of, settings, seed, memory, verbose=0):
     """The ERM fit (cached apart through ``memory``, for fits that share the training rows) and influence
     at it."""
     net = memory.cache(fit_erm, ignore=["verbose"])(estimator, data.X_train, data.y_train, seed, verbose)
-    return (net, *influence_at(net, data, gaps_of, settings, seed, verbose))
+    return net, influence_at(net, data, gaps_of, settings, seed, verbose)
 
 
 def weights_for_rows(train_mask: np.ndarray, train_weights: np.ndarray) -> np.ndarray:

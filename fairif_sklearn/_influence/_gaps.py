@@ -137,9 +137,6 @@ class AnnotatedGaps:
         sums = torch.zeros(len(self.counts), dtype=torch.float64, device=model.device)
         squares = torch.zeros_like(sums)
         jac = None
-        if with_jacobian:
-            n_sub = sum(t.numel() for t in sub.values())
-            jac = torch.zeros(len(self.counts), n_sub, dtype=torch.float64, device=model.device)
         # for the Jacobian, the rows in (class, group) order: a batch's blocks are slices of it
         order = np.lexsort((self.g_val, self.y_val)) if with_jacobian else None
         with model.eval_mode():
@@ -155,7 +152,7 @@ class AnnotatedGaps:
 
                 if with_jacobian:
                     batch, batch_squares, batch_jac = self._batch_jacobian(sub, x, yb, gb, batch_sums)
-                    jac += batch_jac
+                    jac = batch_jac if jac is None else jac.add_(batch_jac)
                 else:
                     with torch.no_grad():
                         batch, batch_squares = batch_sums({})
