@@ -1,5 +1,7 @@
 """Stage 2 and the rounds: the fine-tune influence predicts, the bound, noise, and honest selection."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -107,6 +109,25 @@ def test_auto_rounds_go_on_only_while_a_fine_tune_under_delivers(shifted, monkey
     one = FairIFWeigher(small_net(), max_rounds=1, **fit).fit(X, y, sensitive_features=groups)
     assert len(weigher.rounds_) == 1 and weigher.rounds_[0]["final_gaps"] is None
     np.testing.assert_allclose(weigher.sample_weight_, one.sample_weight_)
+
+
+def test_a_rejected_first_round_keeps_the_erm_model_and_says_so(shifted, monkeypatch):
+    from fairif_sklearn._estimators import _stage2
+
+    X, y, _, groups = shifted
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # an accepted round: no such warning
+        kept = FairIFClassifier(small_net(), random_state=0).fit(X, y, sensitive_features=groups)
+    assert kept.rounds_[0]["step"] > 0
+    # a fine-tune that fails the check at every step: the ERM model comes back, with a warning
+    monkeypatch.setattr(_stage2.RealisedCheck, "passes", lambda self, rates: False)
+    with pytest.warns(UserWarning, match=r"FairIF kept the ERM model.*levelling='any'"):
+        clf = FairIFClassifier(small_net(), random_state=0).fit(X, y, sensitive_features=groups)
+    assert len(clf.rounds_) == 1 and clf.rounds_[0]["step"] == 0
+    assert clf.estimator_ is clf.erm_estimator_
+    np.testing.assert_array_equal(clf.final_gaps_, clf.gaps_)
+    np.testing.assert_array_equal(clf.predict_proba(X), clf.erm_estimator_.predict_proba(X))
+    np.testing.assert_array_equal(clf.sample_weight_[clf.train_mask_], 1.0)  # no step: no weights
 
 
 def test_under_delivered_reads_the_chased_gaps_of_a_kept_round():

@@ -198,6 +198,31 @@ def _warn_closure(round_: Round, levelling: str) -> None:
     )
 
 
+def _warn_rejected(round_: Round, threshold, levelling: str) -> None:
+    """The first round's fine-tune failed the realised check at every step: the ERM model is kept,
+    its gaps still beyond their noise. Say so, rather than return the ERM model silently."""
+    up = levelling == "up"
+    n_beyond = int(np.sum(np.abs(round_.gaps) > threshold))
+    warnings.warn(
+        f"FairIF kept the ERM model, whose gaps {np.round(round_.gaps, 4)} ({n_beyond} beyond their "
+        f"noise) stay as they were: stage 2's fine-tune, predicted to reach "
+        f"{np.round(round_.predicted_gaps, 4)}, reached {np.round(round_.full_step_gaps, 4)}, and "
+        "at every shorter step tried it left a gap wider than it started"
+        + (" or a lower-side rate lower" if up else "")
+        + " beyond its standard error on the annotated set: the first-order prediction did not hold "
+        "over the weights asked for."
+        + (
+            " Raising the lower rates alone can need weights that the fine-tune does not follow on a "
+            "net that leans on a shortcut; levelling='any' allows closing the gaps by lowering rates "
+            "(check the worst (class, group) cell)."
+            if up
+            else ""
+        ),
+        UserWarning,
+        stacklevel=5,
+    )
+
+
 def summary(round_: Round) -> str:
     """One line on a round: where its gaps started, the prediction, and what stage 2 did."""
     after = ""
@@ -413,4 +438,6 @@ def run_rounds(
             random_state=np.random.RandomState(stage1.seed + index),
             progress=progress_bar(settings.verbose),
         )
+    if final_fit and len(rounds) == 1 and rounds[0].step == 0:
+        _warn_rejected(rounds[0], threshold, settings.levelling)
     return net, weights, rounds
