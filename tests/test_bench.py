@@ -227,3 +227,27 @@ def test_versions_benchmark_gives_one_checkout_the_same_scores_twice(shared_data
     assert "stage 1" in capsys.readouterr().out
     # benchmarks/ stays off sys.path: its distributed.py would shadow Dask's for later tests
     assert str(BENCHMARKS) not in map(os.path.abspath, sys.path)
+
+
+@pytest.mark.slow
+def test_temperature_benchmark_judges_on_the_half_that_did_not_drive_the_fit(tmp_path, capsys):
+    import json
+
+    temperature = _benchmark_script("temperature")
+    argv = ["--datasets", "synthetic:group_shift", "--seeds", "2", "--temperatures", "1", "3",
+            "--out", str(tmp_path / "t")]  # fmt: skip
+    assert temperature.main(argv) == 0
+    runs = json.loads((tmp_path / "t.json").read_text())
+    assert [(r["seed"], r["temperature"]) for r in runs] == [(0, 1.0), (0, 3.0), (1, 1.0), (1, 3.0)]
+    for first, second in (runs[:2], runs[2:]):  # both temperatures start from the same ERM model
+        assert first["erm"] == second["erm"]
+    data = temperature.load("synthetic:group_shift", 0)
+    half = len(data.y_valid) - len(data.y_valid) // 2
+    # judged on the other half: its ERM accuracy is a multiple of 1 / (rows in that half)
+    assert runs[0]["erm"]["acc"] * half == pytest.approx(round(runs[0]["erm"]["acc"] * half))
+    out = capsys.readouterr().out
+    assert "synthetic:group_shift: 2 seeds" in out and "temperature 3 - 1, paired over seeds" in out
+    # the table of earlier runs is read back without fitting
+    assert temperature.main(["--report", str(tmp_path / "t.json")]) == 0
+    assert capsys.readouterr().out.strip() == out.strip()
+    assert str(BENCHMARKS) not in map(os.path.abspath, sys.path)

@@ -1,0 +1,164 @@
+"""``python benchmarks/temperature.py``: the soft rates' ``temperature``, judged on annotated rows
+that did not drive the fit (a developer tool).
+
+For each data set of ``fairif-bench`` (CI-MNIST with one of its biases, UCI Adult,
+or the embedded synthetic generator) and each seed, the annotated valid set is cut
+at random into two halves: FairIF (its defaults but ``temperature``) is fitted
+with the first half as ``X_val``, and judged on the second, which drove nothing
+(never on the test split: this is a study for choosing a default). The ERM fit
+and the net are those of ``fairif-bench`` and shared between the temperatures of
+a seed (``memory``), so every temperature starts from the same ERM model.
+
+Printed per data set and temperature: test-free figures on the held-out half
+(AOD and EOD of FairIF against the same seeds' ERM, as the change of the mean;
+accuracy and worst (class, group) cell changes in points; rounds run), and per
+temperature other than the first, its difference from the first, seed by seed
+paired: mean and standard error over the seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from joblib import Memory
+
+from fairif_sklearn import FairIFClassifier
+from fairif_sklearn.bench._datasets import BenchData, adult, ci_mnist, synthetic
+from fairif_sklearn.bench._methods import scores
+
+try:
+    from _report import publish
+except ImportError:  # imported from its file by the tests
+    from benchmarks._report import publish
+
+METRICS = ("AOD", "EOD", "acc", "WGA")
+
+
+def load(dataset: str, seed: int) -> BenchData:
+    """``ci-mnist:BIAS``, ``adult`` or ``synthetic:BIAS``, as ``fairif-bench`` draws it."""
+    name, _, bias = dataset.partition(":")
+    if name == "ci-mnist":
+        return ci_mnist(seed, bias=bias, device="cpu")
+    if name == "adult":
+        return adult(seed, device="cpu")
+    if name == "synthetic":
+        return synthetic(seed, bias=bias, device="cpu")
+    raise ValueError(f"unknown data set {dataset!r}: ci-mnist:BIAS, adult or synthetic:BIAS")
+
+
+def run_seed(dataset: str, seed: int, temperatures, cache: str) -> list[dict]:
+    """Every temperature's FairIF fit of one seed, driven by one half of the annotated rows and
+    judged on the other."""
+    data = load(dataset, seed)
+    order = np.random.RandomState(seed).permutation(len(data.y_valid))
+    drive, judge = order[: len(order) // 2], order[len(order) // 2 :]
+    X_judge, y_judge, s_judge = data.X_valid[judge], data.y_valid[judge], data.s_valid[judge]
+    memory = Memory(str(Path(cache) / f"{dataset.replace(':', '-')}-{seed}"), verbose=0)
+    out = []
+    for temperature in temperatures:
+        clf = FairIFClassifier(
+            data.make_net(),
+            X_val=data.X_valid[drive],
+            y_val=data.y_valid[drive],
+            sensitive_val=data.s_valid[drive],
+            temperature=temperature,
+            random_state=seed,
+            memory=memory,
+        )
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # a round that cannot close every gap says so
+            clf.fit(data.X_train, data.y_train)
+        erm_pred = clf.classes_[clf.erm_estimator_.predict(X_judge).astype(int)]
+        out.append(
+            {
+                "dataset": dataset,
+                "seed": seed,
+                "temperature": temperature,
+                "seconds": time.perf_counter() - start,
+                "erm": scores(y_judge, erm_pred, s_judge),
+                "fairif": scores(y_judge, clf.predict(X_judge), s_judge),
+                "rounds": len(clf.rounds_),
+                "steps": [r["step"] for r in clf.rounds_],
+                "weight_std": float(np.std(clf.sample_weight_[clf.train_mask_])),
+            }
+        )
+    return out
+
+
+def report(runs: list[dict]) -> str:
+    """The table: per data set and temperature, against ERM, and paired against the first
+    temperature."""
+    lines = []
+    for dataset in dict.fromkeys(r["dataset"] for r in runs):
+        rows = [r for r in runs if r["dataset"] == dataset]
+        temps = list(dict.fromkeys(r["temperature"] for r in rows))
+        seeds = sorted({r["seed"] for r in rows})
+        by = {(r["seed"], r["temperature"]): r for r in rows}
+        erm = {m: np.array([by[s, temps[0]]["erm"][m] for s in seeds]) for m in METRICS}
+        lines.append(
+            f"{dataset}: {len(seeds)} seeds, judged on the held-out half of the annotated rows; "
+            f"ERM AOD {erm['AOD'].mean():.4f}, EOD {erm['EOD'].mean():.4f}, acc {erm['acc'].mean():.4f}, "
+            f"worst cell {erm['WGA'].mean():.4f}"
+        )
+        lines.append(
+            f"  {'temperature':>11}  {'AOD vs ERM':>10}  {'EOD vs ERM':>10}  {'acc (pts)':>9}  "
+            f"{'worst cell (pts)':>16}  {'rounds':>6}"
+        )
+        fits = {t: {m: np.array([by[s, t]["fairif"][m] for s in seeds]) for m in METRICS} for t in temps}
+        for t in temps:
+            f = fits[t]
+            lines.append(
+                f"  {t:>11g}  {f['AOD'].mean() / erm['AOD'].mean() - 1:>+10.0%}  "
+                f"{f['EOD'].mean() / erm['EOD'].mean() - 1:>+10.0%}  "
+                f"{100 * (f['acc'] - erm['acc']).mean():>+9.2f}  "
+                f"{100 * (f['WGA'] - erm['WGA']).mean():>+16.2f}  "
+                f"{np.mean([by[s, t]['rounds'] for s in seeds]):>6.1f}"
+            )
+        for t in temps[1:]:
+            diffs = []
+            for m in METRICS:
+                d = fits[t][m] - fits[temps[0]][m]
+                scale = 100 if m in ("acc", "WGA") else 1
+                se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+                unit = " pts" if scale == 100 else ""
+                diffs.append(f"{m} {scale * d.mean():+.4f} +- {scale * se:.4f}{unit}")
+            lines.append(f"  temperature {t:g} - {temps[0]:g}, paired over seeds: " + ", ".join(diffs))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=["ci-mnist:group_shift", "adult"])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 2.0, 3.0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None, help="write OUT.json and OUT.txt")
+    parser.add_argument(
+        "--report", type=Path, nargs="+", default=None, help="no fits: the table of earlier runs' OUT.json"
+    )
+    args = parser.parse_args(argv)
+    if args.report is not None:
+        runs = [run for path in args.report for run in json.loads(path.read_text())]
+        publish(report(runs), runs, args.out)
+        return 0
+    torch.set_num_threads(args.threads)
+    runs = []
+    with tempfile.TemporaryDirectory() as cache:
+        for dataset in args.datasets:
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                runs += run_seed(dataset, seed, args.temperatures, cache)
+    publish(report(runs), runs, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
