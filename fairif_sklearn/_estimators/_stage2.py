@@ -206,11 +206,11 @@ def _warn_rejected(round_: Round, threshold, levelling: str) -> None:
     warnings.warn(
         f"FairIF kept the ERM model, whose gaps {np.round(round_.gaps, 4)} ({n_beyond} beyond their "
         f"noise) stay as they were: stage 2's fine-tune, predicted to reach "
-        f"{np.round(round_.predicted_gaps, 4)}, reached {np.round(round_.full_step_gaps, 4)}, and "
-        "at every shorter step tried it left a gap wider than it started"
-        + (" or a lower-side rate lower" if up else "")
-        + " beyond its standard error on the annotated set: the first-order prediction did not hold "
-        "over the weights asked for."
+        f"{np.round(round_.predicted_gaps, 4)}, reached {np.round(round_.full_step_gaps, 4)}, and no "
+        "step tried towards it passed the check on the annotated set (a gap wider than it started"
+        + (", or a lower-side rate lower," if up else "")
+        + " beyond its standard error): the first-order prediction did not hold over the weights "
+        "asked for."
         + (
             " Raising the lower rates alone can need weights that the fine-tune does not follow on a "
             "net that leans on a shortcut; levelling='any' allows closing the gaps by lowering rates "
