@@ -128,6 +128,8 @@ def test_a_rejected_first_round_keeps_the_erm_model_and_says_so(shifted, monkeyp
     np.testing.assert_array_equal(clf.final_gaps_, clf.gaps_)
     np.testing.assert_array_equal(clf.predict_proba(X), clf.erm_estimator_.predict_proba(X))
     np.testing.assert_array_equal(clf.sample_weight_[clf.train_mask_], 1.0)  # no step: no weights
+    # gaps far below 1e-4 (a tiny annotated set) are shown, not rounded to zero
+    assert _stage2._shown([1.2e-5, -3e-6]) == "[ 1.2e-05 -3.0e-06]"
 
 
 def test_under_delivered_reads_the_chased_gaps_of_a_kept_round():

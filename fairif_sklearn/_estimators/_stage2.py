@@ -185,13 +185,18 @@ def solve_round(
     )
 
 
+def _shown(values) -> str:
+    """Gaps as a message shows them: four decimals, and small ones in scientific notation, not zero."""
+    return np.array2string(np.asarray(values, dtype=float), precision=4)
+
+
 def _warn_closure(round_: Round, levelling: str) -> None:
     up = levelling == "up"
     warnings.warn(
         f"Round {round_.index}: no weights close every chased gap to its band "
         + ("without lowering a group's rate beyond its standard error" if up else "")
         + f" (to first order); the weights close {round_.closure:.0%} of the way, predicted gaps "
-        f"{np.round(round_.predicted_gaps, 4)}."
+        f"{_shown(round_.predicted_gaps)}."
         + (" levelling='any' allows closing them by lowering rates." if up else ""),
         UserWarning,
         stacklevel=5,
@@ -204,9 +209,9 @@ def _warn_rejected(round_: Round, threshold, levelling: str) -> None:
     up = levelling == "up"
     n_beyond = int(np.sum(np.abs(round_.gaps) > threshold))
     warnings.warn(
-        f"FairIF kept the ERM model, whose gaps {np.round(round_.gaps, 4)} ({n_beyond} beyond their "
+        f"FairIF kept the ERM model, whose gaps {_shown(round_.gaps)} ({n_beyond} beyond their "
         f"noise) stay as they were: stage 2's fine-tune, predicted to reach "
-        f"{np.round(round_.predicted_gaps, 4)}, reached {np.round(round_.full_step_gaps, 4)}, and no "
+        f"{_shown(round_.predicted_gaps)}, reached {_shown(round_.full_step_gaps)}, and no "
         "step tried towards it passed the check on the annotated set (a gap wider than it started"
         + (", or a lower-side rate lower," if up else "")
         + " beyond its standard error): the first-order prediction did not hold over the weights "
@@ -227,14 +232,14 @@ def summary(round_: Round) -> str:
     """One line on a round: where its gaps started, the prediction, and what stage 2 did."""
     after = ""
     if round_.final_gaps is not None:
-        after = f" -> after stage 2 {np.round(round_.final_gaps, 4)}"
+        after = f" -> after stage 2 {_shown(round_.final_gaps)}"
         if round_.step < 1:
-            after += f" (the fine-tune reached {np.round(round_.full_step_gaps, 4)}: " + (
+            after += f" (the fine-tune reached {_shown(round_.full_step_gaps)}: " + (
                 "rejected, the previous model is kept)" if round_.step == 0 else f"step {round_.step})"
             )
     return (
-        f"round {round_.index}: gaps {np.round(round_.gaps, 4)} -> predicted "
-        f"{np.round(round_.predicted_gaps, 4)}" + after
+        f"round {round_.index}: gaps {_shown(round_.gaps)} -> predicted "
+        f"{_shown(round_.predicted_gaps)}" + after
     )
 
 
