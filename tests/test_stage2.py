@@ -132,6 +132,16 @@ def test_a_rejected_first_round_keeps_the_erm_model_and_says_so(shifted, monkeyp
     assert _stage2._shown([1.2e-5, -3e-6]) == "[ 1.2e-05 -3.0e-06]"
 
 
+def test_a_gap_at_the_rounding_of_the_soft_rates_is_not_chased():
+    # a net whose probabilities hardly vary has standard errors near zero: a gap of 1e-8 is then many
+    # standard errors, yet only the float32 rounding of the rates (seen on a fake FairFace)
+    threshold, target = FairIFClassifier(small_net())._bounds(np.array([1e-10, 0.01]))
+    np.testing.assert_allclose(threshold, [1e-6, 2.2414 * 0.01], rtol=1e-4)
+    np.testing.assert_array_equal(target, [1e-10, 0.01])
+    threshold, _ = FairIFClassifier(small_net(), tolerance=0.0)._bounds(np.array([1e-10, 0.01]))
+    np.testing.assert_array_equal(threshold, 0.0)  # a tolerance the user sets is theirs
+
+
 def test_under_delivered_reads_the_chased_gaps_of_a_kept_round():
     from fairif_sklearn._estimators._stage2 import Round, under_delivered
 

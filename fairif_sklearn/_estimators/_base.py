@@ -24,6 +24,9 @@ _SUBSAMPLE = [Interval(Integral, 1, None, closed="left"), Interval(Real, 0, 1, c
 # tolerance="auto": a gap is chased only when it is beyond this family-wise significance
 # level (two-sided, Bonferroni over the gaps), and then closed to within one standard error
 NOISE_LEVEL = 0.05
+# the soft rates are means of float32 probabilities: a gap this small is their rounding, not a bias,
+# however small its standard error (a net whose probabilities hardly vary over the rows)
+ROUNDING_GAP = 1e-6
 logger = logging.getLogger(__name__)
 
 
@@ -189,7 +192,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
     def _bounds(self, stderr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """When a gap is chased, and how far it is closed: ``(threshold, target)`` per gap."""
         if self.tolerance == "auto":
-            return noise_threshold(len(stderr)) * stderr, stderr
+            return np.maximum(noise_threshold(len(stderr)) * stderr, ROUNDING_GAP), stderr
         bound = np.full(len(stderr), float(self.tolerance))
         return bound, bound
 

@@ -23,7 +23,8 @@ PARAMETERS = """\
         When a gap is chased and how far it is closed. ``"auto"``: a gap is
         chased only when it is beyond its noise, more than ``z`` standard errors
         from zero (``z`` the two-sided 5% level over all the gaps at once, 2.24
-        for two gaps); when one is, the weights are the smallest change whose
+        for two gaps) and more than 1e-6 (the float32 rounding of the soft
+        rates); when one is, the weights are the smallest change whose
         predicted gaps are all within one standard error. A number ``t``: gaps
         beyond ``t`` are chased and closed to within ``t``; ``0`` closes them
         fully, ``np.inf`` keeps the ERM model. See the user guide.
