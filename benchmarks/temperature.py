@@ -21,17 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from joblib import Memory
 
-from fairif_sklearn import FairIFClassifier
 from fairif_sklearn.bench._datasets import BenchData, adult, ci_mnist, synthetic
-from fairif_sklearn.bench._methods import scores
+from fairif_sklearn.bench._methods import fairif
 
 try:
     from _report import publish
@@ -55,39 +54,33 @@ def load(dataset: str, seed: int) -> BenchData:
 
 def run_seed(dataset: str, seed: int, temperatures, cache: str) -> list[dict]:
     """Every temperature's FairIF fit of one seed, driven by one half of the annotated rows and
-    judged on the other."""
+    judged on the other: ``fairif-bench``'s own FairIF runner, with the halves as its annotated and
+    test sets."""
     data = load(dataset, seed)
     order = np.random.RandomState(seed).permutation(len(data.y_valid))
     drive, judge = order[: len(order) // 2], order[len(order) // 2 :]
-    X_judge, y_judge, s_judge = data.X_valid[judge], data.y_valid[judge], data.s_valid[judge]
+    halves = replace(
+        data,
+        X_valid=data.X_valid[drive], y_valid=data.y_valid[drive], s_valid=data.s_valid[drive],
+        X_test=data.X_valid[judge], y_test=data.y_valid[judge], s_test=data.s_valid[judge],
+    )  # fmt: skip
     memory = Memory(str(Path(cache) / f"{dataset.replace(':', '-')}-{seed}"), verbose=0)
     out = []
     for temperature in temperatures:
-        clf = FairIFClassifier(
-            data.make_net(),
-            X_val=data.X_valid[drive],
-            y_val=data.y_valid[drive],
-            sensitive_val=data.s_valid[drive],
-            temperature=temperature,
-            random_state=seed,
-            memory=memory,
-        )
-        start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # a round that cannot close every gap says so
-            clf.fit(data.X_train, data.y_train)
-        erm_pred = clf.classes_[clf.erm_estimator_.predict(X_judge).astype(int)]
+            erm, result, _ = fairif(halves, seed, memory, temperature=temperature)
         out.append(
             {
                 "dataset": dataset,
                 "seed": seed,
                 "temperature": temperature,
-                "seconds": time.perf_counter() - start,
-                "erm": scores(y_judge, erm_pred, s_judge),
-                "fairif": scores(y_judge, clf.predict(X_judge), s_judge),
-                "rounds": len(clf.rounds_),
-                "steps": [r["step"] for r in clf.rounds_],
-                "weight_std": float(np.std(clf.sample_weight_[clf.train_mask_])),
+                "seconds": result.extra["fit_seconds"],
+                "erm": erm.test,
+                "fairif": result.test,
+                "rounds": result.extra["n_rounds"],
+                "steps": result.extra["steps"],
+                "weight_std": result.extra["weight_std"],
             }
         )
     return out
