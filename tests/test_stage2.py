@@ -135,8 +135,11 @@ def test_a_rejected_first_round_keeps_the_erm_model_and_says_so(shifted, monkeyp
 def test_a_gap_at_the_rounding_of_the_soft_rates_is_not_chased():
     # a net whose probabilities hardly vary has standard errors near zero: a gap of 1e-8 is then many
     # standard errors, yet only the float32 rounding of the rates (seen on a fake FairFace)
+    from fairif_sklearn._estimators._base import ROUNDING_GAP, noise_threshold
+
     threshold, target = FairIFClassifier(small_net())._bounds(np.array([1e-10, 0.01]))
-    np.testing.assert_allclose(threshold, [1e-6, 2.2414 * 0.01], rtol=1e-4)
+    assert ROUNDING_GAP == 1e-6 and round(noise_threshold(2), 2) == 2.24  # the values the docs state
+    np.testing.assert_allclose(threshold, [1e-6, noise_threshold(2) * 0.01])
     np.testing.assert_array_equal(target, [1e-10, 0.01])
     threshold, _ = FairIFClassifier(small_net(), tolerance=0.0)._bounds(np.array([1e-10, 0.01]))
     np.testing.assert_array_equal(threshold, 0.0)  # a tolerance the user sets is theirs
