@@ -368,3 +368,58 @@ def test_nested_users_share_one_handler():
             assert logger.handlers == inside
     assert len(inside) == len(before) + 1 and logger.handlers == before
     assert logger.level == logging.NOTSET
+
+
+# ------------------------------------------------------------ a NaN loss that is not divergence
+
+
+class _TwoOutputs(torch.nn.Module):
+    """A linear layer to two outputs: logits, or probabilities with ``softmax=True``."""
+
+    def __init__(self, n_features=10, softmax=False):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features, 2)
+        self.softmax = softmax
+
+    def forward(self, X):
+        out = self.linear(X)
+        return torch.softmax(out, dim=-1) if self.softmax else out
+
+
+def _plain_net(**kw):
+    from skorch import NeuralNetClassifier
+
+    return NeuralNetClassifier(_TwoOutputs, max_epochs=2, lr=0.1, train_split=None, verbose=0, **kw)
+
+
+def test_logits_under_skorchs_default_nll_loss_is_named_as_the_cause(data):
+    # skorch gives NLLLoss the log of the module's output: logits make the loss NaN from the first
+    # batch; "a smaller learning rate" would send the user the wrong way
+    X, y, groups = data
+    X = X.astype(np.float32)
+    with pytest.raises(
+        FloatingPointError,
+        match=r"The ERM fit diverged: .*NLLLoss.*not probabilities "
+        r"\(some are negative\).*criterion=torch.nn.CrossEntropyLoss",
+    ) as error:
+        FairIFClassifier(_plain_net(), random_state=0).fit(X, y, sensitive_features=groups)
+    assert "smaller learning rate" not in str(error.value)
+    # the two fixes it names both fit
+    FairIFClassifier(_plain_net(criterion=torch.nn.CrossEntropyLoss), random_state=0).fit(
+        X, y, sensitive_features=groups
+    )
+    FairIFClassifier(_plain_net(module__softmax=True), random_state=0).fit(X, y, sensitive_features=groups)
+    # a net trained that way outside FairIF is named the same way when given as trained
+    trained = _plain_net().fit(X[np.isnan(groups)], y[np.isnan(groups)])
+    with pytest.raises(FloatingPointError, match=r"FrozenEstimator\) diverged: .*NLLLoss.*not probabilities"):
+        FairIFClassifier(FrozenEstimator(trained), random_state=0).fit(X, y, sensitive_features=groups)
+
+
+def test_a_net_on_cuda_without_cuda_says_so(data):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    X, y, groups = data
+    with pytest.raises(
+        ValueError, match=r"device is 'cuda', but this torch has no CUDA device.*device='cpu'"
+    ):
+        FairIFClassifier(small_net(device="cuda"), random_state=0).fit(X, y, sensitive_features=groups)

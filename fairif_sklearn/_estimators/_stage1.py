@@ -17,7 +17,15 @@ from sklearn.utils import check_random_state
 
 from .._influence import AnnotatedGaps, InfluenceResult, InfluenceSettings, compute_influence, same_seed
 from .._runtime import progress_bar, report
-from .._skorch import NetFunctions, check_trained, fit_net, is_frozen, seeded, unfrozen
+from .._skorch import (
+    NetFunctions,
+    check_trained,
+    fit_net,
+    is_frozen,
+    probability_output_hint,
+    seeded,
+    unfrozen,
+)
 from .._validation import FitData
 
 logger = logging.getLogger(__name__)
@@ -81,7 +89,7 @@ def fit_erm(estimator, X, y: np.ndarray, seed: int, verbose: int = 0):
     report(logger, verbose, "[FairIF] ERM fit on %d rows", len(y))
     with seeded(seed, net.device):
         fit_net(net, X, y)
-    check_trained(net, "The ERM fit", ERM_REMEDY)
+    check_trained(net, "The ERM fit", ERM_REMEDY, lambda: probability_output_hint(estimator, X, y))
     return net
 
 
@@ -124,7 +132,12 @@ def fit_stage1(
     seed = same_seed(int(check_random_state(random_state).randint(0, 2**31 - 1)))
     if is_frozen(estimator):
         net = unfrozen(estimator)
-        check_trained(net, "The net given as trained (FrozenEstimator)", "training it again: " + ERM_REMEDY)
+        check_trained(
+            net,
+            "The net given as trained (FrozenEstimator)",
+            "training it again: " + ERM_REMEDY,
+            lambda: probability_output_hint(net, data.X_train, data.y_train),
+        )
         influence = memory.cache(influence_at, ignore=["verbose"])
         return Stage1(net, influence(net, data, gaps_of, settings, seed, verbose), seed)
     # influence is cached under what the ERM net is a function of, not the net itself: a net read

@@ -1,6 +1,6 @@
 """The skorch adapter (private): the only part of the package that knows skorch's internals."""
 
-from ._faults import check_trained, interrupts_propagate
+from ._faults import check_trained, interrupts_propagate, probability_output_hint
 from ._finetune import finetune_net, interpolate_net
 from ._fit import check_net, fit_net, is_frozen, loss_target, per_sample_criterion, seeded, unfrozen
 from ._functional import NetFunctions
@@ -19,6 +19,7 @@ __all__ = [
     "is_frozen",
     "loss_target",
     "per_sample_criterion",
+    "probability_output_hint",
     "seeded",
     "take",
     "unfrozen",

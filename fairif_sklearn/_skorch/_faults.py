@@ -9,16 +9,24 @@ that no callback raised once skorch has finished with it.
 
 A training loss that becomes NaN or infinite leaves non-finite parameters and
 no error; :func:`check_trained` turns that into a :class:`FloatingPointError`
-that says which stage diverged and what to try.
+that says which stage diverged and what to try. The commonest cause of a NaN loss
+from the first epoch is not divergence but a module that outputs logits under
+skorch's default criterion for :class:`~skorch.NeuralNetClassifier`
+(``NLLLoss``, to which skorch gives the log of the module's output):
+:func:`probability_output_hint` looks for it, only once a fit has failed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
+from sklearn.base import clone
+from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
 
 
@@ -69,11 +77,13 @@ def _last_train_loss(net: Any) -> float | None:
     return None if loss is None else float(loss)
 
 
-def check_trained(net: Any, stage: str, remedy: str) -> None:
+def check_trained(net: Any, stage: str, remedy: str, diagnose: Callable[[], str] | None = None) -> None:
     """Raise :class:`FloatingPointError` when training left the net's parameters or its last training
     loss not finite (buffers are not read: a mask may hold infinities by design).
 
-    ``stage`` names what was trained (``"The ERM fit"``), ``remedy`` what to try.
+    ``stage`` names what was trained (``"The ERM fit"``), ``remedy`` what to try;
+    ``diagnose``, called only when there is an error, may name a cause (and its
+    fix) to say instead.
     """
     bad = [name for name, value in net.module_.named_parameters() if not bool(torch.isfinite(value).all())]
     loss = _last_train_loss(net)
@@ -85,4 +95,46 @@ def check_trained(net: Any, stage: str, remedy: str) -> None:
     if bad:
         names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
         what.append(f"parameters {names} are not finite")
-    raise FloatingPointError(f"{stage} diverged: {' and '.join(what)}. Try {remedy}.")
+    cause = diagnose() if diagnose is not None else ""
+    raise FloatingPointError(f"{stage} diverged: {' and '.join(what)}. {cause or f'Try {remedy}.'}")
+
+
+def _uses_nll_loss(net: Any) -> bool:
+    criterion = net.criterion
+    kind = criterion if isinstance(criterion, type) else type(criterion)
+    return isinstance(net, NeuralNetClassifier) and issubclass(kind, torch.nn.NLLLoss)
+
+
+def probability_output_hint(net: Any, X: Any, y: np.ndarray, n_rows: int = 64) -> str:
+    """What to change when a NeuralNetClassifier's criterion is NLLLoss but its module outputs no
+    probabilities (negative values, or rows that do not sum to one); ``""`` otherwise.
+
+    skorch's :class:`~skorch.NeuralNetClassifier` gives the log of the module's
+    output to ``NLLLoss`` (its default criterion), so a module that ends in a
+    linear layer makes the training loss NaN from the first batch. The check runs
+    the module of a fresh clone of ``net`` (initialised, untrained: the failed
+    net's parameters may not be finite) on the first ``n_rows`` rows.
+    """
+    if not _uses_nll_loss(net):
+        return ""
+    from ._functional import NetFunctions  # noqa: PLC0415 (the adapter's modules import this one)
+
+    probe = clone(net).initialize()
+    model = NetFunctions(probe)
+    rows = np.arange(min(n_rows, len(y)))
+    with torch.no_grad(), model.eval_mode():
+        _, x, _ = next(iter(model.batches(X, y, rows, len(rows))))
+        out = model.output(model.params, x)
+    if out.ndim != 2 or not bool(torch.isfinite(out).all()):
+        return ""
+    negative = bool((out < 0).any())
+    off_one = float((out.sum(dim=1) - 1).abs().max())
+    if not negative and off_one < 1e-3:
+        return ""
+    what = "some are negative" if negative else f"rows sum to up to {off_one + 1:.3g}, not 1"
+    return (
+        "The net's criterion is NLLLoss (skorch NeuralNetClassifier's default), to which skorch gives the "
+        f"log of the module's output, but the module's outputs are not probabilities ({what}): if the "
+        "module outputs logits, give the net criterion=torch.nn.CrossEntropyLoss; otherwise end the "
+        "module with a softmax."
+    )

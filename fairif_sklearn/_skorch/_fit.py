@@ -56,7 +56,7 @@ def check_net(estimator: Any, n_classes: int | None = None) -> None:
         If it is not a :class:`skorch.NeuralNetClassifier` or
         :class:`skorch.NeuralNetBinaryClassifier` (or a subclass).
     ValueError
-        If a frozen net has not been fitted.
+        If a frozen net has not been fitted, or the net's device is CUDA where torch has none.
     """
     net = unfrozen(estimator)
     if not isinstance(net, _SUPPORTED):
@@ -69,6 +69,12 @@ def check_net(estimator: Any, n_classes: int | None = None) -> None:
         raise ValueError(
             f"y has {n_classes} classes, but a NeuralNetBinaryClassifier predicts two; use a "
             "skorch NeuralNetClassifier whose module outputs one score per class."
+        )
+    device = str(getattr(net, "device", "cpu"))
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"The net's device is {device!r}, but this torch has no CUDA device (torch.cuda.is_available() "
+            "is False): set device='cpu' on the net, or run where torch was built with CUDA and sees a GPU."
         )
     if getattr(net, "unwrap_after_train", True) is False:
         raise ValueError(
