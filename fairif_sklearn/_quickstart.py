@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from . import FairIFClassifier
+from ._cli_args import positive_int, threads
 from ._runtime import free_cores
 from .datasets import BIASES, make_biased_classification
 from .metrics import accuracy_difference, average_odds_difference, equal_opportunity_difference
@@ -73,22 +74,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--bias", choices=sorted(BIASES), default="group_shift", help="how the embedded data are biased"
     )
-    parser.add_argument("--seeds", type=int, default=5, help="number of seeds (data draws and fits)")
-    parser.add_argument("--n-samples", type=int, default=6000, help="rows of the training and test sets")
+    parser.add_argument("--seeds", type=positive_int, default=5, help="number of seeds (data draws and fits)")
     parser.add_argument(
-        "--n-annotated", type=int, default=1000, help="rows with group labels, held out of training"
+        "--n-samples", type=positive_int, default=6000, help="rows of the training and test sets"
+    )
+    parser.add_argument(
+        "--n-annotated", type=positive_int, default=1000, help="rows with group labels, held out of training"
     )
     parser.add_argument("--device", default="cpu", help="torch device of the nets, e.g. cuda")
     parser.add_argument(
-        "--threads", default="auto", help="torch CPU threads; auto: the cores not busy with other processes"
+        "--threads",
+        type=threads,
+        default="auto",
+        help="torch CPU threads; auto: the cores not busy with other processes",
     )
     args = parser.parse_args(argv)
-    threads = free_cores() if args.threads == "auto" else int(args.threads)
-    torch.set_num_threads(threads)
+    n_threads = free_cores() if args.threads == "auto" else args.threads
+    if args.n_annotated >= args.n_samples:
+        parser.error(
+            f"--n-annotated ({args.n_annotated}) must be below --n-samples ({args.n_samples}): "
+            "the annotated rows are held out of training"
+        )
+    torch.set_num_threads(n_threads)
     start = time.perf_counter()
     print(
         f"FairIF quickstart: bias={args.bias}, {args.n_samples} rows ({args.n_annotated} with group "
-        f"labels, held out of training), {args.seeds} seeds, {threads} torch thread(s)"
+        f"labels, held out of training), {args.seeds} seeds, {n_threads} torch thread(s)"
     )
     results = run(args.bias, args.seeds, args.n_samples, args.n_annotated, args.device)
     print(f"\nHeld-out test set, mean +- std over {args.seeds} seeds:")

@@ -3,14 +3,16 @@
 import csv
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from fairif_sklearn._quickstart import main as quickstart
 from fairif_sklearn.baselines import DFRClassifier
-from fairif_sklearn.bench import _methods, _report, main
+from fairif_sklearn.bench import _cli, _methods, _report, main
 
 BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 
@@ -251,3 +253,49 @@ def test_temperature_benchmark_judges_on_the_half_that_did_not_drive_the_fit(tmp
     assert temperature.main(["--report", str(tmp_path / "t.json")]) == 0
     assert capsys.readouterr().out.strip() == out.strip()
     assert str(BENCHMARKS) not in map(os.path.abspath, sys.path)
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--seeds", "0"], r"--seeds: expected an integer of at least 1, got 0"),
+        (["--threads", "abc"], r"--threads: expected 'auto' or an integer, got 'abc'"),
+        (["--threads", "0"], r"--threads: expected 'auto' or an integer of at least 1, got 0"),
+        (["--valid-fractions", "1", "0"], r"--valid-fractions: expected a fraction in \(0, 1\], got 0"),
+        (["--valid-fractions", "2"], r"--valid-fractions: expected a fraction in \(0, 1\], got 2"),
+        (["--eg-max-iter", "0"], r"--eg-max-iter: expected an integer of at least 1"),
+        (["--max-epochs", "-1"], r"--max-epochs: expected an integer of at least 1"),
+        (["--first-seed", "-1"], r"--first-seed: expected an integer of at least 0"),
+    ],
+)
+def test_a_bad_argument_is_a_usage_error_that_names_it(args, says, capsys):
+    # argparse's usage error (exit status 2) before any work, not a traceback from inside a fit
+    with pytest.raises(SystemExit) as stop:
+        main(args + ["-q"])
+    assert stop.value.code == 2
+    assert re.search(says, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--seeds", "0"], r"--seeds: expected an integer of at least 1"),
+        (["--n-annotated", "6000"], r"--n-annotated \(6000\) must be below --n-samples \(6000\)"),
+        (["--threads", "x"], r"--threads: expected 'auto' or an integer"),
+    ],
+)
+def test_quickstart_bad_argument_is_a_usage_error(args, says, capsys):
+    with pytest.raises(SystemExit) as stop:
+        quickstart(args)
+    assert stop.value.code == 2
+    assert re.search(says, capsys.readouterr().err)
+
+
+def test_the_help_states_the_run_time_the_readme_measured():
+    # the help of fairif-bench repeats README's measured range; a new measurement changes both
+    readme = (Path(__file__).parents[1] / "README.rst").read_text()
+    measured = re.search(r"``fairif-bench`` \((\d+) to (\d+)\s+s", readme)
+    assert measured, "README no longer states fairif-bench's measured run time"
+    stated = f"{measured[1]} to {measured[2]} s measured on two cores"
+    assert stated in _cli.__doc__.replace("\n", " ")
+    assert stated in _cli.DESCRIPTION.replace("\n", " ")

@@ -1,8 +1,8 @@
 """``fairif-bench``: FairIF against ERM, fairlearn's mitigators, DFR and JTT, over seeds.
 
 With no argument it runs the embedded biased data set (no download) on the CPU:
-89 s measured on two cores with another job running (this version: FairIF's variants, two
-FairIFClassifierCV rows, fairlearn's mitigators, DFR and JTT).
+213 to 351 s measured on two cores with other work beside it (FairIF's variants, two
+FairIFClassifierCV rows, fairlearn's mitigators, DFR and JTT; README, *Run times*).
 ``--dataset ci-mnist --bias ...`` and ``--dataset adult`` run the real data sets
 (read from ``--data-home`` or ``FAIRIF_DATA``).
 """
@@ -16,6 +16,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from .._cli_args import fraction, nonnegative_int, positive_int, threads
 from .._runtime import free_cores
 from ..datasets import BIASES, DataNotFoundError
 from ..datasets._fetch import fetch_dataset
@@ -32,7 +33,7 @@ down"), and writes CSV files (with each test group's TPR and TNR) and a PNG of
 accuracy against AOD to --out.
 
 With no argument it runs the embedded biased data set (no download) on the CPU
-(89 s measured on two cores with another job running).
+(213 to 351 s measured on two cores with other work beside it; README, Run times).
 --dataset ci-mnist and --dataset adult run the real data
 sets, read from --data-home, else $FAIRIF_DATA, else ~/fairif_data, and
 downloaded there (with SHA-256 checks) only when missing and online."""
@@ -62,8 +63,8 @@ def _parse(argv):
         help="the embedded biased data (no download), CI-MNIST or UCI Adult",
     )  # fmt: skip
     p.add_argument("--bias", choices=sorted(BIASES), default="group_size", help="for synthetic and ci-mnist")
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds")
-    p.add_argument("--n-samples", type=int, default=6000, help="synthetic: training rows")
+    p.add_argument("--seeds", type=positive_int, default=3, help="number of seeds")
+    p.add_argument("--n-samples", type=positive_int, default=6000, help="synthetic: training rows")
     p.add_argument("--device", default="cpu", help="torch device of the nets, e.g. cuda")
     p.add_argument(
         "--out", type=Path, default=Path("fairif_results"), help="folder for the CSV and PNG files"
@@ -73,7 +74,7 @@ def _parse(argv):
         help="data folder holding mnist/ and adult/ (default: $FAIRIF_DATA, else ~/fairif_data)",
     )  # fmt: skip
     p.add_argument(
-        "--eg-max-iter", type=int, default=5, help="ExponentiatedGradient iterations (nets to fit)"
+        "--eg-max-iter", type=positive_int, default=5, help="ExponentiatedGradient iterations (nets to fit)"
     )
     p.add_argument("--no-fairlearn", action="store_true", help="skip the fairlearn and reweighing baselines")
     p.add_argument(
@@ -82,11 +83,11 @@ def _parse(argv):
         "first stages, then eight with its default grid)",
     )  # fmt: skip
     p.add_argument(
-        "--valid-fractions", type=float, nargs="+", default=None, metavar="F",
+        "--valid-fractions", type=fraction, nargs="+", default=None, metavar="F",
         help="validation-size study (the paper's Table 4), e.g. 1 0.5 0.25 0.1: FairIF with that fraction "
         "of the annotated set, instead of the baselines (default: off)",
     )  # fmt: skip
-    p.add_argument("--max-epochs", type=int, default=15, help="ci-mnist: epochs of each fit")
+    p.add_argument("--max-epochs", type=positive_int, default=15, help="ci-mnist: epochs of each fit")
     p.add_argument(
         "--net", choices=["mlp", "cnn", "resnet", "resnet18"], default="mlp",
         help="ci-mnist: the paper's MLP, a small CNN (fairif_sklearn.nets.CNN), the ResNet-18 layout at "
@@ -99,7 +100,7 @@ def _parse(argv):
         "digit's recall, scored by the ten-class AOD (fairlearn's mitigators are binary and are skipped)",
     )  # fmt: skip
     p.add_argument(
-        "--threads", default="auto",
+        "--threads", type=threads, default="auto",
         help="torch CPU threads; auto: the cores not busy with other processes (see README)",
     )  # fmt: skip
     p.add_argument("--no-variants", action="store_true", help="skip FairIF's labelled non-default variants")
@@ -114,12 +115,12 @@ def _parse(argv):
         "FairIFClassifier(FrozenEstimator(net)): a model you already have, without an ERM fit",
     )  # fmt: skip
     p.add_argument(
-        "--first-seed", type=int, default=0,
+        "--first-seed", type=nonnegative_int, default=0,
         help="run seeds first-seed, ..., first-seed + seeds - 1 (to split one study over several processes)",
     )  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    args.threads = free_cores() if args.threads == "auto" else int(args.threads)
+    args.threads = free_cores() if args.threads == "auto" else args.threads
     return args
 
 
