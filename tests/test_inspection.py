@@ -84,3 +84,11 @@ def test_tradeoff_display_from_cv_and_from_a_search(fitted):
     display = TradeoffDisplay.from_cv_results(results, param="alpha")
     np.testing.assert_array_equal(display.gap, [0.1, 0.05])
     assert display.labels == ["alpha=1.0", "alpha=0.1"] and display.ax_.get_xlabel().startswith("AOD")
+
+
+def test_tradeoff_display_of_a_single_fit_says_what_it_draws(fitted):
+    # a fitted FairIFClassifier is one point, not a path: the error says so (it was "not fitted yet")
+    clf = fitted[0]
+    with pytest.raises(TypeError, match=r"draws the path of a FairIFClassifierCV, got FairIFClassifier.*"
+                       r"from_cv_results"):  # fmt: skip
+        TradeoffDisplay.from_estimator(clf)

@@ -265,9 +265,20 @@ class TradeoffDisplay:
         Returns
         -------
         TradeoffDisplay
-        """
-        from .._estimators._cv import _label
 
+        Raises
+        ------
+        TypeError
+            If ``estimator`` is not a FairIFClassifierCV (a single fit is one point, not a path).
+        """
+        from .._estimators._cv import FairIFClassifierCV, _label
+
+        if not isinstance(estimator, FairIFClassifierCV):
+            raise TypeError(
+                "TradeoffDisplay.from_estimator draws the path of a FairIFClassifierCV, got "
+                f"{type(estimator).__name__}: fit FairIFClassifierCV(...) for FairIF's path, or draw a "
+                "search's candidates with TradeoffDisplay.from_cv_results(search.cv_results_, param=...)."
+            )
         check_is_fitted(estimator, "cv_results_")
         res = estimator.cv_results_
         labels = [_label(p) for p in res["params"]]
