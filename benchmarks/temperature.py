@@ -78,6 +78,8 @@ def run_seed(dataset: str, seed: int, temperatures, cache: str) -> list[dict]:
                 "seconds": result.extra["fit_seconds"],
                 "erm": erm.test,
                 "fairif": result.test,
+                "erm_rates": erm.rates,
+                "fairif_rates": result.rates,
                 "rounds": result.extra["n_rounds"],
                 "steps": result.extra["steps"],
                 "weight_std": result.extra["weight_std"],
@@ -115,6 +117,16 @@ def report(runs: list[dict]) -> str:
                 f"{100 * (f['WGA'] - erm['WGA']).mean():>+16.2f}  "
                 f"{np.mean([by[s, t]['rounds'] for s in seeds]):>6.1f}"
             )
+        if all("fairif_rates" in r for r in rows):
+            lines.append(
+                "  each group's rates on the judging half (mean over seeds), ERM -> each temperature:"
+            )
+            for name in rows[0]["erm_rates"]:
+                erm_rate = np.mean([by[s, temps[0]]["erm_rates"][name] for s in seeds])
+                fit_rates = ", ".join(
+                    f"{np.mean([by[s, t]['fairif_rates'][name] for s in seeds]):.4f}" for t in temps
+                )
+                lines.append(f"    {name:>10}  {erm_rate:.4f} -> {fit_rates}")
         for t in temps[1:]:
             diffs = []
             for m in METRICS:

@@ -242,13 +242,16 @@ def test_temperature_benchmark_judges_on_the_half_that_did_not_drive_the_fit(tmp
     runs = json.loads((tmp_path / "t.json").read_text())
     assert [(r["seed"], r["temperature"]) for r in runs] == [(0, 1.0), (0, 3.0), (1, 1.0), (1, 3.0)]
     for first, second in (runs[:2], runs[2:]):  # both temperatures start from the same ERM model
-        assert first["erm"] == second["erm"]
+        assert first["erm"] == second["erm"] and first["erm_rates"] == second["erm_rates"]
+    # each group's rates on the judging half, as fairif-bench's runner names them
+    assert {"TPR[0]", "TPR[1]", "TNR[0]", "TNR[1]"} <= set(runs[0]["fairif_rates"])
     data = temperature.load("synthetic:group_shift", 0)
     half = len(data.y_valid) - len(data.y_valid) // 2
     # judged on the other half: its ERM accuracy is a multiple of 1 / (rows in that half)
     assert runs[0]["erm"]["acc"] * half == pytest.approx(round(runs[0]["erm"]["acc"] * half))
     out = capsys.readouterr().out
     assert "synthetic:group_shift: 2 seeds" in out and "temperature 3 - 1, paired over seeds" in out
+    assert "each group's rates on the judging half" in out and "TNR[1]" in out
     # the table of earlier runs is read back without fitting
     assert temperature.main(["--report", str(tmp_path / "t.json")]) == 0
     assert capsys.readouterr().out.strip() == out.strip()
