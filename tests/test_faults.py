@@ -22,7 +22,7 @@ from sklearn.frozen import FrozenEstimator
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-from fairif_sklearn import FairIFClassifier, FairIFClassifierCV
+from fairif_sklearn import FairIFClassifier, FairIFClassifierCV, WeightedNetClassifier
 from fairif_sklearn._skorch import NetFunctions
 from fairif_sklearn.datasets import make_biased_classification
 
@@ -413,6 +413,9 @@ def test_logits_under_skorchs_default_nll_loss_is_named_as_the_cause(data):
     trained = _plain_net().fit(X[np.isnan(groups)], y[np.isnan(groups)])
     with pytest.raises(FloatingPointError, match=r"FrozenEstimator\) diverged: .*NLLLoss.*not probabilities"):
         FairIFClassifier(FrozenEstimator(trained), random_state=0).fit(X, y, sensitive_features=groups)
+    # and a plain weighted fit says it too, rather than returning a net that predicts NaN
+    with pytest.raises(FloatingPointError, match=r"The weighted fit diverged: .*NLLLoss.*not probabilities"):
+        WeightedNetClassifier(_plain_net()).fit(X, y, sample_weight=np.ones(len(y)))
 
 
 def test_a_net_on_cuda_without_cuda_says_so(data):

@@ -7,9 +7,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight
 
 from .._rates import check_target
-from .._skorch import check_net, fit_net, is_frozen, seeded
+from .._skorch import check_net, check_trained, fit_net, is_frozen, probability_output_hint, seeded
 from .._validation import as_model_input, validate_fit_X_y
 from ._predict import _NetPredictMixin
+from ._stage1 import ERM_REMEDY
 
 
 class WeightedNetClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -88,7 +89,9 @@ class WeightedNetClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixi
                 raise ValueError("sample_weight is zero for every row; at least one row must count.")
         net = clone(self.estimator)
         seed = check_random_state(self.random_state).randint(0, 2**31 - 1)
+        X = as_model_input(X)
         with seeded(seed, net.device):
-            fit_net(net, as_model_input(X), codes, sample_weight)
+            fit_net(net, X, codes, sample_weight)
+        check_trained(net, "The weighted fit", ERM_REMEDY, lambda: probability_output_hint(net, X, codes))
         self.estimator_ = net
         return self
