@@ -52,7 +52,8 @@ def _judge(path, budget):
     y, s, strata, oof = path
     candidates = [{}] + [{"max_rounds": 1, "closure": c} for c in (1.0, 0.5, 0.9)]
     cv = FairIFClassifierCV(None, max_accuracy_drop=budget)
-    return cv._judge(candidates, oof, y, s, strata, "equalized_odds", None)
+    results, chosen = cv._judge(candidates, oof, y, s, strata, "equalized_odds", None)
+    return results | {"chosen": chosen}
 
 
 def test_the_rule_takes_the_fairest_candidate_within_the_budget_and_never_one_that_levels_down(planted_path):
@@ -88,6 +89,9 @@ def test_another_point_of_the_path_without_another_stage_1(shifted, tmp_path, mo
         {"max_rounds": 1, "closure": 0.5},
         {"max_rounds": 1, "closure": 1.0},
     ]
+    # one entry per candidate under every key: a table, as scikit-learn's searches' cv_results_ are
+    table = pd.DataFrame(cv.cv_results_)
+    assert table.shape[0] == 3 and table["rounds"].tolist() == [0, 1, 1]
     calls = []
     for name in ("fit_net", "compute_influence"):
         real = getattr(stage1_module, name)
@@ -138,7 +142,7 @@ def test_any_splitter_and_parallel_folds_give_the_same_path(shifted, routing):
         np.testing.assert_allclose(parallel.cv_results_[key], serial.cv_results_[key])
     # a splitter that knows nothing of groups splits the annotated rows too
     plain = FairIFClassifierCV(inner, cv=KFold(2), **kw).fit(X, y, sensitive_features=groups)
-    assert [len(f) for f in plain.cv_results_["folds"]] == [400, 400]
+    assert [len(f) for f in plain.folds_] == [400, 400]
     # the CV as a step of a search, its sensitive_features routed
     search = GridSearchCV(
         FairIFClassifierCV(inner, cv=2, **kw).set_fit_request(sensitive_features=True),

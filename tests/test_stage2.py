@@ -241,7 +241,7 @@ def test_cv_never_sees_its_evaluation_rows(shifted, monkeypatch):
         X, y, sensitive_features=groups
     )
     annotated_rows = X[~np.isnan(groups)]
-    folds = cv.cv_results_["folds"]
+    folds = cv.folds_
     assert cv.cv_results_["rounds"] == [0, 1, 1, 2] and cv.cv_results_["closure"][1:] == [0.5, 1.0, 1.0]
     assert len(seen) == 3 * 3 + 1  # three candidates per fold, then the refit
     for k, held_out in enumerate(folds):

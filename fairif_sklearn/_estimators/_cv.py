@@ -108,9 +108,12 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``"closure"`` (NaN for ERM), the out-of-fold ``"gap"``, ``"accuracy"``
         and ``"worst_group_accuracy"``, the bootstrap standard errors of their
         differences with ERM (``"gap_diff_se"``, ``"accuracy_diff_se"``,
-        ``"worst_group_diff_se"``) and ``"eligible"``; and ``"chosen"`` (the
-        index) and ``"folds"`` (the annotated rows held out in each fold,
-        positions among the annotated rows).
+        ``"worst_group_diff_se"``) and ``"eligible"``: one entry per candidate
+        under every key, so that ``pandas.DataFrame(cv_results_)`` is a table
+        of the path, as scikit-learn's searches' are.
+    folds_ : list of ndarray
+        The annotated rows held out in each fold (positions among the
+        annotated rows).
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     n_features_in_ : int
@@ -231,11 +234,11 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             for (_, held_out), fold_predictions in zip(folds, predictions, strict=True):
                 for i, pred in enumerate(fold_predictions):
                     oof[i][held_out] = pred
-            self.cv_results_ = self._judge(
+            self.cv_results_, chosen = self._judge(
                 candidates, oof, y_ann, s_ann, strata, inner.target, inner.pos_label
             )
-            self.cv_results_["folds"] = [held_out for _, held_out in folds]
-            self._refit(inner, self.cv_results_["chosen"], X, y, sensitive_features, cache)
+            self.folds_ = [held_out for _, held_out in folds]
+            self._refit(inner, chosen, X, y, sensitive_features, cache)
         finally:
             if cache not in (self.memory, inner.memory):
                 shutil.rmtree(cache, ignore_errors=True)
@@ -334,7 +337,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             _rows(X, keep), _rows(np.asarray(y), keep), sensitive_features=_rows(sensitive_features, keep)
         )
 
-    def _judge(self, candidates, oof, y, s, strata, target, pos_label) -> dict:
+    def _judge(self, candidates, oof, y, s, strata, target, pos_label) -> tuple[dict, int]:
         """Out-of-fold gap, accuracy and worst-group accuracy per candidate, their noise against ERM, and
         the choice."""
         metric = TARGET_METRICS[target][1]
@@ -377,9 +380,8 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
             if i and eligible and gap < best_gap and erm_gap - gap > NOISE_Z * gap_se:
                 best, best_gap = i, gap
-        results["chosen"] = best
         self._log(f"chosen: {_label(candidates[best])}")
-        return results
+        return results, best
 
     def predict_proba(self, X):
         """Class probabilities of the chosen model."""

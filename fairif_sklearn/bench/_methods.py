@@ -138,7 +138,7 @@ def fairif(data: BenchData, seed: int, memory, label: str = FAIRIF, **params):
 
 def fairif_cv(data: BenchData, seed: int, memory, label: str = FAIRIF_CV, **params) -> tuple[Result, dict]:
     """FairIFClassifierCV around the default FairIFClassifier (``params``: the CV's own, for a labelled
-    variant), and its path: ``cv_results_`` without the folds."""
+    variant), and its path: ``cv_results_`` without the parameters, and the chosen index."""
     cv = FairIFClassifierCV(_fairif_classifier(data, seed, memory), **params)
     start = time.perf_counter()
     cv.fit(data.X_train, data.y_train)
@@ -147,7 +147,7 @@ def fairif_cv(data: BenchData, seed: int, memory, label: str = FAIRIF_CV, **para
         "n_rounds_chosen": cv.n_rounds_,
         "closure_chosen": cv.cv_results_["closure"][cv.best_index_],
     }
-    path = {k: v for k, v in cv.cv_results_.items() if k not in ("folds", "params")}
+    path = {k: v for k, v in cv.cv_results_.items() if k != "params"} | {"chosen": cv.best_index_}
     return _evaluate(label, GROUPS_VALID, data, lambda X, s: cv.predict(X), **extra), path
 
 

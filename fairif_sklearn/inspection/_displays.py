@@ -282,7 +282,7 @@ class TradeoffDisplay:
         check_is_fitted(estimator, "cv_results_")
         res = estimator.cv_results_
         labels = [_label(p) for p in res["params"]]
-        labels[res["chosen"]] += " (chosen)"
+        labels[estimator.best_index_] += " (chosen)"
         name = TARGET_METRICS[estimator.best_estimator_.target][0]
         return cls(res["gap"], res["accuracy"], labels, res["gap_diff_se"], gap_name=name).plot(ax=ax)
 
