@@ -67,6 +67,8 @@ def test_weights_display_by_class_and_group(fitted):
     means = [t.get_text() for t in display.ax_.get_legend().get_texts()]
     cell = display.labels == "class 1, group 1"
     assert f"class 1, group 1 (mean {display.weights[cell].mean():.2f})" in means
+    with pytest.raises(ValueError, match=r"y has 10 rows, but the estimator was fitted on 2500"):
+        WeightsDisplay.from_estimator(clf, y[:10])
 
 
 @pytest.mark.slow

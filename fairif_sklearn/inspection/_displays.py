@@ -206,7 +206,12 @@ class WeightsDisplay:
         fitted = getattr(estimator, "best_estimator_", estimator)
         check_is_fitted(fitted, "sample_weight_")
         rows = fitted.train_mask_
-        labels = np.array([f"class {c}" for c in np.asarray(y)[rows]], dtype=object)
+        y = np.asarray(y)
+        if len(y) != len(rows):
+            raise ValueError(
+                f"y has {len(y)} rows, but the estimator was fitted on {len(rows)}: give the y given to fit."
+            )
+        labels = np.array([f"class {c}" for c in y[rows]], dtype=object)
         if sensitive_features is not None:
             groups = read_groups(sensitive_features, n_rows=len(rows))
             known = groups.annotated[rows]
