@@ -107,6 +107,15 @@ def test_clear_errors():
         equal_opportunity_difference(np.array([0, 0, 1, 1]), y, sensitive_features=[0, 0, 1, 1])
     with pytest.raises(ValueError, match=r"Group '1' of sensitive_features has no sample \(class 0\)"):
         average_odds_difference(np.array([0, 1, 2, 1]), y, sensitive_features=[0, 0, 1, 1])
+    # probabilities given for labels: named, not read as a hundred classes with undefined rates
+    with pytest.raises(ValueError, match=r"y_pred holds continuous values.*not predict_proba"):
+        average_odds_difference(y, np.array([0.1, 0.8, 0.3, 0.6]), sensitive_features=[0, 0, 1, 1])
+    # a missing label is an error, not a class of its own that changes the number
+    for missing in (np.array([0, 1, np.nan, 1]), np.array(["a", "b", None, "b"], dtype=object)):
+        with pytest.raises(ValueError, match=r"y_true has missing values \(None or NaN\)"):
+            accuracy_difference(
+                missing, np.array([0, 1, 0, 1]).astype(missing.dtype), sensitive_features=[0, 0, 1, 1]
+            )
 
 
 def test_more_than_two_classes_by_hand():

@@ -11,13 +11,37 @@ Groups follow the rules of the whole library: rows whose group label is missing
 
 When a group has no positive rows its TPR is undefined (likewise TNR without
 negatives): these metrics raise instead of making a number up (see Raises).
+So do a missing label in ``y_true`` or ``y_pred`` and continuous ``y_pred``
+(probabilities passed for predicted labels), which would otherwise be read as
+classes of their own.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils.multiclass import type_of_target
 
 from .._rates import Groups, _plain, check_rates_defined, read_groups, target_rates
+
+
+def _check_labels(values: np.ndarray, name: str) -> None:
+    """Raise a ValueError unless ``values`` are class labels: no missing value, nothing continuous."""
+    if values.dtype.kind == "f":
+        missing = bool(np.isnan(values).any())
+    else:
+        missing = values.dtype == object and any(
+            v is None or (isinstance(v, float) and np.isnan(v)) for v in values
+        )
+    if missing:
+        raise ValueError(f"{name} has missing values (None or NaN); every row needs a label.")
+    kind = type_of_target(values, input_name=name)
+    if kind == "continuous":
+        raise ValueError(
+            f"{name} holds continuous values, not class labels (probabilities or scores?): these metrics "
+            "compare predicted labels, e.g. the classifier's predict(X), not predict_proba(X)."
+        )
+    if kind not in ("binary", "multiclass"):
+        raise ValueError(f"{name} must hold class labels; it is {kind!r}.")
 
 
 def _check(y_true, y_pred, sensitive_features) -> tuple[np.ndarray, np.ndarray, Groups]:
@@ -27,6 +51,8 @@ def _check(y_true, y_pred, sensitive_features) -> tuple[np.ndarray, np.ndarray, 
         raise ValueError(
             f"y_true and y_pred must be 1-D of the same length, got shapes {y_true.shape} and {y_pred.shape}."
         )
+    _check_labels(y_true, "y_true")
+    _check_labels(y_pred, "y_pred")
     groups = read_groups(sensitive_features, n_rows=len(y_true), rows_of="y_true")
     keep = groups.annotated
     if groups.n_groups < 2:
