@@ -25,23 +25,26 @@ from .._rates import Groups, _plain, check_rates_defined, read_groups, target_ra
 
 
 def _check_labels(values: np.ndarray, name: str) -> None:
-    """Raise a ValueError unless ``values`` are class labels: no missing value, nothing continuous."""
+    """Raise a ValueError unless ``values`` are class labels: no missing value, nothing continuous.
+
+    Integer, boolean and string arrays are labels as they are (the check costs nothing where the
+    metrics are called many times, as in FairIFClassifierCV's bootstrap); floats must be whole.
+    """
     if values.dtype.kind == "f":
-        missing = bool(np.isnan(values).any())
+        if np.isnan(values).any():
+            raise ValueError(f"{name} has missing values (NaN); every row needs a label.")
+        continuous = bool((values != np.floor(values)).any())
+    elif values.dtype == object:
+        if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in values):
+            raise ValueError(f"{name} has missing values (None or NaN); every row needs a label.")
+        continuous = type_of_target(values, input_name=name) == "continuous"
     else:
-        missing = values.dtype == object and any(
-            v is None or (isinstance(v, float) and np.isnan(v)) for v in values
-        )
-    if missing:
-        raise ValueError(f"{name} has missing values (None or NaN); every row needs a label.")
-    kind = type_of_target(values, input_name=name)
-    if kind == "continuous":
+        continuous = False
+    if continuous:
         raise ValueError(
             f"{name} holds continuous values, not class labels (probabilities or scores?): these metrics "
             "compare predicted labels, e.g. the classifier's predict(X), not predict_proba(X)."
         )
-    if kind not in ("binary", "multiclass"):
-        raise ValueError(f"{name} must hold class labels; it is {kind!r}.")
 
 
 def _check(y_true, y_pred, sensitive_features) -> tuple[np.ndarray, np.ndarray, Groups]:
