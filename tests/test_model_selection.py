@@ -121,3 +121,13 @@ def test_scored_fold_without_a_group_says_what_to_do(first_rows_annotated, routi
     )
     with pytest.raises(FairnessScoringError, match=r"found \['0'\].*AnnotatedStratifiedKFold"):
         search.fit(X, y, sensitive_features=only_group_0)
+
+
+def test_a_scorer_called_without_groups_says_both_ways_to_call_it():
+    # called directly with routing off, scikit-learn refuses sensitive_features=; the message says so
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, s = make_biased_classification(400, bias="group_shift", random_state=0)
+    model = LogisticRegression().fit(X, y)
+    with pytest.raises(FairnessScoringError, match=r"with routing on.*average_odds_difference\(y, estimator"):
+        aod_scorer(model, X, y)

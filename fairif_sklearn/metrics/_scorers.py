@@ -35,7 +35,9 @@ _NOT_ROUTED = (
     "scikit-learn's metadata routing must carry them: call sklearn.set_config("
     "enable_metadata_routing=True), request them for fit with "
     "estimator.set_fit_request(sensitive_features=True), and pass sensitive_features= to the "
-    "search's fit. Called directly, pass sensitive_features=."
+    "search's fit. Called directly, pass sensitive_features= with routing on (scikit-learn accepts a "
+    "scorer's extra arguments only then), or call {metric}(y, estimator.predict(X), "
+    "sensitive_features=...)."
 )
 _BAD_FOLD = (
     "{name} cannot score this fold: {error} Every scored fold needs annotated rows of each group "
@@ -64,7 +66,7 @@ def _scorer(metric):
     def score(y_true, y_pred, *, sensitive_features=None, **kwargs):
         name = f"{metric.__name__} scorer"
         if sensitive_features is None:
-            raise FairnessScoringError(_NOT_ROUTED.format(name=name))
+            raise FairnessScoringError(_NOT_ROUTED.format(name=name, metric=metric.__name__))
         try:
             return metric(y_true, y_pred, sensitive_features=sensitive_features, **kwargs)
         except ValueError as error:
