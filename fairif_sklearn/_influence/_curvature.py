@@ -108,6 +108,14 @@ class CurvatureOperator:
     def _params(self, sub):
         return {**self.fixed, **sub}
 
+    def release(self) -> None:
+        """Drop what the products keep (linearised batches, per-sample factors) once the solves are
+        done. The linearised batches' closures hold this operator: without this, the operator, the
+        training rows it reads and the kept products would wait for Python's cycle collector."""
+        self._linearised = None
+        self._factors = None
+        self._L.clear()
+
     def _hessian_products(self, x, y):
         """The batch's Hessian products with the rows of ``V`` (m, p): forward-over-reverse, the net
         run forward on each call."""

@@ -171,6 +171,8 @@ def compute_influence(
             spectrum = CurvatureOperator(model, X_train, y_train, few, names, damping=0.0, **common)
         top = spectrum.largest_eigenvalue(AUTO_DAMPING_STEPS, AUTO_DAMPING_BLOCK, random_state)
         spent, op.n_products = spectrum.n_products, 0
+        if spectrum is not op:
+            spectrum.release()
     if damping == "auto":
         damping = AUTO_DAMPING_FRACTION * abs(top)
         diagnostics.update(largest_eigenvalue=top, n_damping_products=spent)
@@ -180,6 +182,7 @@ def compute_influence(
         V, info = (
             solve_cg(op, G, tol=s.cg_tol, maxiter=s.cg_maxiter) if method == "cg" else solve_dense(op, G)
         )
+    op.release()  # before the scores: the kept products are not needed again
     if not (info.solver == "dense" and info.negative_curvature):  # check_solve says what that needs
         check_finite("the inverse-curvature solve", V, damping=damping)
     check_solve(info, curvature=s.curvature, damping=damping, tol=s.cg_tol)
