@@ -20,6 +20,21 @@ def threads(text: str) -> str | int:
     return text if text == "auto" else _int_at_least(text, 1, "'auto' or ")
 
 
+def available_device(text: str) -> str:
+    """A torch device that this machine has (``cuda`` only where torch sees a GPU)."""
+    import torch
+
+    try:
+        torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a torch device such as cpu or cuda, got {text!r}"
+        ) from None
+    if text.startswith("cuda") and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: this torch sees no CUDA device (use --device cpu)")
+    return text
+
+
 def fraction(text: str) -> float:
     """A number in (0, 1]: a part of a set."""
     try:

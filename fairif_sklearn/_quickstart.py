@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from . import FairIFClassifier
-from ._cli_args import positive_int, threads
+from ._cli_args import available_device, positive_int, threads
 from ._runtime import free_cores
 from .datasets import BIASES, make_biased_classification
 from .metrics import accuracy_difference, average_odds_difference, equal_opportunity_difference
@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--n-annotated", type=positive_int, default=1000, help="rows with group labels, held out of training"
     )
-    parser.add_argument("--device", default="cpu", help="torch device of the nets, e.g. cuda")
+    parser.add_argument(
+        "--device", type=available_device, default="cpu", help="torch device of the nets, e.g. cuda"
+    )
     parser.add_argument(
         "--threads",
         type=threads,

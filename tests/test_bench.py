@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from fairif_sklearn._quickstart import main as quickstart
 from fairif_sklearn.baselines import DFRClassifier
@@ -269,6 +270,7 @@ def test_temperature_benchmark_judges_on_the_half_that_did_not_drive_the_fit(tmp
         (["--eg-max-iter", "0"], r"--eg-max-iter: expected an integer of at least 1"),
         (["--max-epochs", "-1"], r"--max-epochs: expected an integer of at least 1"),
         (["--first-seed", "-1"], r"--first-seed: expected an integer of at least 0"),
+        (["--device", "nonsense"], r"--device: expected a torch device such as cpu or cuda, got 'nonsense'"),
     ],
 )
 def test_a_bad_argument_is_a_usage_error_that_names_it(args, says, capsys):
@@ -302,3 +304,12 @@ def test_the_help_states_the_run_time_the_readme_measured():
     stated = f"{measured[1]} to {measured[2]} s measured on two cores"
     assert stated in _cli.__doc__.replace("\n", " ")
     assert stated in _cli.DESCRIPTION.replace("\n", " ")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_a_usage_error(capsys):
+    for command in (main, quickstart):
+        with pytest.raises(SystemExit) as stop:
+            command(["--device", "cuda", "--seeds", "1"])
+        assert stop.value.code == 2
+        assert "--device: cuda: this torch sees no CUDA device (use --device cpu)" in capsys.readouterr().err

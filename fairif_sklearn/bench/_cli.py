@@ -16,7 +16,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from .._cli_args import fraction, nonnegative_int, positive_int, threads
+from .._cli_args import available_device, fraction, nonnegative_int, positive_int, threads
 from .._runtime import free_cores
 from ..datasets import BIASES, DataNotFoundError
 from ..datasets._fetch import fetch_dataset
@@ -65,7 +65,9 @@ def _parse(argv):
     p.add_argument("--bias", choices=sorted(BIASES), default="group_size", help="for synthetic and ci-mnist")
     p.add_argument("--seeds", type=positive_int, default=3, help="number of seeds")
     p.add_argument("--n-samples", type=positive_int, default=6000, help="synthetic: training rows")
-    p.add_argument("--device", default="cpu", help="torch device of the nets, e.g. cuda")
+    p.add_argument(
+        "--device", type=available_device, default="cpu", help="torch device of the nets, e.g. cuda"
+    )
     p.add_argument(
         "--out", type=Path, default=Path("fairif_results"), help="folder for the CSV and PNG files"
     )
