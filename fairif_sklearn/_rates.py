@@ -90,7 +90,8 @@ def target_rates(target: str, classes: np.ndarray, pos_label=None) -> tuple[Rate
     return tuple(Rate(f"rate[{names[k]}]", None, predicted=k) for k in codes)
 
 
-def _is_missing(v) -> bool:
+def _is_missing_label(v) -> bool:
+    """Whether a class label is missing: None, NaN, pandas' NA or NaT (``-1`` is a label)."""
     if v is None:
         return True
     pd = sys.modules.get("pandas")  # pd.NA and pd.NaT can only come from a loaded pandas
@@ -99,8 +100,27 @@ def _is_missing(v) -> bool:
     if isinstance(v, np.datetime64 | np.timedelta64):
         return bool(np.isnat(v))
     if isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_):
-        return bool(np.isnan(v)) or v == -1
+        return bool(np.isnan(v))
     return False
+
+
+def check_labels_present(y, name: str = "y") -> None:
+    """Raise a ValueError when a label of ``y`` is missing (None, NaN, pandas' NA or NaT).
+
+    Only object arrays are read value by value (numeric arrays are left to the
+    callers' own NaN checks); pandas' NA would otherwise reach NumPy's truth
+    tests and raise a TypeError from inside scikit-learn's validation.
+    """
+    values = np.asarray(y)
+    if values.dtype == object and any(_is_missing_label(v) for v in values.ravel()):
+        raise ValueError(f"{name} has missing values (None, NaN or pandas NA); every row needs a label.")
+
+
+def _is_missing(v) -> bool:
+    """Whether a group label is missing: as a class label, or ``-1``."""
+    if _is_missing_label(v):
+        return True
+    return isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_) and v == -1
 
 
 def _plain(v):
@@ -256,8 +276,7 @@ def check_target(y, *, name: str = "y", who: str = "FairIF") -> tuple[np.ndarray
     target that is not a class label (continuous, several columns).
     """
     y = np.asarray(y)
-    if y.dtype == object and any(_is_missing(v) for v in y):
-        raise ValueError(f"{name} has missing values (None or NaN); every row needs a label.")
+    check_labels_present(y, name)
     kind = type_of_target(y)
     if kind not in ("binary", "multiclass"):
         raise ValueError(f"{who} needs class labels; {name} is {kind!r}.")

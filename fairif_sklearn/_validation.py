@@ -20,7 +20,15 @@ import numpy as np
 from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.validation import validate_data
 
-from ._rates import Groups, Rate, check_rates_defined, check_target, read_groups, target_rates
+from ._rates import (
+    Groups,
+    Rate,
+    check_labels_present,
+    check_rates_defined,
+    check_target,
+    read_groups,
+    target_rates,
+)
 from ._skorch import check_dataset, is_dataset, take
 
 # what X may be: numeric, any number of dimensions (images), finite
@@ -235,6 +243,7 @@ def validate_fit_X_y(est, X, y) -> tuple[np.ndarray, np.ndarray]:
     Dataset (rows streamed, see :mod:`fairif_sklearn._skorch._rows`) is checked
     for its length and item form only; its rows have no shape to record.
     """
+    check_labels_present(y)
     if is_dataset(X):
         y = validate_data(est, X="no_validation", y=y, reset=True)
         check_dataset(X, len(y))

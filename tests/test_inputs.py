@@ -243,6 +243,9 @@ def test_string_y_with_none_says_missing_values(data):
     labels[5] = None
     with pytest.raises(ValueError, match="y has missing values"):
         _weigher().fit(X, labels, sensitive_features=groups)
+    labels[5] = pd.NA
+    with pytest.raises(ValueError, match=r"y has missing values \(None, NaN or pandas NA\)"):
+        _weigher().fit(X, labels, sensitive_features=groups)
 
 
 def test_all_zero_sample_weight(data):

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from fairlearn.metrics import (
     accuracy_score_difference,
@@ -111,8 +112,12 @@ def test_clear_errors():
     with pytest.raises(ValueError, match=r"y_pred holds continuous values.*not predict_proba"):
         average_odds_difference(y, np.array([0.1, 0.8, 0.3, 0.6]), sensitive_features=[0, 0, 1, 1])
     # a missing label is an error, not a class of its own that changes the number
-    for missing in (np.array([0, 1, np.nan, 1]), np.array(["a", "b", None, "b"], dtype=object)):
-        with pytest.raises(ValueError, match=r"y_true has missing values \((None or )?NaN\)"):
+    for missing in (
+        np.array([0, 1, np.nan, 1]),
+        np.array(["a", "b", None, "b"], dtype=object),
+        np.array(["a", "b", pd.NA, "b"], dtype=object),  # was a TypeError from inside NumPy
+    ):
+        with pytest.raises(ValueError, match=r"y_true has missing values \((None, )?NaN( or pandas NA)?\)"):
             accuracy_difference(
                 missing, np.array([0, 1, 0, 1]).astype(missing.dtype), sensitive_features=[0, 0, 1, 1]
             )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.multiclass import type_of_target
 
-from .._rates import Groups, _plain, check_rates_defined, read_groups, target_rates
+from .._rates import Groups, _plain, check_labels_present, check_rates_defined, read_groups, target_rates
 
 
 def _check_labels(values: np.ndarray, name: str) -> None:
@@ -35,8 +35,7 @@ def _check_labels(values: np.ndarray, name: str) -> None:
             raise ValueError(f"{name} has missing values (NaN); every row needs a label.")
         continuous = bool((values != np.floor(values)).any())
     elif values.dtype == object:
-        if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in values):
-            raise ValueError(f"{name} has missing values (None or NaN); every row needs a label.")
+        check_labels_present(values, name)
         continuous = type_of_target(values, input_name=name) == "continuous"
     else:
         continuous = False
