@@ -111,6 +111,8 @@ def check_labels_present(y, name: str = "y") -> None:
     callers' own NaN checks); pandas' NA would otherwise reach NumPy's truth
     tests and raise a TypeError from inside scikit-learn's validation.
     """
+    if y is None:
+        return  # no target at all: scikit-learn's validation says so in its own words
     values = np.asarray(y)
     if values.dtype == object and any(_is_missing_label(v) for v in values.ravel()):
         raise ValueError(f"{name} has missing values (None, NaN or pandas NA); every row needs a label.")
