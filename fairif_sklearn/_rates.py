@@ -274,11 +274,12 @@ def _display(label, column_names) -> str:
 def check_target(y, *, name: str = "y", who: str = "FairIF") -> tuple[np.ndarray, np.ndarray]:
     """The classes of a target (sorted) and each row's class code.
 
-    Raises a ValueError that names the problem: missing values, one class, or a
-    target that is not a class label (continuous, several columns).
+    ``y`` as :func:`~fairif_sklearn._validation.validate_fit_X_y` returns it
+    (missing labels already refused there, by :func:`check_labels_present`).
+    Raises a ValueError that names the problem: one class, or a target that is
+    not a class label (continuous, several columns).
     """
     y = np.asarray(y)
-    check_labels_present(y, name)
     kind = type_of_target(y)
     if kind not in ("binary", "multiclass"):
         raise ValueError(f"{who} needs class labels; {name} is {kind!r}.")
