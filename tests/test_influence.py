@@ -5,6 +5,10 @@ mathematics directly against references, which the public estimators cannot
 expose, so they import it by its private name.
 """
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -484,3 +488,28 @@ def test_stage_1_frees_its_curvature_products_without_the_cycle_collector(fitted
         gc.enable()
     assert np.isfinite(result.scores).all()
     assert made and not any(alive)
+
+
+@pytest.mark.slow  # a fresh interpreter: torch loads the decompositions once per process
+def test_a_fit_passes_under_warnings_as_errors():
+    """torch loads its forward-mode decompositions through ``torch.jit.script``, which it deprecates;
+    a user's suite run with ``-W error`` must not fail on that warning inside a FairIF fit (it did)."""
+    code = (
+        "import numpy as np\n"
+        "from fairif_sklearn import FairIFClassifier\n"
+        "from fairif_sklearn.datasets import make_biased_classification\n"
+        "from fairif_sklearn.nets import make_mlp_classifier\n"
+        "X, y, s = make_biased_classification(3000, bias='group_shift', random_state=0)\n"
+        "g = s.astype(float); g[1000:] = np.nan\n"
+        "net = make_mlp_classifier(X.shape[1], hidden=(16,), max_epochs=3)\n"
+        "clf = FairIFClassifier(net, max_rounds=1, random_state=0).fit(X, y, sensitive_features=g)\n"
+        "assert clf.rounds_, 'no influence was computed'\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -124,6 +124,23 @@ class InfluenceSettings:
     batch_size: int
 
 
+def _load_forward_ad_quietly() -> None:
+    """Load torch's forward-mode decompositions with torch's own warning about them silenced.
+
+    torch loads them on the first forward-mode derivative through ``torch.jit.script``, which torch
+    itself deprecates: a DeprecationWarning a user cannot act on, and an error in a test suite run
+    with ``-W error``. The conditions are torch's (``torch.autograd.forward_ad``).
+    """
+    load = getattr(torch.autograd.forward_ad, "_maybe_load_decompositions", None)
+    if load is None:
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning
+        )
+        load()
+
+
 def compute_influence(
     model,
     X_train,
@@ -140,6 +157,7 @@ def compute_influence(
     ``y_train`` holds 0/1 classes; ``gaps_of`` measures the gaps on the annotated
     set. Raises when the solve failed (see :func:`check_solve`).
     """
+    _load_forward_ad_quietly()
     s = settings
     method = resolve_method(s.method, model)
     names = model.last_linear_names() if method == "last_layer" else list(model.params)
