@@ -35,22 +35,25 @@ class MLP(torch.nn.Module):
 
     Parameters
     ----------
-    n_features : int
-        Input width (inputs are flattened, so image batches work too).
+    n_features : int or None, default=None
+        Input width (inputs are flattened, so image batches work too). None:
+        read from the first batch (the first layer is a
+        :class:`torch.nn.LazyLinear`, a plain ``Linear`` once it has seen one),
+        for a net at the end of a pipeline whose preprocessing sets the width.
     hidden : tuple of int, default=(64,)
         Widths of the hidden layers; empty for logistic regression.
     n_classes : int, default=2
     """
 
-    def __init__(self, n_features: int, hidden: tuple[int, ...] = (64,), n_classes: int = 2):
+    def __init__(self, n_features: int | None = None, hidden: tuple[int, ...] = (64,), n_classes: int = 2):
         super().__init__()
         layers: list[torch.nn.Module] = [torch.nn.Flatten()]
         width = n_features
-        for h in hidden:
-            layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+        for h in (*hidden, n_classes):
+            layers.append(torch.nn.LazyLinear(h) if width is None else torch.nn.Linear(width, h))
+            layers.append(torch.nn.ReLU())
             width = h
-        layers.append(torch.nn.Linear(width, n_classes))
-        self.layers = torch.nn.Sequential(*layers)
+        self.layers = torch.nn.Sequential(*layers[:-1])  # no ReLU after the logits
 
     def forward(self, X):
         """The logits of a batch, shape (n, n_classes)."""
@@ -220,7 +223,7 @@ def make_cnn_classifier(
 
 
 def make_mlp_classifier(
-    n_features: int, hidden: tuple[int, ...] = (64,), n_classes: int = 2, **net_params: Any
+    n_features: int | None = None, hidden: tuple[int, ...] = (64,), n_classes: int = 2, **net_params: Any
 ) -> NeuralNetClassifier:
     """A skorch :class:`~skorch.NeuralNetClassifier` around :class:`MLP`.
 
@@ -230,7 +233,11 @@ def make_mlp_classifier(
 
     Parameters
     ----------
-    n_features : int
+    n_features : int or None, default=None
+        Input width; None reads it from the data at the first fit (after a
+        ``Pipeline``'s one-hot encoding, say). The same seed then draws other
+        initial weights than with the width given, as the first layer is
+        initialised last.
     hidden : tuple of int, default=(64,)
     n_classes : int, default=2
         Outputs of the module: one per class.
