@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from fairif_sklearn import FairIFClassifier, FairIFWeigher
+from fairif_sklearn import FairIFClassifier, FairIFWeigher, WeightedNetClassifier
 from fairif_sklearn.metrics import aod_scorer, eod_scorer
 
 from ._helpers import binary_net, nll_net, partial_groups, small_net
@@ -333,6 +334,13 @@ def test_multiclass_target(biased_data):
         "y has 3 classes, but a NeuralNetBinaryClassifier predicts two", X, y3, groups, estimator=binary_net()
     )
     _expect("pos_label is needed with more than two classes", X, y3, groups, target="equal_opportunity")
+    # more outputs than classes: skorch trains it, but predict_proba would have a column for no class
+    more = "module returns 3 outputs per row, but y has 2 classes"
+    _expect(more, X, y, groups, estimator=small_net(n_classes=3))
+    trained = small_net(n_classes=3).fit(X[600:], y[600:])
+    _expect(more, X, y, groups, estimator=FrozenEstimator(trained))
+    with pytest.raises(ValueError, match=more):
+        WeightedNetClassifier(small_net(n_classes=3)).fit(X, y)
     clf = FairIFClassifier(small_net(n_classes=3), tolerance=0.0, random_state=0)
     clf.fit(X, y3, sensitive_features=groups)
     assert clf.gap_names_ == [f"recall[{c}](1) - recall[{c}](0)" for c in (0, 1, 2)]

@@ -19,6 +19,7 @@ from .._influence import AnnotatedGaps, InfluenceResult, InfluenceSettings, comp
 from .._runtime import progress_bar, report
 from .._skorch import (
     NetFunctions,
+    check_outputs,
     check_trained,
     fit_net,
     is_frozen,
@@ -97,6 +98,7 @@ def influence_at(
     net, data: FitData, gaps_of: AnnotatedGaps, settings: InfluenceSettings, seed: int, verbose: int = 0
 ) -> InfluenceResult:
     """Influence at a fitted net (with the standard errors of the gaps and of the cells' rates there)."""
+    check_outputs(net, data.X_train, data.y_train, len(data.classes))
     model = NetFunctions(net)
     report(logger, verbose, "[FairIF] influence (%s) on %d parameters", settings.method, model.n_params())
     return compute_influence(

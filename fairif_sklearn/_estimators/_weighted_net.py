@@ -7,7 +7,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight
 
 from .._rates import check_target
-from .._skorch import check_net, check_trained, fit_net, is_frozen, probability_output_hint, seeded
+from .._skorch import (
+    check_net,
+    check_outputs,
+    check_trained,
+    fit_net,
+    is_frozen,
+    probability_output_hint,
+    seeded,
+)
 from .._validation import as_model_input, validate_fit_X_y
 from ._predict import _NetPredictMixin
 from ._stage1 import ERM_REMEDY
@@ -93,5 +101,6 @@ class WeightedNetClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixi
         with seeded(seed, net.device):
             fit_net(net, X, codes, sample_weight)
         check_trained(net, "The weighted fit", ERM_REMEDY, lambda: probability_output_hint(net, X, codes))
+        check_outputs(net, X, codes, len(self.classes_))
         self.estimator_ = net
         return self

@@ -1,6 +1,6 @@
 """The skorch adapter (private): the only part of the package that knows skorch's internals."""
 
-from ._faults import check_trained, interrupts_propagate, probability_output_hint
+from ._faults import check_outputs, check_trained, interrupts_propagate, probability_output_hint
 from ._finetune import finetune_net, interpolate_net
 from ._fit import check_net, fit_net, is_frozen, loss_target, per_sample_criterion, seeded, unfrozen
 from ._functional import NetFunctions
@@ -10,6 +10,7 @@ __all__ = [
     "NetFunctions",
     "check_dataset",
     "check_net",
+    "check_outputs",
     "check_trained",
     "finetune_net",
     "fit_net",

@@ -138,3 +138,28 @@ def probability_output_hint(net: Any, X: Any, y: np.ndarray, n_rows: int = 64) -
         "module outputs logits, give the net criterion=torch.nn.CrossEntropyLoss; otherwise end the "
         "module with a softmax."
     )
+
+
+def check_outputs(net: Any, X: Any, y: np.ndarray, n_classes: int) -> None:
+    """Raise when a trained :class:`~skorch.NeuralNetClassifier`'s module returns more outputs per row
+    than ``y`` has classes.
+
+    skorch trains such a net without complaint (the extra outputs are pushed
+    down), but its ``predict_proba`` then has a column for no class, which no
+    scikit-learn scorer or ``classes_`` expects. (Fewer outputs fail in
+    training; see ``_class_count_check``.) One row goes through the module.
+    """
+    if not isinstance(net, NeuralNetClassifier) or len(y) == 0:
+        return
+    from ._functional import NetFunctions  # noqa: PLC0415 (the adapter's modules import this one)
+
+    model = NetFunctions(net)
+    with torch.no_grad(), model.eval_mode():
+        _, x, _ = next(iter(model.batches(X, y, np.arange(1), 1)))
+        n_outputs = model.output(model.params, x).shape[-1]
+    if n_outputs > n_classes:
+        raise ValueError(
+            f"The net's module returns {n_outputs} outputs per row, but y has {n_classes} classes: give it "
+            f"one output per class (e.g. make_mlp_classifier(..., n_classes={n_classes}) or "
+            f"module__n_classes={n_classes}); its predict_proba would have a column for no class."
+        )
