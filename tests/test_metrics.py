@@ -1,6 +1,9 @@
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from fairlearn.metrics import (
     accuracy_score_difference,
     equalized_odds_difference,
@@ -11,13 +14,18 @@ from fairlearn.metrics import (
 from fairlearn.metrics import (
     equal_opportunity_difference as fl_eod,
 )
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, cross_validate
 
 from fairif_sklearn.metrics import (
     accuracy_difference,
+    aod_scorer,
     average_odds_difference,
     demographic_parity_difference,
     equal_opportunity_difference,
+    worst_group_accuracy,
 )
+from fairif_sklearn.metrics._fairness import group_rates
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -142,3 +150,87 @@ def test_more_than_two_classes_by_hand():
     tnr = [np.mean(1 - p2[(y2 == 0) & (s == g)]) for g in "ab"]
     expected = 0.5 * (abs(tpr[0] - tpr[1]) + abs(tnr[0] - tnr[1]))
     assert average_odds_difference(y2, p2, sensitive_features=s) == pytest.approx(expected)
+
+
+def _weighted_data(seed, n=300):
+    rng = np.random.RandomState(seed)
+    y = rng.randint(0, 2, n)
+    p = np.where(rng.uniform(size=n) < 0.8, y, 1 - y)
+    s = rng.choice(["a", "b", "c"], n)
+    w = rng.randint(0, 4, n)  # integer weights, zeros included
+    return y, p, s, w
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_integer_weights_equal_repeated_rows(seed):
+    y, p, s, w = _weighted_data(seed)
+    rep = np.repeat(np.arange(len(y)), w)
+    for metric in (
+        accuracy_difference,
+        average_odds_difference,
+        equal_opportunity_difference,
+        demographic_parity_difference,
+        worst_group_accuracy,
+        group_rates,
+    ):
+        weighted = metric(y, p, sensitive_features=s, sample_weight=w)
+        repeated = metric(y[rep], p[rep], sensitive_features=s[rep])
+        assert weighted == pytest.approx(repeated), metric.__name__
+    assert average_odds_difference(y, p, sensitive_features=s, sample_weight=w) != pytest.approx(
+        average_odds_difference(y, p, sensitive_features=s)
+    )  # the weights matter
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_weights_agree_with_fairlearn(seed):
+    y, p, s, _ = _weighted_data(seed)
+    w = np.random.RandomState(seed).uniform(0.1, 3.0, len(y))
+    two = np.where(s == "a", "a", "b")
+    assert accuracy_difference(y, p, sensitive_features=two, sample_weight=w) == pytest.approx(
+        accuracy_score_difference(y, p, sensitive_features=two, sample_weight=w)
+    )
+    assert average_odds_difference(y, p, sensitive_features=two, sample_weight=w) == pytest.approx(
+        equalized_odds_difference(y, p, sensitive_features=two, agg="mean", sample_weight=w)
+    )
+    assert equal_opportunity_difference(y, p, sensitive_features=s, sample_weight=w) == pytest.approx(
+        fl_eod(y, p, sensitive_features=s, sample_weight=w)
+    )
+    assert demographic_parity_difference(y, p, sensitive_features=s, sample_weight=w) == pytest.approx(
+        fl_dpd(y, p, sensitive_features=s, sample_weight=w)
+    )
+
+
+def test_bad_weights_are_named():
+    y, p, s, w = _weighted_data(0)
+    with pytest.raises(ValueError, match="Negative values in data passed to `sample_weight`"):
+        average_odds_difference(y, p, sensitive_features=s, sample_weight=w - 1)
+    with pytest.raises(ValueError, match="sample_weight.shape == \\(299,\\)"):
+        average_odds_difference(y, p, sensitive_features=s, sample_weight=w[1:])
+    with pytest.raises(ValueError, match="NaN"):
+        average_odds_difference(y, p, sensitive_features=s, sample_weight=np.where(w == 0, np.nan, w))
+    with pytest.raises(ValueError, match="Group 'c' has no row of positive sample_weight"):
+        average_odds_difference(y, p, sensitive_features=s, sample_weight=np.where(s == "c", 0, w))
+
+
+def test_a_scorer_takes_routed_sample_weight():
+    y, _, s, w = _weighted_data(1)
+    X = np.c_[y + np.random.RandomState(0).normal(scale=1.5, size=len(y)), s == "a"]
+    scorer = copy.deepcopy(aod_scorer)  # the module's scorer is shared: request on a copy
+    with sklearn.config_context(enable_metadata_routing=True):
+        # scikit-learn's set_score_request replaces a scorer's requests: name both
+        scorer.set_score_request(sensitive_features=True, sample_weight=True)
+        scores = cross_validate(
+            LogisticRegression().set_fit_request(sample_weight=False),
+            X,
+            y,
+            cv=KFold(3),
+            scoring=scorer,
+            params={"sensitive_features": s, "sample_weight": w},
+        )["test_score"]
+    by_hand = []
+    for train, test in KFold(3).split(X):
+        pred = LogisticRegression().fit(X[train], y[train]).predict(X[test])
+        by_hand.append(
+            -average_odds_difference(y[test], pred, sensitive_features=s[test], sample_weight=w[test])
+        )
+    np.testing.assert_allclose(scores, by_hand)

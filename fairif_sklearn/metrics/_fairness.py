@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import _check_sample_weight
 
 from .._rates import Groups, _plain, check_labels_present, check_rates_defined, read_groups, target_rates
 
@@ -46,8 +47,11 @@ def _check_labels(values: np.ndarray, name: str) -> None:
         )
 
 
-def _check(y_true, y_pred, sensitive_features) -> tuple[np.ndarray, np.ndarray, Groups]:
-    """The annotated rows' labels and predictions, and their groups."""
+def _check(
+    y_true, y_pred, sensitive_features, sample_weight=None
+) -> tuple[np.ndarray, np.ndarray, Groups, np.ndarray | None]:
+    """The annotated rows' labels, predictions, groups and weights (None: unweighted); rows of weight
+    zero are left out, as they count for nothing."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim != 1:
         raise ValueError(
@@ -56,27 +60,40 @@ def _check(y_true, y_pred, sensitive_features) -> tuple[np.ndarray, np.ndarray, 
     _check_labels(y_true, "y_true")
     _check_labels(y_pred, "y_pred")
     groups = read_groups(sensitive_features, n_rows=len(y_true), rows_of="y_true")
-    keep = groups.annotated
     if groups.n_groups < 2:
         raise ValueError(
             "sensitive_features must hold at least two groups among its annotated rows, "
             f"found {groups.names}."
         )
-    return y_true[keep], y_pred[keep], Groups(keep[keep], groups.codes[keep], groups.labels, groups.names)
+    keep, weight = groups.annotated, None
+    if sample_weight is not None:
+        weight = _check_sample_weight(sample_weight, y_true, dtype=np.float64, ensure_non_negative=True)
+        keep = keep & (weight > 0)
+        empty = [name for g, name in enumerate(groups.names) if not (keep & (groups.codes == g)).any()]
+        if empty:
+            raise ValueError(f"Group {empty[0]!r} has no row of positive sample_weight.")
+        weight = weight[keep]
+    kept = Groups(keep[keep], groups.codes[keep], groups.labels, groups.names)
+    return y_true[keep], y_pred[keep], kept, weight
 
 
 def _spread(values: np.ndarray) -> float:
     return float(values.max() - values.min())
 
 
-def _group_means(hit: np.ndarray, groups: Groups, rows: np.ndarray) -> np.ndarray:
-    """The mean of ``hit`` over each group's rows among ``rows``."""
-    return np.array([hit[rows & (groups.codes == g)].mean() for g in range(groups.n_groups)])
+def _mean(hit: np.ndarray, rows: np.ndarray, weight: np.ndarray | None) -> float:
+    """The mean of ``hit`` over ``rows``, weighted by ``weight`` unless it is None."""
+    return float(hit[rows].mean() if weight is None else np.average(hit[rows], weights=weight[rows]))
 
 
-def _rates(y_true, y_pred, sensitive_features, pos_label, target) -> list[np.ndarray]:
+def _group_means(hit: np.ndarray, groups: Groups, rows: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+    """The (weighted) mean of ``hit`` over each group's rows among ``rows``."""
+    return np.array([_mean(hit, rows & (groups.codes == g), weight) for g in range(groups.n_groups)])
+
+
+def _rates(y_true, y_pred, sensitive_features, pos_label, target, sample_weight=None) -> list[np.ndarray]:
     """Each rate of ``target`` (the hard counterparts of the soft rates FairIF balances), per group."""
-    y_true, y_pred, groups = _check(y_true, y_pred, sensitive_features)
+    y_true, y_pred, groups, weight = _check(y_true, y_pred, sensitive_features, sample_weight)
     classes = np.unique(np.concatenate([y_true, y_pred]))
     if len(classes) < 2:
         raise ValueError(f"y_true and y_pred hold one label only ({classes.tolist()}); a rate needs two.")
@@ -85,7 +102,9 @@ def _rates(y_true, y_pred, sensitive_features, pos_label, target) -> list[np.nda
     check_rates_defined(y_codes, groups, rates, where="sensitive_features", classes=classes)
     all_rows = np.ones(len(y_codes), dtype=bool)
     return [
-        _group_means(r.hit(y_codes, pred_codes), groups, all_rows if r.rows is None else y_codes == r.rows)
+        _group_means(
+            r.hit(y_codes, pred_codes), groups, all_rows if r.rows is None else y_codes == r.rows, weight
+        )
         for r in rates
     ]
 
@@ -103,7 +122,10 @@ _PARAMETERS = """\
         Group labels; missing ones (``None``, NaN, ``-1``, pandas ``NA``) are
         ignored, so a partially annotated array can be passed as it is; several
         columns (a 2-D array or a DataFrame) or tuples define intersectional
-        groups."""
+        groups.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative row weights: each rate is a weighted mean over its rows
+        (as fairlearn's metrics weight them); rows of weight zero are left out."""
 _POS_LABEL = """
     pos_label : label or list of labels, default=None
         The positive class: the larger label when None (two classes); with
@@ -142,17 +164,19 @@ def _doc(what: str, rows: str = "", rate: str = "", positive_only: bool = False)
 
 
 @_doc("In [0, 1]; the paper reports it in per cent.")
-def accuracy_difference(y_true, y_pred, *, sensitive_features) -> float:
+def accuracy_difference(y_true, y_pred, *, sensitive_features, sample_weight=None) -> float:
     """Accuracy difference (AD): the largest gap in accuracy between groups.
 
     {{sections}}
     """
-    y_true, y_pred, groups = _check(y_true, y_pred, sensitive_features)
-    return _spread(_group_means(y_true == y_pred, groups, np.ones(len(y_true), dtype=bool)))
+    y_true, y_pred, groups, weight = _check(y_true, y_pred, sensitive_features, sample_weight)
+    return _spread(_group_means(y_true == y_pred, groups, np.ones(len(y_true), dtype=bool), weight))
 
 
 @_doc("In [0, 1].", positive_only=True)
-def demographic_parity_difference(y_true, y_pred, *, sensitive_features, pos_label=None) -> float:
+def demographic_parity_difference(
+    y_true, y_pred, *, sensitive_features, pos_label=None, sample_weight=None
+) -> float:
     """Demographic parity difference (DPD): the largest difference in the rate of positive predictions.
 
     Equal to fairlearn's ``demographic_parity_difference``. ``y_true`` only
@@ -162,11 +186,15 @@ def demographic_parity_difference(y_true, y_pred, *, sensitive_features, pos_lab
 
     {{sections}}
     """
-    return _mean_spread(_rates(y_true, y_pred, sensitive_features, pos_label, "demographic_parity"))
+    return _mean_spread(
+        _rates(y_true, y_pred, sensitive_features, pos_label, "demographic_parity", sample_weight)
+    )
 
 
 @_doc("In [0, 1].", rows="positive or no negative", rate="TPR or TNR")
-def average_odds_difference(y_true, y_pred, *, sensitive_features, pos_label=None) -> float:
+def average_odds_difference(
+    y_true, y_pred, *, sensitive_features, pos_label=None, sample_weight=None
+) -> float:
     """Average odds difference (AOD): the mean of the TPR and TNR differences.
 
     Equal to fairlearn's ``equalized_odds_difference(..., agg="mean")``. With
@@ -176,11 +204,15 @@ def average_odds_difference(y_true, y_pred, *, sensitive_features, pos_label=Non
 
     {{sections}}
     """
-    return _mean_spread(_rates(y_true, y_pred, sensitive_features, pos_label, "equalized_odds"))
+    return _mean_spread(
+        _rates(y_true, y_pred, sensitive_features, pos_label, "equalized_odds", sample_weight)
+    )
 
 
 @_doc("In [0, 1].", rows="positive", rate="TPR")
-def equal_opportunity_difference(y_true, y_pred, *, sensitive_features, pos_label=None) -> float:
+def equal_opportunity_difference(
+    y_true, y_pred, *, sensitive_features, pos_label=None, sample_weight=None
+) -> float:
     """Equal opportunity difference (EOD): the largest difference in TPR.
 
     Equal to fairlearn's ``equal_opportunity_difference``. With more than two
@@ -189,11 +221,13 @@ def equal_opportunity_difference(y_true, y_pred, *, sensitive_features, pos_labe
 
     {{sections}}
     """
-    return _mean_spread(_rates(y_true, y_pred, sensitive_features, pos_label, "equal_opportunity"))
+    return _mean_spread(
+        _rates(y_true, y_pred, sensitive_features, pos_label, "equal_opportunity", sample_weight)
+    )
 
 
 @_doc("In [0, 1]: the accuracy of the worst (class, group) cell; higher is better.")
-def worst_group_accuracy(y_true, y_pred, *, sensitive_features) -> float:
+def worst_group_accuracy(y_true, y_pred, *, sensitive_features, sample_weight=None) -> float:
     """Worst-group accuracy: the lowest accuracy over the (class, group) cells.
 
     A cell is the rows of one true class in one group, as the "groups" of the
@@ -212,29 +246,36 @@ def worst_group_accuracy(y_true, y_pred, *, sensitive_features) -> float:
     >>> worst_group_accuracy([0, 0, 1, 1], [0, 1, 1, 1], sensitive_features=["a", "a", "a", "b"])
     0.5
     """
-    return float(min(cell_accuracies(y_true, y_pred, sensitive_features=sensitive_features).values()))
+    cells = cell_accuracies(
+        y_true, y_pred, sensitive_features=sensitive_features, sample_weight=sample_weight
+    )
+    return float(min(cells.values()))
 
 
-def cell_accuracies(y_true, y_pred, *, sensitive_features) -> dict[tuple[str, str], float]:
-    """The accuracy of each (class, group) cell that has rows, keyed by (class, group name)."""
-    y_true, y_pred, groups = _check(y_true, y_pred, sensitive_features)
+def cell_accuracies(
+    y_true, y_pred, *, sensitive_features, sample_weight=None
+) -> dict[tuple[str, str], float]:
+    """The (weighted) accuracy of each (class, group) cell that has rows, keyed by (class, group name)."""
+    y_true, y_pred, groups, weight = _check(y_true, y_pred, sensitive_features, sample_weight)
     hit = y_true == y_pred
     out = {}
     for c in np.unique(y_true):
         for g, name in enumerate(groups.names):
             rows = (y_true == c) & (groups.codes == g)
             if rows.any():
-                out[(str(_plain(c)), name)] = float(hit[rows].mean())
+                out[(str(_plain(c)), name)] = _mean(hit, rows, weight)
     return out
 
 
-def group_rates(y_true, y_pred, *, sensitive_features, pos_label=None) -> dict[str, float]:
+def group_rates(
+    y_true, y_pred, *, sensitive_features, pos_label=None, sample_weight=None
+) -> dict[str, float]:
     """Each group's rates that equalized odds compares: TPR and TNR with two classes, each class's recall
     with more, keyed ``"TPR[group]"``, ``"TNR[group]"`` or ``"recall[class][group]"``."""
-    _, _, groups = _check(y_true, y_pred, sensitive_features)
+    _, _, groups, _ = _check(y_true, y_pred, sensitive_features, sample_weight)
     classes = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
     rates = target_rates("equalized_odds", classes, pos_label)
-    values = _rates(y_true, y_pred, sensitive_features, pos_label, "equalized_odds")
+    values = _rates(y_true, y_pred, sensitive_features, pos_label, "equalized_odds", sample_weight)
     return {
         f"{rate.name}[{name}]": float(v)
         for rate, per_group in zip(rates, values, strict=True)

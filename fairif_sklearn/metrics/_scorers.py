@@ -4,7 +4,12 @@ Each is a :func:`~sklearn.metrics.make_scorer` object with
 ``greater_is_better=False`` (so the search maximises the negated difference)
 that requests ``sensitive_features`` through metadata routing. Enable routing
 with ``sklearn.set_config(enable_metadata_routing=True)`` and pass
-``sensitive_features=`` to the search's ``fit``.
+``sensitive_features=`` to the search's ``fit``. To weight the scored rows
+(the metrics take ``sample_weight=``, as fairlearn's do), request it on a copy,
+naming both (scikit-learn's ``set_score_request`` replaces a scorer's
+requests, and these scorers are shared module objects)::
+
+    scorer = copy.deepcopy(aod_scorer).set_score_request(sensitive_features=True, sample_weight=True)
 
 When they cannot score a fold (no ``sensitive_features`` reached them, a fold
 lacks a group, or a group's rate is undefined there) these scorers raise
