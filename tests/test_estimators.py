@@ -144,7 +144,7 @@ def test_verbose_reports_the_stages(biased_data, capsys):
     out = capsys.readouterr().out
     for stage in (
         "ERM fit on 1100 rows",
-        "influence (auto) on 106 parameters",
+        "influence (exact) on 106 parameters",
         "round 1: gaps",
         "after stage 2",
     ):

@@ -308,7 +308,7 @@ def test_verbose_shows_the_messages_on_stdout_and_leaves_the_logger_as_it_was(da
     handlers = list(logging.getLogger("fairif_sklearn").handlers)
     FairIFClassifier(small_net(X.shape[1]), verbose=1, random_state=0).fit(X, y, sensitive_features=groups)
     out, err = capsys.readouterr()
-    assert "[FairIF] ERM fit on" in out and "[FairIF] influence (auto) on" in out
+    assert "[FairIF] ERM fit on" in out and "[FairIF] influence (exact) on" in out
     assert "[FairIF]" not in err
     assert logging.getLogger("fairif_sklearn").handlers == handlers
     assert [type(h) for h in handlers] == [logging.NullHandler]

@@ -15,7 +15,14 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-from .._influence import AnnotatedGaps, InfluenceResult, InfluenceSettings, compute_influence, same_seed
+from .._influence import (
+    AnnotatedGaps,
+    InfluenceResult,
+    InfluenceSettings,
+    compute_influence,
+    resolve_method,
+    same_seed,
+)
 from .._runtime import progress_bar, report
 from .._skorch import (
     NetFunctions,
@@ -100,7 +107,8 @@ def influence_at(
     """Influence at a fitted net (with the standard errors of the gaps and of the cells' rates there)."""
     check_outputs(net, data.X_train, data.y_train, len(data.classes))
     model = NetFunctions(net)
-    report(logger, verbose, "[FairIF] influence (%s) on %d parameters", settings.method, model.n_params())
+    method = resolve_method(settings.method, model)
+    report(logger, verbose, "[FairIF] influence (%s) on %d parameters", method, model.n_params())
     return compute_influence(
         model,
         data.X_train,
