@@ -237,7 +237,7 @@ def make_mlp_classifier(
         Input width; None reads it from the data at the first fit (after a
         ``Pipeline``'s one-hot encoding, say). The same seed then draws other
         initial weights than with the width given, as the first layer is
-        initialised last.
+        initialised last. Needed with ``accelerator=``.
     hidden : tuple of int, default=(64,)
     n_classes : int, default=2
         Outputs of the module: one per class.
@@ -246,6 +246,11 @@ def make_mlp_classifier(
         (an ``accelerate.Accelerator``) the net is an
         :class:`AcceleratedNetClassifier` and trains data-parallel.
     """
+    if n_features is None and "accelerator" in net_params:
+        raise ValueError(
+            "make_mlp_classifier needs n_features with an accelerator: data-parallel training "
+            "(DistributedDataParallel) cannot wrap a layer whose input width is not known yet."
+        )
     return _classifier(MLP, dict(n_features=n_features, hidden=hidden, n_classes=n_classes), net_params)
 
 

@@ -52,3 +52,8 @@ def test_mlp_reads_its_width_at_the_end_of_a_pipeline(frame):
     # reproducible from random_state, and it pickles
     np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(first)).predict_proba(X), first.predict_proba(X))
+
+
+def test_mlp_without_a_width_is_refused_for_data_parallel_training():
+    with pytest.raises(ValueError, match="needs n_features with an accelerator"):
+        make_mlp_classifier(accelerator=object())
