@@ -49,14 +49,14 @@ ROUTED_FORM = (
 def as_model_input(X):
     """``X`` as a skorch module expects it: float32, writable (a torch Dataset as it is).
 
-    float64 (what scikit-learn transformers emit), integers and booleans become
-    float32, as skorch's modules are float32 by default; a read-only array (such
-    as pandas' copy-on-write views) is copied, since torch cannot wrap it. Always
-    a copy or the caller's array untouched.
+    float64 (what scikit-learn transformers emit), float16, integers and booleans
+    become float32, as skorch's modules are float32 by default; a read-only array
+    (such as pandas' copy-on-write views) is copied, since torch cannot wrap it.
+    Always a copy or the caller's array untouched.
     """
     if is_dataset(X):
         return X
-    if X.dtype != np.float32 and (X.dtype.kind in "biu" or X.dtype == np.float64):
+    if X.dtype != np.float32 and X.dtype.kind in "biuf":
         return X.astype(np.float32)
     return X if X.flags.writeable else X.copy()
 

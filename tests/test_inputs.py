@@ -77,13 +77,13 @@ def test_pandas_missing_markers_are_ignored_by_metrics_and_scorers(data, missing
     assert score == pytest.approx(-expected)
 
 
-# ------------------------------------------------------------ integer and boolean X
+# ------------------------------------------------------------ integer, boolean and float16 X
 
 
-@pytest.mark.parametrize("kind", ["int64", "bool"])
-def test_integer_and_boolean_X(data, kind):
+@pytest.mark.parametrize("kind", ["int64", "bool", "float16"])
+def test_integer_boolean_and_half_X(data, kind):
     X, y, s, groups = data
-    Xk = X.round().astype(np.int64) if kind == "int64" else X > 0
+    Xk = {"int64": X.round().astype(np.int64), "bool": X > 0, "float16": X.astype(np.float16)}[kind]
     copy = Xk.copy()
     clf = FairIFClassifier(small_net(), random_state=0).fit(Xk, y, sensitive_features=groups)
     as_float = FairIFClassifier(small_net(), random_state=0).fit(

@@ -221,7 +221,7 @@ FIT_SECTIONS = """\
         Parameters
         ----------
         X : array-like of shape (n_samples, ...)
-            Training inputs; integers and booleans are cast to float32.
+            Training inputs; integers, booleans and other floats are cast to float32.
         y : array-like of shape (n_samples,)
             Class labels (two or more classes).
         sensitive_features : array-like of shape (n_samples,) or (n_samples, n_columns), default=None

@@ -73,8 +73,8 @@ class WeightedNetClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixi
         Parameters
         ----------
         X : array-like of shape (n_samples, ...)
-            What the net's module takes (cast to float32 from float64, integer
-            or boolean arrays).
+            What the net's module takes (cast to float32 from float64, float16,
+            integer or boolean arrays).
         y : array-like of shape (n_samples,)
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
