@@ -105,6 +105,17 @@ def _uses_nll_loss(net: Any) -> bool:
     return isinstance(net, NeuralNetClassifier) and issubclass(kind, torch.nn.NLLLoss)
 
 
+def _outputs(net: Any, X: Any, y: np.ndarray, n_rows: int) -> torch.Tensor:
+    """The module's outputs on the first ``n_rows`` rows, in eval mode, without gradients."""
+    from ._functional import NetFunctions  # noqa: PLC0415 (the adapter's modules import this one)
+
+    model = NetFunctions(net)
+    rows = np.arange(min(n_rows, len(y)))
+    with torch.no_grad(), model.eval_mode():
+        _, x, _ = next(iter(model.batches(X, y, rows, len(rows))))
+        return model.output(model.params, x)
+
+
 def probability_output_hint(net: Any, X: Any, y: np.ndarray, n_rows: int = 64) -> str:
     """What to change when a NeuralNetClassifier's criterion is NLLLoss but its module outputs no
     probabilities (negative values, or rows that do not sum to one); ``""`` otherwise.
@@ -117,14 +128,7 @@ def probability_output_hint(net: Any, X: Any, y: np.ndarray, n_rows: int = 64) -
     """
     if not _uses_nll_loss(net):
         return ""
-    from ._functional import NetFunctions  # noqa: PLC0415 (the adapter's modules import this one)
-
-    probe = clone(net).initialize()
-    model = NetFunctions(probe)
-    rows = np.arange(min(n_rows, len(y)))
-    with torch.no_grad(), model.eval_mode():
-        _, x, _ = next(iter(model.batches(X, y, rows, len(rows))))
-        out = model.output(model.params, x)
+    out = _outputs(clone(net).initialize(), X, y, n_rows)
     if out.ndim != 2 or not bool(torch.isfinite(out).all()):
         return ""
     negative = bool((out < 0).any())
@@ -151,12 +155,7 @@ def check_outputs(net: Any, X: Any, y: np.ndarray, n_classes: int) -> None:
     """
     if not isinstance(net, NeuralNetClassifier) or len(y) == 0:
         return
-    from ._functional import NetFunctions  # noqa: PLC0415 (the adapter's modules import this one)
-
-    model = NetFunctions(net)
-    with torch.no_grad(), model.eval_mode():
-        _, x, _ = next(iter(model.batches(X, y, np.arange(1), 1)))
-        n_outputs = model.output(model.params, x).shape[-1]
+    n_outputs = _outputs(net, X, y, 1).shape[-1]
     if n_outputs > n_classes:
         raise ValueError(
             f"The net's module returns {n_outputs} outputs per row, but y has {n_classes} classes: give it "
