@@ -94,3 +94,17 @@ def test_tradeoff_display_of_a_single_fit_says_what_it_draws(fitted):
     with pytest.raises(TypeError, match=r"draws the path of a FairIFClassifierCV, got FairIFClassifier.*"
                        r"from_cv_results"):  # fmt: skip
         TradeoffDisplay.from_estimator(clf)
+
+
+def test_tradeoff_display_from_cv_results_names_what_it_needs(fitted):
+    # an estimator, or a FairIFClassifierCV's own cv_results_, were a TypeError / KeyError from inside
+    clf = fitted[0]
+    with pytest.raises(
+        TypeError, match=r"must be a search's cv_results_ dict, got FairIFClassifier.*from_estimator"
+    ):
+        TradeoffDisplay.from_cv_results(clf, param="alpha")
+    own = {"params": [{}, {"closure": 1.0}], "gap": [0.05, 0.03], "accuracy": [0.93, 0.92]}
+    with pytest.raises(
+        ValueError, match=r"no 'mean_test_aod', 'std_test_aod', 'mean_test_accuracy', 'param_alpha'"
+    ):
+        TradeoffDisplay.from_cv_results(own, param="alpha")

@@ -7,6 +7,8 @@ matplotlib is needed only to draw (``pip install matplotlib``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
@@ -309,6 +311,18 @@ class TradeoffDisplay:
         -------
         TradeoffDisplay
         """
+        path = "; a FairIFClassifierCV's path is drawn by TradeoffDisplay.from_estimator(fitted_cv)"
+        if not isinstance(cv_results, Mapping):
+            raise TypeError(
+                f"cv_results must be a search's cv_results_ dict, got {type(cv_results).__name__}{path}."
+            )
+        needed = [f"mean_test_{fairness}", f"std_test_{fairness}", f"mean_test_{accuracy}", f"param_{param}"]
+        missing = [key for key in needed if key not in cv_results]
+        if missing:
+            raise ValueError(
+                f"cv_results has no {', '.join(repr(k) for k in missing)}: pass the search's scorer names "
+                f"as fairness= and accuracy=, and a searched parameter as param={path}."
+            )
         gap = -np.asarray(cv_results[f"mean_test_{fairness}"], dtype=float)
         error = np.asarray(cv_results[f"std_test_{fairness}"], dtype=float)
         labels = [f"{param}={v}" for v in cv_results[f"param_{param}"]]
