@@ -17,6 +17,7 @@ from fairif_sklearn.datasets import (
     get_data_home,
     load_adult,
     load_mnist,
+    make_biased_classification,
     make_ci_mnist,
 )
 from fairif_sklearn.datasets._fetch import SHA256, URLS, check_file, fetch_file
@@ -278,6 +279,21 @@ def test_ci_mnist_is_reproducible_and_settable(shared_data):
     assert custom.counts["even blue"] + custom.counts["even red"] == pytest.approx(
         0.5 * (TABLE5_COUNTS["group_size"][2] + TABLE5_COUNTS["group_size"][3]), rel=0.01
     )
+
+
+def test_biased_classification_bad_arguments():
+    # a negative size was NumPy's "negative dimensions are not allowed", a float one a TypeError from it
+    for bad in (-5, 0, 100.0, True):
+        with pytest.raises(ValueError, match=r"n_samples must be an integer of at least 1"):
+            make_biased_classification(bad)
+    with pytest.raises(ValueError, match=r"n_features must be an integer of at least 4, got 3"):
+        make_biased_classification(100, n_features=3)
+    with pytest.raises(ValueError, match="bias must be one of"):
+        make_biased_classification(100, bias="colour")
+    with pytest.raises(ValueError, match=r"P\(y=1\) must be in \(0, 1\)"):
+        make_biased_classification(100, positive_fraction=1.0)
+    X, y, s = make_biased_classification(np.int64(7), random_state=0)  # NumPy integers are integers
+    assert X.shape == (7, 10) and y.shape == s.shape == (7,)
 
 
 def test_ci_mnist_bad_arguments(shared_data):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -38,6 +40,7 @@ def make_biased_classification(
     Parameters
     ----------
     n_samples : int, default=5000
+        At least 1.
     bias : {"group_size", "group_shift", "class_size"}, default="group_size"
         Which of the paper's three biases to inject: group 1 is 15% of each
         class; group 1 is 15% of class 0 and 85% of class 1; class 1 is a
@@ -60,8 +63,9 @@ def make_biased_classification(
     """
     if bias not in BIASES:
         raise ValueError(f"bias must be one of {tuple(BIASES)}, got {bias!r}.")
-    if n_features < 4:
-        raise ValueError(f"n_features must be at least 4, got {n_features}.")
+    for name, value, least in (("n_samples", n_samples, 1), ("n_features", n_features, 4)):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < least:
+            raise ValueError(f"{name} must be an integer of at least {least}, got {value!r}.")
     rng = check_random_state(random_state)
     p_s_y0, p_s_y1, p_y = BIASES[bias]
     if minority_fraction is not None:
