@@ -99,6 +99,7 @@ def check_fit_data(
     target: str,
     pos_label,
     holdout_annotated: bool,
+    who: str = "FairIF",
 ) -> FitData:
     """Read the training rows and the annotated set of a FairIF fit.
 
@@ -107,7 +108,7 @@ def check_fit_data(
     :class:`~torch.utils.data.Subset`, never copied). The annotated set comes
     either from ``sensitive_features`` (aligned with ``X``, missing where a row
     has no group label) or from ``X_val``, ``y_val`` and ``sensitive_val``;
-    never from both.
+    never from both. ``who`` names the method in the errors.
     """
     classes, y_codes = check_target(y)
     rates = target_rates(target, classes, pos_label)
@@ -123,7 +124,7 @@ def check_fit_data(
         if not annotated.any():
             raise ValueError(
                 "sensitive_features has no annotated row (all are missing: None, NaN, -1 or pandas NA); "
-                "FairIF needs a group-annotated set."
+                f"{who} needs a group-annotated set."
             )
         train_mask = ~annotated if holdout_annotated else np.ones(len(y), dtype=bool)
         if not train_mask.any():
@@ -166,7 +167,7 @@ def check_fit_data(
         )
 
     if groups.n_groups < 2:
-        raise ValueError(f"The annotated set has only one group ({groups.names}); FairIF needs at least two.")
+        raise ValueError(f"The annotated set has only one group ({groups.names}); {who} needs at least two.")
     check_rates_defined(yv_codes, groups, rates, where="the annotated set", classes=classes)
     return FitData(
         X_train=as_model_input(take(X, np.flatnonzero(train_mask))),

@@ -248,8 +248,8 @@ def test_jtt_more_classes(data):
 # ---- both ------------------------------------------------------------------------------------
 
 PEERS = {
-    "DFR": lambda net, **kw: DFRClassifier(net, Cs=(1.0, 0.1), n_draws=2, **kw),
-    "JTT": lambda net, **kw: JTTClassifier(net, first_epochs=0.34, lambda_up=(5,), **kw),
+    "DFRClassifier": lambda net, **kw: DFRClassifier(net, Cs=(1.0, 0.1), n_draws=2, **kw),
+    "JTTClassifier": lambda net, **kw: JTTClassifier(net, first_epochs=0.34, lambda_up=(5,), **kw),
 }
 
 
@@ -280,15 +280,15 @@ def test_clear_errors(data, name):
     with pytest.raises(ValueError, match=r"group '1' has 0 annotated row\(s\) of class 1"):
         make(_net()).fit(X, y, sensitive_features=lacking)
     one_group = np.where(s == 0, groups, np.nan)
-    with pytest.raises(ValueError, match="only one group"):
+    with pytest.raises(ValueError, match=f"only one group.*; {name} needs at least two"):
         make(_net()).fit(X, y, sensitive_features=one_group)
-    with pytest.raises(ValueError, match="no annotated row"):
+    with pytest.raises(ValueError, match=f"no annotated row.*; {name} needs a group-annotated set"):
         make(_net()).fit(X, y, sensitive_features=np.full(len(y), np.nan))
     X_nan = X.copy()
     X_nan[3, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         make(_net()).fit(X_nan, y, sensitive_features=groups)
-    with pytest.raises(TypeError, match="skorch"):
+    with pytest.raises(TypeError, match=f"{name} needs a skorch"):  # the errors named FairIF
         make(LogisticRegression()).fit(X, y, sensitive_features=groups)
     with pytest.raises(NotFittedError):
         make(_net()).predict(X)
@@ -369,7 +369,7 @@ def test_docstrings_document_every_parameter_default_and_fitted_attribute(data, 
     import pandas as pd
     from numpydoc.docscrape import NumpyDocString
 
-    cls = {"DFR": DFRClassifier, "JTT": JTTClassifier}[name]
+    cls = {"DFRClassifier": DFRClassifier, "JTTClassifier": JTTClassifier}[name]
     doc = NumpyDocString(inspect.getdoc(cls))
     params = {item.name: item.type for item in doc["Parameters"]}
     signature = inspect.signature(cls.__init__).parameters
@@ -388,3 +388,11 @@ def test_docstrings_document_every_parameter_default_and_fitted_attribute(data, 
     documented = {item.name for item in doc["Attributes"]}
     set_by_fit = {a for a in vars(fitted) if a.endswith("_") and not a.startswith("_")}
     assert documented == set_by_fit
+
+
+def test_jtt_refuses_more_outputs_than_classes(data):
+    # skorch trains a 3-output net on two classes; JTT's predict_proba then had a column for no class
+    X, y, s, groups, *_ = data
+    with pytest.raises(ValueError, match="module returns 3 outputs per row, but y has 2 classes"):
+        jtt = JTTClassifier(small_net(n_classes=3, max_epochs=2), random_state=0)
+        jtt.fit(X, y, sensitive_features=groups)

@@ -87,10 +87,10 @@ class WeightedNetClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixi
         """
         if is_frozen(self.estimator):
             raise TypeError("WeightedNetClassifier trains its net; a FrozenEstimator cannot be trained.")
-        check_net(self.estimator)
+        check_net(self.estimator, who=type(self).__name__)
         X, y = validate_fit_X_y(self, X, y)
         self.classes_, codes = check_target(y, who=type(self).__name__)
-        check_net(self.estimator, n_classes=len(self.classes_))
+        check_net(self.estimator, n_classes=len(self.classes_), who=type(self).__name__)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
             if not sample_weight.any():

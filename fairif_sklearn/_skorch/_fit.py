@@ -39,7 +39,7 @@ def is_frozen(estimator: Any) -> bool:
     return isinstance(estimator, FrozenEstimator)
 
 
-def check_net(estimator: Any, n_classes: int | None = None) -> None:
+def check_net(estimator: Any, n_classes: int | None = None, who: str = "FairIF") -> None:
     """Raise a clear error unless ``estimator`` is a supported skorch classifier.
 
     Parameters
@@ -49,6 +49,8 @@ def check_net(estimator: Any, n_classes: int | None = None) -> None:
         fitted one wrapped in :class:`~sklearn.frozen.FrozenEstimator`.
     n_classes : int, optional
         The number of classes of the target it will be fitted on.
+    who : str, default="FairIF"
+        The method named in the errors.
 
     Raises
     ------
@@ -61,7 +63,7 @@ def check_net(estimator: Any, n_classes: int | None = None) -> None:
     net = unfrozen(estimator)
     if not isinstance(net, _SUPPORTED):
         raise TypeError(
-            "FairIF needs a skorch NeuralNetClassifier or NeuralNetBinaryClassifier "
+            f"{who} needs a skorch NeuralNetClassifier or NeuralNetBinaryClassifier "
             f"as `estimator`, got {type(net).__name__}. Wrap your torch module "
             "in skorch.NeuralNetClassifier(module, ...) first."
         )
@@ -78,8 +80,8 @@ def check_net(estimator: Any, n_classes: int | None = None) -> None:
         )
     if getattr(net, "unwrap_after_train", True) is False:
         raise ValueError(
-            "FairIF needs unwrap_after_train=True on a skorch AccelerateMixin net: stage 1 reads the "
-            "trained module itself, not the wrapper Accelerate puts around it for training."
+            f"{who} needs unwrap_after_train=True on a skorch AccelerateMixin net: it reads the trained "
+            "module itself, not the wrapper Accelerate puts around it for training."
         )
     if is_frozen(estimator) and not getattr(net, "initialized_", False):
         raise ValueError(

@@ -23,7 +23,7 @@ def check_annotated_fit(est, X, y, sensitive_features, *, min_rows: int = 1) -> 
         label, ``X_val`` / ``y_val`` / ``g_val`` the annotated ones.
     """
     who = type(est).__name__
-    check_net(est.estimator)
+    check_net(est.estimator, who=who)
     if sensitive_features is None:
         raise ValueError(
             f"{who} needs group labels on an annotated set: pass sensitive_features to fit, aligned with "
@@ -40,8 +40,9 @@ def check_annotated_fit(est, X, y, sensitive_features, *, min_rows: int = 1) -> 
         target="accuracy_parity",  # no rate to be defined: the cells are checked below
         pos_label=None,
         holdout_annotated=True,
+        who=who,
     )
-    check_net(est.estimator, n_classes=len(data.classes))
+    check_net(est.estimator, n_classes=len(data.classes), who=who)
     _check_cells(data.y_val, data.groups, data.classes, min_rows=min_rows, who=who)
     return data
 

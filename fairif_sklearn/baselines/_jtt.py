@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from .._estimators._predict import _NetPredictMixin
-from .._skorch import fit_net, is_frozen, seeded, unfrozen
+from .._skorch import check_outputs, fit_net, is_frozen, seeded, unfrozen
 from ..metrics import worst_group_accuracy
 from ._common import check_annotated_fit, draw_seed
 
@@ -196,6 +196,7 @@ class JTTClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixin, BaseE
         best, best_score, fitted = None, -np.inf, {}
         for T in first_stage_epochs(fractions, max_epochs):
             stage1 = self._fit(data.X_train, data.y_train, seed, max_epochs=T)
+            check_outputs(stage1, data.X_train, data.y_train, len(data.classes))
             errors = error_set(stage1, data.X_train, data.y_train)
             for lam in lambdas:
                 weights = jtt_weights(errors, lam)
