@@ -151,3 +151,33 @@ def test_any_splitter_and_parallel_folds_give_the_same_path(shifted, routing):
         error_score="raise",
     ).fit(X, y, sensitive_features=groups)
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+def test_temperatures_are_points_of_the_path(shifted, tmp_path):
+    from fairif_sklearn._estimators._cv import _label
+
+    X, y, groups = shifted
+    inner = FairIFClassifier(small_net(), random_state=0)
+    plain = FairIFClassifierCV(inner, max_rounds=1, closures=(1.0,))
+    assert plain._candidates() == [{}, {"max_rounds": 1, "closure": 1.0}]  # unchanged without temperatures
+    cv = FairIFClassifierCV(inner, max_rounds=1, closures=(1.0,), temperatures=(3, 1), memory=str(tmp_path))
+    cv.fit(X, y, sensitive_features=groups)
+    assert cv.cv_results_["params"] == [
+        {},
+        {"max_rounds": 1, "closure": 1.0, "temperature": 1.0},
+        {"max_rounds": 1, "closure": 1.0, "temperature": 3.0},
+    ]
+    np.testing.assert_array_equal(cv.cv_results_["temperature"], [np.nan, 1.0, 3.0])
+    assert _label(cv.cv_results_["params"][2]) == "1 round, closure 1, temperature 3"
+    # the point at temperature 3 is FairIF at temperature 3: the same fit as one made directly
+    cv.refit_candidate(2, X, y, sensitive_features=groups)
+    direct = FairIFClassifier(small_net(), random_state=0, max_rounds=1, closure=1.0, temperature=3.0)
+    direct.fit(X, y, sensitive_features=groups)
+    assert cv.best_estimator_.temperature == 3.0
+    np.testing.assert_array_equal(cv.best_estimator_.gaps_, direct.gaps_)
+    np.testing.assert_array_equal(cv.predict_proba(X), direct.predict_proba(X))
+    # and the soft rates' temperature reached stage 1: its gaps differ from temperature 1's
+    cv.refit_candidate(1, X, y, sensitive_features=groups)
+    assert not np.allclose(cv.best_estimator_.gaps_, direct.gaps_)
+    with pytest.raises(ValueError, match="temperatures must be positive numbers"):
+        FairIFClassifierCV(inner, temperatures=(0.0, 1.0)).fit(X, y, sensitive_features=groups)

@@ -35,14 +35,16 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     The path: the ERM model, then one round of reweighting at each ``closure``
     in ``closures`` (how much of the way to its band each chased gap is
-    closed), then 2, ... ``max_rounds`` rounds at the largest closure. The ERM
-    fit and stage 1 are computed once per fold and shared by the one-round
-    candidates (only the weight solve and the fine-tune differ); each further
-    round re-linearises once. Each candidate is judged on annotated rows that did not
-    drive its influence solve: the annotated set is split into ``cv`` folds
-    stratified by group and class; for each fold a clone of ``estimator`` is
-    fitted with the other folds' annotated rows (the fold's rows are left out
-    entirely) and predicts the fold's rows. Pooling the folds gives out-of-fold
+    closed), then 2, ... ``max_rounds`` rounds at the largest closure; with
+    ``temperatures``, that path at each temperature of the soft rates. The ERM
+    fit is computed once per fold and stage 1 once per fold and temperature,
+    shared by the one-round candidates (only the weight solve and the
+    fine-tune differ); each further round re-linearises once. Each candidate is
+    judged on annotated rows that did not drive its influence solve: the
+    annotated set is split into ``cv`` folds stratified by group and class; for
+    each fold a clone of ``estimator`` is fitted with the other folds'
+    annotated rows (the fold's rows are left out entirely) and predicts the
+    fold's rows. Pooling the folds gives out-of-fold
     predictions of every annotated row for every candidate.
 
     The rule: among the candidates whose out-of-fold accuracy is not below
@@ -74,6 +76,13 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     closures : sequence of float in (0, 1], default=(0.25, 0.5, 0.75, 1.0)
         The one-round points of the path (FairIF's ``closure``); later rounds
         use the largest.
+    temperatures : sequence of float > 0 or None, default=None
+        The soft rates' temperatures on the path (FairIF's ``temperature``);
+        None: ``estimator``'s own only. Each costs a stage 1 per fold. On
+        CI-MNIST group shift a temperature of 3 closed more of the gap than 1
+        and on Adult less well (the results page's *The soft rates'
+        temperature*): ``temperatures=(1, 3)`` lets the held-out annotated rows
+        choose.
     max_accuracy_drop : float, default=0.01
         The accuracy budget, as a fraction (0.02 is two accuracy points): a
         candidate whose out-of-fold accuracy is below ERM's by more than this
@@ -104,8 +113,9 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         than noise within the budget.
     cv_results_ : dict
         Per candidate: ``"params"`` (the FairIF parameters it sets:
-        ``max_rounds`` and ``closure``; empty for ERM), ``"rounds"``,
-        ``"closure"`` (NaN for ERM), the out-of-fold ``"gap"``, ``"accuracy"``
+        ``max_rounds``, ``closure`` and, with ``temperatures``,
+        ``temperature``; empty for ERM), ``"rounds"``, ``"closure"`` and
+        ``"temperature"`` (NaN for ERM), the out-of-fold ``"gap"``, ``"accuracy"``
         and ``"worst_group_accuracy"``, the bootstrap standard errors of their
         differences with ERM (``"gap_diff_se"``, ``"accuracy_diff_se"``,
         ``"worst_group_diff_se"``) and ``"eligible"``: one entry per candidate
@@ -139,6 +149,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "n_jobs": [Integral, None],
         "max_rounds": [Interval(Integral, 1, None, closed="left")],
         "closures": ["array-like"],
+        "temperatures": ["array-like", None],
         "max_accuracy_drop": [Interval(Real, 0, None, closed="left")],
         "memory": [None, str, HasMethods(["cache"])],
         "verbose": ["verbose"],
@@ -151,6 +162,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         cv=3,
         max_rounds=2,
         closures=(0.25, 0.5, 0.75, 1.0),
+        temperatures=None,
         max_accuracy_drop=0.01,
         n_jobs=None,
         memory=None,
@@ -160,6 +172,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.max_rounds = max_rounds
         self.closures = closures
+        self.temperatures = temperatures
         self.max_accuracy_drop = max_accuracy_drop
         self.n_jobs = n_jobs
         self.memory = memory
@@ -178,13 +191,17 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if not closures or not all(0 < c <= 1 for c in closures):
             raise ValueError(f"closures must be values in (0, 1], got {self.closures!r}.")
         closures = sorted(set(closures))
-        # one round at each closure shares the fold's stage 1; a further round re-linearises (a stage 1
-        # of its own), so later rounds are taken at the largest closure only
-        return (
-            [{}]
-            + [{"max_rounds": 1, "closure": c} for c in closures]
-            + [{"max_rounds": r, "closure": closures[-1]} for r in range(2, self.max_rounds + 1)]
-        )
+        if self.temperatures is None:
+            temperatures: list[dict] = [{}]  # the estimator's own temperature
+        else:
+            values = [float(t) for t in np.atleast_1d(self.temperatures)]
+            if not values or not all(np.isfinite(t) and t > 0 for t in values):
+                raise ValueError(f"temperatures must be positive numbers, got {self.temperatures!r}.")
+            temperatures = [{"temperature": t} for t in sorted(set(values))]
+        # one round at each closure shares the fold's stage 1 (one per temperature); a further round
+        # re-linearises (a stage 1 of its own), so later rounds are taken at the largest closure only
+        steps = [(1, c) for c in closures] + [(r, closures[-1]) for r in range(2, self.max_rounds + 1)]
+        return [{}] + [{"max_rounds": r, "closure": c, **t} for t in temperatures for r, c in steps]
 
     @_fit_context(prefer_skip_nested_validation=False)  # the inner estimator validates its own
     @keeps_torch_rng  # its predictions of the held-out rows would advance torch's random state
@@ -235,7 +252,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 for i, pred in enumerate(fold_predictions):
                     oof[i][held_out] = pred
             self.cv_results_, chosen = self._judge(
-                candidates, oof, y_ann, s_ann, strata, inner.target, inner.pos_label
+                candidates, oof, y_ann, s_ann, strata, inner.target, inner.pos_label, inner.temperature
             )
             self.folds_ = [held_out for _, held_out in folds]
             self._refit(inner, chosen, X, y, sensitive_features, cache)
@@ -337,9 +354,9 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             _rows(X, keep), _rows(np.asarray(y), keep), sensitive_features=_rows(sensitive_features, keep)
         )
 
-    def _judge(self, candidates, oof, y, s, strata, target, pos_label) -> tuple[dict, int]:
+    def _judge(self, candidates, oof, y, s, strata, target, pos_label, temperature=1.0) -> tuple[dict, int]:
         """Out-of-fold gap, accuracy and worst-group accuracy per candidate, their noise against ERM, and
-        the choice."""
+        the choice (``temperature``: the estimator's own, for the candidates that do not set one)."""
         metric = TARGET_METRICS[target][1]
         rng = np.random.RandomState(0)
         boot = [_stratified_resample(strata, rng) for _ in range(N_BOOTSTRAP)]
@@ -354,7 +371,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         erm_gap, erm_acc, erm_worst = figures(oof[0])
         erm_boot = np.array([figures(oof[0], b) for b in boot])
         keys = ("gap", "accuracy", "worst_group_accuracy", "gap_diff_se", "accuracy_diff_se")
-        results = {"params": candidates, "rounds": [], "closure": [], "eligible": []}
+        results = {"params": candidates, "rounds": [], "closure": [], "temperature": [], "eligible": []}
         results.update({key: [] for key in (*keys, "worst_group_diff_se")})
         best, best_gap = 0, erm_gap
         for i, (params, pred) in enumerate(zip(candidates, oof, strict=True)):
@@ -372,6 +389,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             results["worst_group_diff_se"].append(float(worst_se))
             results["rounds"].append(params.get("max_rounds", 0))
             results["closure"].append(params.get("closure", np.nan))
+            results["temperature"].append(float(params.get("temperature", np.nan if i == 0 else temperature)))
             results["eligible"].append(bool(eligible))
             self._log(
                 f"{_label(params)}: out-of-fold gap {gap:.4f} (ERM {erm_gap:.4f}, difference se "
@@ -395,11 +413,12 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
 
 def _label(params: dict) -> str:
-    """A candidate's name: "ERM" or "2 rounds, closure 0.5"."""
+    """A candidate's name: "ERM", "2 rounds, closure 0.5" or "1 round, closure 1, temperature 3"."""
     if not params:
         return "ERM"
     r = params["max_rounds"]
-    return f"{r} round{'s' * (r > 1)}, closure {params['closure']:g}"
+    at = f", temperature {params['temperature']:g}" if "temperature" in params else ""
+    return f"{r} round{'s' * (r > 1)}, closure {params['closure']:g}{at}"
 
 
 def _rows(data, rows):
