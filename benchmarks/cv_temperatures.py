@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -109,7 +110,7 @@ def main(argv=None) -> int:
         for dataset in args.datasets:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 runs.append(run_seed(dataset, seed, cache))
-                print(f"{dataset} seed {seed} done", flush=True)
+                print(f"{dataset} seed {seed} done", file=sys.stderr, flush=True)
     publish(report(runs), runs, args.out)
     return 0
 

@@ -259,6 +259,26 @@ def test_temperature_benchmark_judges_on_the_half_that_did_not_drive_the_fit(tmp
     assert str(BENCHMARKS) not in map(os.path.abspath, sys.path)
 
 
+@pytest.mark.slow
+def test_cv_temperatures_benchmark_judges_every_model_on_the_test_split(tmp_path, capsys):
+    import json
+
+    bench = _benchmark_script("cv_temperatures")
+    argv = ["--datasets", "synthetic:group_shift", "--seeds", "1", "--out", str(tmp_path / "c")]
+    assert bench.main(argv) == 0
+    (run,) = json.loads((tmp_path / "c.json").read_text())
+    assert list(run["fits"]) == list(bench.METHODS) and set(run["reweighted"]) == set(bench.METHODS)
+    assert set(run["erm"]) >= {"AOD", "EOD", "acc", "WGA"}
+    # the chosen candidate's temperature: NaN where the CV kept ERM, else one of the two on its path
+    chosen = run["temperature_chosen"]
+    assert (chosen in (1.0, 3.0)) == run["reweighted"][bench.METHODS[2]]
+    out = capsys.readouterr().out
+    assert "synthetic:group_shift: 1 seeds, test split" in out and "temperature chosen" in out
+    assert bench.main(["--report", str(tmp_path / "c.json")]) == 0
+    assert capsys.readouterr().out.strip() == out.strip()
+    assert str(BENCHMARKS) not in map(os.path.abspath, sys.path)
+
+
 @pytest.mark.parametrize(
     "args, says",
     [
