@@ -14,24 +14,19 @@ temperature the second chose.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 from joblib import Memory
 
 from fairif_sklearn.bench._methods import fairif, fairif_cv
 
 try:
-    from _report import publish
+    from _report import seeds_main
     from temperature import METRICS, load
 except ImportError:  # imported from its file by the tests
-    from benchmarks._report import publish
+    from benchmarks._report import seeds_main
     from benchmarks.temperature import METRICS, load
 
 METHODS = ("FairIF", "FairIFClassifierCV", "FairIFClassifierCV(temperatures=(1, 3))")
@@ -90,29 +85,13 @@ def report(runs: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=["adult", "ci-mnist:group_shift"])
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=None, help="write OUT.json and OUT.txt")
-    parser.add_argument(
-        "--report", type=Path, nargs="+", default=None, help="no fits: the table of earlier runs' OUT.json"
+    return seeds_main(
+        argv,
+        __doc__.splitlines()[0],
+        lambda dataset, seed, cache, args: [run_seed(dataset, seed, cache)],
+        report,
+        datasets=["adult", "ci-mnist:group_shift"],
     )
-    args = parser.parse_args(argv)
-    if args.report is not None:
-        runs = [run for path in args.report for run in json.loads(path.read_text())]
-        publish(report(runs), runs, args.out)
-        return 0
-    torch.set_num_threads(args.threads)
-    runs = []
-    with tempfile.TemporaryDirectory() as cache:
-        for dataset in args.datasets:
-            for seed in range(args.first_seed, args.first_seed + args.seeds):
-                runs.append(run_seed(dataset, seed, cache))
-                print(f"{dataset} seed {seed} done", file=sys.stderr, flush=True)
-    publish(report(runs), runs, args.out)
-    return 0
 
 
 if __name__ == "__main__":

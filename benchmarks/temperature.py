@@ -18,24 +18,20 @@ paired: mean and standard error over the seeds.
 
 from __future__ import annotations
 
-import argparse
-import json
-import tempfile
 import warnings
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from joblib import Memory
 
 from fairif_sklearn.bench._datasets import BenchData, adult, ci_mnist, synthetic
 from fairif_sklearn.bench._methods import fairif
 
 try:
-    from _report import publish
+    from _report import seeds_main
 except ImportError:  # imported from its file by the tests
-    from benchmarks._report import publish
+    from benchmarks._report import seeds_main
 
 METRICS = ("AOD", "EOD", "acc", "WGA")
 
@@ -140,29 +136,16 @@ def report(runs: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=["ci-mnist:group_shift", "adult"])
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 2.0, 3.0])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=None, help="write OUT.json and OUT.txt")
-    parser.add_argument(
-        "--report", type=Path, nargs="+", default=None, help="no fits: the table of earlier runs' OUT.json"
+    return seeds_main(
+        argv,
+        __doc__.splitlines()[0],
+        lambda dataset, seed, cache, args: run_seed(dataset, seed, args.temperatures, cache),
+        report,
+        datasets=["ci-mnist:group_shift", "adult"],
+        add_arguments=lambda parser: parser.add_argument(
+            "--temperatures", type=float, nargs="+", default=[1.0, 2.0, 3.0]
+        ),
     )
-    args = parser.parse_args(argv)
-    if args.report is not None:
-        runs = [run for path in args.report for run in json.loads(path.read_text())]
-        publish(report(runs), runs, args.out)
-        return 0
-    torch.set_num_threads(args.threads)
-    runs = []
-    with tempfile.TemporaryDirectory() as cache:
-        for dataset in args.datasets:
-            for seed in range(args.first_seed, args.first_seed + args.seeds):
-                runs += run_seed(dataset, seed, args.temperatures, cache)
-    publish(report(runs), runs, args.out)
-    return 0
 
 
 if __name__ == "__main__":
