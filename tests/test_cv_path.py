@@ -52,7 +52,7 @@ def _judge(path, budget):
     y, s, strata, oof = path
     candidates = [{}] + [{"max_rounds": 1, "closure": c} for c in (1.0, 0.5, 0.9)]
     cv = FairIFClassifierCV(None, max_accuracy_drop=budget)
-    results, chosen = cv._judge(candidates, oof, y, s, strata, "equalized_odds", None)
+    results, chosen = cv._judge(candidates, oof, y, s, strata, "equalized_odds", None, 1.0)
     return results | {"chosen": chosen}
 
 

@@ -234,3 +234,11 @@ def test_a_scorer_takes_routed_sample_weight():
             -average_odds_difference(y[test], pred, sensitive_features=s[test], sample_weight=w[test])
         )
     np.testing.assert_allclose(scores, by_hand)
+
+
+def test_group_rates_of_a_class_only_in_rows_of_weight_zero():
+    # the rates and their values come from one pass of the checks: a class that only zero-weight rows
+    # hold is left out of both (group_rates zipped rates of all classes with values of the kept ones)
+    y, p, s = [0, 1, 0, 1, 2], [0, 1, 1, 1, 2], ["a", "a", "b", "b", "a"]
+    weighted = group_rates(y, p, sensitive_features=s, sample_weight=[1, 1, 1, 1, 0])
+    assert weighted == group_rates(y[:4], p[:4], sensitive_features=s[:4])

@@ -354,7 +354,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             _rows(X, keep), _rows(np.asarray(y), keep), sensitive_features=_rows(sensitive_features, keep)
         )
 
-    def _judge(self, candidates, oof, y, s, strata, target, pos_label, temperature=1.0) -> tuple[dict, int]:
+    def _judge(self, candidates, oof, y, s, strata, target, pos_label, temperature) -> tuple[dict, int]:
         """Out-of-fold gap, accuracy and worst-group accuracy per candidate, their noise against ERM, and
         the choice (``temperature``: the estimator's own, for the candidates that do not set one)."""
         metric = TARGET_METRICS[target][1]

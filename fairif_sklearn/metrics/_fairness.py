@@ -91,8 +91,9 @@ def _group_means(hit: np.ndarray, groups: Groups, rows: np.ndarray, weight: np.n
     return np.array([_mean(hit, rows & (groups.codes == g), weight) for g in range(groups.n_groups)])
 
 
-def _rates(y_true, y_pred, sensitive_features, pos_label, target, sample_weight=None) -> list[np.ndarray]:
-    """Each rate of ``target`` (the hard counterparts of the soft rates FairIF balances), per group."""
+def _rates(y_true, y_pred, sensitive_features, pos_label, target, sample_weight=None):
+    """Each rate of ``target`` (the hard counterparts of the soft rates FairIF balances), per group: the
+    rates, their values (one array per rate) and the groups, from one pass of the checks."""
     y_true, y_pred, groups, weight = _check(y_true, y_pred, sensitive_features, sample_weight)
     classes = np.unique(np.concatenate([y_true, y_pred]))
     if len(classes) < 2:
@@ -101,12 +102,13 @@ def _rates(y_true, y_pred, sensitive_features, pos_label, target, sample_weight=
     y_codes, pred_codes = np.searchsorted(classes, y_true), np.searchsorted(classes, y_pred)
     check_rates_defined(y_codes, groups, rates, where="sensitive_features", classes=classes)
     all_rows = np.ones(len(y_codes), dtype=bool)
-    return [
+    values = [
         _group_means(
             r.hit(y_codes, pred_codes), groups, all_rows if r.rows is None else y_codes == r.rows, weight
         )
         for r in rates
     ]
+    return rates, values, groups
 
 
 def _mean_spread(rates: list[np.ndarray]) -> float:
@@ -187,7 +189,7 @@ def demographic_parity_difference(
     {{sections}}
     """
     return _mean_spread(
-        _rates(y_true, y_pred, sensitive_features, pos_label, "demographic_parity", sample_weight)
+        _rates(y_true, y_pred, sensitive_features, pos_label, "demographic_parity", sample_weight)[1]
     )
 
 
@@ -205,7 +207,7 @@ def average_odds_difference(
     {{sections}}
     """
     return _mean_spread(
-        _rates(y_true, y_pred, sensitive_features, pos_label, "equalized_odds", sample_weight)
+        _rates(y_true, y_pred, sensitive_features, pos_label, "equalized_odds", sample_weight)[1]
     )
 
 
@@ -222,7 +224,7 @@ def equal_opportunity_difference(
     {{sections}}
     """
     return _mean_spread(
-        _rates(y_true, y_pred, sensitive_features, pos_label, "equal_opportunity", sample_weight)
+        _rates(y_true, y_pred, sensitive_features, pos_label, "equal_opportunity", sample_weight)[1]
     )
 
 
@@ -272,10 +274,9 @@ def group_rates(
 ) -> dict[str, float]:
     """Each group's rates that equalized odds compares: TPR and TNR with two classes, each class's recall
     with more, keyed ``"TPR[group]"``, ``"TNR[group]"`` or ``"recall[class][group]"``."""
-    _, _, groups, _ = _check(y_true, y_pred, sensitive_features, sample_weight)
-    classes = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
-    rates = target_rates("equalized_odds", classes, pos_label)
-    values = _rates(y_true, y_pred, sensitive_features, pos_label, "equalized_odds", sample_weight)
+    rates, values, groups = _rates(
+        y_true, y_pred, sensitive_features, pos_label, "equalized_odds", sample_weight
+    )
     return {
         f"{rate.name}[{name}]": float(v)
         for rate, per_group in zip(rates, values, strict=True)
