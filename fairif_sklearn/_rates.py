@@ -289,11 +289,14 @@ def check_target(y, *, name: str = "y", who: str = "FairIF") -> tuple[np.ndarray
     return classes, codes.astype(np.int64)
 
 
-def check_rates_defined(y_codes: np.ndarray, groups: Groups, rates, *, where: str, classes) -> None:
+def check_rates_defined(
+    y_codes: np.ndarray, groups: Groups, rates, *, where: str, classes, hint: str = ""
+) -> None:
     """Raise unless every group has rows of the class each rate averages over.
 
     ``y_codes`` are class codes of ``classes`` for the annotated rows, aligned
-    with ``groups.codes``; ``where`` names the set, e.g. "the annotated set".
+    with ``groups.codes``; ``where`` names the set, e.g. "the annotated set";
+    ``hint`` ends the message.
     """
     for rate in rates:
         c = rate.rows
@@ -302,5 +305,5 @@ def check_rates_defined(y_codes: np.ndarray, groups: Groups, rates, *, where: st
         what = f"{_RATE_WORD.get(rate.name, 'sample')} (class {_plain(classes[c])!r})"
         for g, group in enumerate(groups.names):
             if not np.any((groups.codes == g) & (y_codes == c)):
-                message = f"Group {group!r} of {where} has no {what}, so its {rate.name} is undefined."
+                message = f"Group {group!r} of {where} has no {what}, so its {rate.name} is undefined.{hint}"
                 raise ValueError(message)

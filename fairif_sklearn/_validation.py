@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils import check_array, column_or_1d
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._rates import (
     Groups,
@@ -43,6 +43,13 @@ ONE_D = (
 ROUTED_FORM = (
     "pass the annotated rows inside X with fit(X, y, sensitive_features=...) (missing where a row "
     "has no group), which a Pipeline preprocesses like every other row"
+)
+
+# a fit inside a cross-validation sees the annotated rows of its training fold only
+FOLD_HINT = (
+    " Inside a cross-validation (cross_validate, GridSearchCV, CalibratedClassifierCV, ...) this is one "
+    "fold's training rows: split with fairif_sklearn.model_selection.AnnotatedStratifiedKFold, which "
+    "gives every fold annotated rows of every group and class."
 )
 
 
@@ -70,7 +77,10 @@ class FitData:
     ``X_val``); ``rates`` are the rates the target balances.
     ``train_mask`` selects the training rows of the ``X`` given to ``fit``;
     ``annotated_mask`` the rows of ``X`` that form the annotated set (None when
-    it came from the constructor).
+    it came from the constructor). With a user's ``sample_weight``, ``w_train``
+    holds the training rows' weights (mean one) and ``w_val`` the annotated
+    rows' (as given; None for an annotated set from the constructor); rows of
+    weight zero are in neither set.
     """
 
     X_train: np.ndarray
@@ -82,10 +92,20 @@ class FitData:
     rates: tuple[Rate, ...]
     train_mask: np.ndarray
     annotated_mask: np.ndarray | None
+    w_train: np.ndarray | None = None
+    w_val: np.ndarray | None = None
 
     @property
     def g_val(self) -> np.ndarray:
         return self.groups.codes
+
+
+def check_sample_weight(sample_weight, n_rows: int) -> np.ndarray:
+    """A user's ``sample_weight`` as float64, checked (one per row, finite, non-negative, not all zero)
+    with scikit-learn's messages."""
+    return _check_sample_weight(
+        sample_weight, np.empty((n_rows, 0)), dtype=np.float64, ensure_non_negative=True
+    )
 
 
 def check_fit_data(
@@ -100,6 +120,7 @@ def check_fit_data(
     pos_label,
     holdout_annotated: bool,
     who: str = "FairIF",
+    sample_weight=None,
 ) -> FitData:
     """Read the training rows and the annotated set of a FairIF fit.
 
@@ -108,10 +129,14 @@ def check_fit_data(
     :class:`~torch.utils.data.Subset`, never copied). The annotated set comes
     either from ``sensitive_features`` (aligned with ``X``, missing where a row
     has no group label) or from ``X_val``, ``y_val`` and ``sensitive_val``;
-    never from both. ``who`` names the method in the errors.
+    never from both. ``who`` names the method in the errors. ``sample_weight``
+    (aligned with ``X``, non-negative) weighs the training rows' loss and the
+    annotated rows' rates; a row of weight zero is left out of both, as if absent.
     """
     classes, y_codes = check_target(y)
     rates = target_rates(target, classes, pos_label)
+    weight = None if sample_weight is None else check_sample_weight(sample_weight, len(y))
+    counts = np.ones(len(y), dtype=bool) if weight is None else weight > 0
     from_constructor = any(v is not None for v in (X_val, y_val, sensitive_val))
     if sensitive_features is not None:
         if from_constructor:
@@ -120,19 +145,28 @@ def check_fit_data(
                 "sensitive_features in fit were given; use one of the two."
             )
         groups = read_groups(sensitive_features, n_rows=len(y))
-        annotated = groups.annotated
+        annotated = groups.annotated & counts
+        if groups.annotated.any() and not annotated.any():
+            raise ValueError("No annotated row has a positive sample_weight.")
         if not annotated.any():
             raise ValueError(
                 "sensitive_features has no annotated row (all are missing: None, NaN, -1 or pandas NA); "
-                f"{who} needs a group-annotated set."
+                f"{who} needs a group-annotated set." + FOLD_HINT
             )
-        train_mask = ~annotated if holdout_annotated else np.ones(len(y), dtype=bool)
+        train_mask = (~groups.annotated if holdout_annotated else np.ones(len(y), dtype=bool)) & counts
         if not train_mask.any():
             raise ValueError(
                 "Every row is annotated and holdout_annotated=True leaves no training row; "
                 "mark the training rows' groups missing or set holdout_annotated=False."
+                if counts.all()
+                else "No training row has a positive sample_weight."
             )
         Xv, yv_codes = take(X, np.flatnonzero(annotated)), y_codes[annotated]
+        weightless = sorted(set(range(groups.n_groups)) - set(groups.codes[annotated].tolist()))
+        if weightless:
+            raise ValueError(
+                f"Group {groups.names[weightless[0]]!r} has annotated rows of sample_weight zero only."
+            )
         groups = Groups(np.ones(len(yv_codes), bool), groups.codes[annotated], groups.labels, groups.names)
     elif from_constructor:
         if X_val is None or y_val is None or sensitive_val is None:
@@ -158,7 +192,9 @@ def check_fit_data(
             raise ValueError(f"y_val has labels {unknown} that y does not have.")
         yv_codes = np.searchsorted(classes, yv)
         _warn_if_not_like(Xv, X)
-        train_mask = np.ones(len(y), dtype=bool)
+        train_mask = counts
+        if not train_mask.any():
+            raise ValueError("No training row has a positive sample_weight.")
         annotated = None
     else:
         raise ValueError(
@@ -166,9 +202,12 @@ def check_fit_data(
             "has no group label), or X_val, y_val and sensitive_val to the constructor."
         )
 
+    hint = FOLD_HINT if annotated is not None else ""  # an annotated set given apart is not split
     if groups.n_groups < 2:
-        raise ValueError(f"The annotated set has only one group ({groups.names}); {who} needs at least two.")
-    check_rates_defined(yv_codes, groups, rates, where="the annotated set", classes=classes)
+        raise ValueError(
+            f"The annotated set has only one group ({groups.names}); {who} needs at least two." + hint
+        )
+    check_rates_defined(yv_codes, groups, rates, where="the annotated set", classes=classes, hint=hint)
     return FitData(
         X_train=as_model_input(take(X, np.flatnonzero(train_mask))),
         y_train=y_codes[train_mask],
@@ -179,6 +218,8 @@ def check_fit_data(
         rates=rates,
         train_mask=train_mask,
         annotated_mask=annotated,
+        w_train=None if weight is None else weight[train_mask] / weight[train_mask].mean(),
+        w_val=None if weight is None or annotated is None else weight[annotated],
     )
 
 

@@ -266,6 +266,9 @@ def test_reproducible_and_inputs_untouched(data, name):
     assert net.max_epochs == params["max_epochs"]
     second = PEERS[name](net, random_state=7).fit(X, y, sensitive_features=groups)
     np.testing.assert_array_equal(first.predict_proba(X_test), second.predict_proba(X_test))
+    np.testing.assert_allclose(
+        np.exp(first.predict_log_proba(X_test)), first.predict_proba(X_test), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("name", PEERS)

@@ -176,8 +176,31 @@ def test_temperatures_are_points_of_the_path(shifted, tmp_path):
     assert cv.best_estimator_.temperature == 3.0
     np.testing.assert_array_equal(cv.best_estimator_.gaps_, direct.gaps_)
     np.testing.assert_array_equal(cv.predict_proba(X), direct.predict_proba(X))
+    np.testing.assert_array_equal(cv.predict_log_proba(X), direct.predict_log_proba(X))
     # and the soft rates' temperature reached stage 1: its gaps differ from temperature 1's
     cv.refit_candidate(1, X, y, sensitive_features=groups)
     assert not np.allclose(cv.best_estimator_.gaps_, direct.gaps_)
     with pytest.raises(ValueError, match="temperatures must be positive numbers"):
         FairIFClassifierCV(inner, temperatures=(0.0, 1.0)).fit(X, y, sensitive_features=groups)
+
+
+def test_cv_takes_the_splits_themselves(shifted, tmp_path):
+    """``cv`` as an iterable of (fit, held-out) positions among the annotated rows, as scikit-learn's
+    searches take it: the same path as the splitter that made them."""
+    from fairif_sklearn.model_selection import AnnotatedStratifiedKFold
+
+    X, y, groups = shifted
+    annotated = ~np.isnan(groups)
+    splitter = AnnotatedStratifiedKFold(2, shuffle=True, random_state=3)
+    splits = splitter.split(X[annotated], y[annotated], sensitive_features=groups[annotated])
+    inner = FairIFClassifier(small_net(), random_state=0)
+    common = dict(max_rounds=1, closures=(1.0,), memory=str(tmp_path))
+    by_splitter = FairIFClassifierCV(inner, cv=splitter, **common).fit(X, y, sensitive_features=groups)
+    by_splits = FairIFClassifierCV(inner, cv=splits, **common).fit(X, y, sensitive_features=groups)
+    for a, b in zip(by_splitter.folds_, by_splits.folds_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(by_splits.cv_results_["gap"], by_splitter.cv_results_["gap"])
+    with pytest.raises(ValueError, match="cv gave no splits"):
+        by_splits.fit(X, y, sensitive_features=groups)  # the generator was used up by the first fit
+    with pytest.raises(ValueError, match="The 'cv' parameter of FairIFClassifierCV must be"):
+        FairIFClassifierCV(inner, cv=1).fit(X, y, sensitive_features=groups)

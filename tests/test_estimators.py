@@ -29,6 +29,7 @@ def test_fit_predict_and_fitted_attributes(biased_data):
     annotated = ~np.isnan(groups)
     assert clf.predict(X).shape == (len(y),)
     np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), clf.predict_proba(X), rtol=1e-12)
     assert 0.5 < clf.score(X, y) <= 1
     np.testing.assert_array_equal(clf.classes_, [0, 1])
     np.testing.assert_array_equal(clf.train_mask_, ~annotated)
@@ -270,6 +271,35 @@ def test_no_annotated_set(biased_data):
     X, y, _ = biased_data
     _expect("needs a group-annotated set", X, y)
     _expect("no annotated row", X, y, np.full(len(y), np.nan))
+
+
+def test_a_fold_without_annotated_rows_names_the_splitter(biased_data, routing):
+    # the annotated rows come first: unshuffled 2-fold leaves the second fit's training fold none of them
+    from sklearn.model_selection import cross_validate
+
+    from fairif_sklearn.model_selection import AnnotatedStratifiedKFold
+
+    X, y, s = biased_data
+    groups = np.where(np.arange(len(s)) < 400, s, np.nan)
+    clf = _clf().set_fit_request(sensitive_features=True)
+    hint = "no annotated row.*one fold's training rows.*AnnotatedStratifiedKFold"
+    with pytest.raises(ValueError, match=hint):
+        cross_validate(clf, X, y, cv=KFold(2), params={"sensitive_features": groups}, error_score="raise")
+    scores = cross_validate(
+        clf, X, y, cv=AnnotatedStratifiedKFold(2), params={"sensitive_features": groups}, error_score="raise"
+    )
+    assert np.all(scores["test_score"] > 0.6)
+    # the same hint where a fold holds one group, or a group without a class; not for an annotated set
+    # given in the constructor, which no split touches
+    one_group = np.where(s == 0, groups, np.nan)
+    _expect("only one group.*AnnotatedStratifiedKFold", X, y, one_group)
+    no_positives = np.where((s == 1) & (y == 1), np.nan, groups)
+    _expect("TPR is undefined. Inside a cross-validation", X, y, no_positives)
+    annotated = np.isfinite(no_positives)
+    with pytest.raises(ValueError, match=r"TPR is undefined\.$"):
+        FairIFClassifier(
+            small_net(), X_val=X[annotated], y_val=y[annotated], sensitive_val=no_positives[annotated]
+        ).fit(X, y)
 
 
 def test_one_group_missing_from_the_annotated_set(biased_data):

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from fairif_sklearn._influence import (
+    AnnotatedGaps,
     CurvatureOperator,
     influence_scores,
     solve_cg,
@@ -513,3 +514,67 @@ def test_a_fit_passes_under_warnings_as_errors():
         env=env,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# ------------------------------------------------------------- a user's sample_weight
+
+
+@pytest.mark.parametrize(
+    "net, curvature, products",
+    [("mlp", "hessian", "jvp"), ("mlp", "gauss_newton", "jvp"), ("cnn", "gauss_newton", "factors")],
+)
+def test_weighted_curvature_equals_repeated_rows(fitted, fitted_cnn, net, curvature, products):
+    """Integer loss weights give the curvature of the rows repeated that many times, in every way of
+    computing its products (a subsample of rows, batches that split the repeats)."""
+    model, X, y = (fitted["mlp"][:3]) if net == "mlp" else fitted_cnn
+    X, y = X[:30], y[:30]
+    weight = np.random.RandomState(0).randint(1, 4, size=len(y)).astype(float)
+    rows = np.arange(0, len(y), 2)  # a subsample: the weighted mean over these rows
+    repeated = np.repeat(rows, weight[rows].astype(int))
+    common = dict(curvature=curvature, damping=0.01, batch_size=7, products=products)
+    names = list(model.params)
+    weighted = CurvatureOperator(model, X, y, rows, names, sample_weight=weight, **common)
+    plain = CurvatureOperator(model, X[repeated], y[repeated], np.arange(len(repeated)), names, **common)
+    V = torch.randn(3, model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    with model.eval_mode():
+        expected = plain.matmat(V)
+        torch.testing.assert_close(weighted.matmat(V), expected, rtol=1e-4, atol=1e-6 * expected.abs().max())
+
+
+def test_weighted_rates_equal_repeated_rows_and_their_errors_a_weighted_mean(fitted):
+    """Annotated rows' weights: the cells' rates and gradients are those of the rows repeated; the
+    standard errors are a weighted mean's (by hand), equal to the unweighted ones under equal weights."""
+    model, X, y, s = fitted["mlp"]
+    X, y, s = X[:200], y[:200], s[:200]
+    weight = np.random.RandomState(1).randint(1, 4, size=len(y)).astype(float)
+    repeated = np.repeat(np.arange(len(y)), weight.astype(int))
+    names = list(model.params)
+    rates, G, stderr = gaps_on(X, y, s, batch_size=64).rates_and_gradients(model, names)
+    weighted = AnnotatedGaps(X, y, s, ["0", "1"], *_rates_and_settings(), sample_weight=weight)
+    w_rates, w_G, w_stderr = weighted.rates_and_gradients(model, names)
+    r_rates, r_G, _ = gaps_on(X[repeated], y[repeated], s[repeated], batch_size=64).rates_and_gradients(
+        model, names
+    )
+    np.testing.assert_allclose(w_rates, r_rates, rtol=1e-6)
+    torch.testing.assert_close(w_G, r_G, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(weighted.values(model), weighted.D @ w_rates, rtol=1e-5)
+    # by hand: cell TPR(1), the positives of group 1
+    proba = model.proba(model.params, model.inputs(X, slice(None))).detach().double().numpy()
+    cell = (y == 1) & (s == 1)
+    v, w = proba[cell, 1], weight[cell]
+    mean = (w * v).sum() / w.sum()
+    se = np.sqrt((w**2 * (v - mean) ** 2).sum() / w.sum() ** 2 * cell.sum() / (cell.sum() - 1))
+    index = weighted.rate_names.index("TPR(1)")
+    np.testing.assert_allclose([w_rates[index], w_stderr[index]], [mean, se], rtol=1e-5)
+    # equal weights, of any scale: the unweighted rates and standard errors
+    equal = AnnotatedGaps(X, y, s, ["0", "1"], *_rates_and_settings(), sample_weight=np.full(len(y), 7.5))
+    e_rates, e_stderr = equal.rates_and_errors(model)
+    np.testing.assert_allclose(e_rates, rates, rtol=1e-6)
+    np.testing.assert_allclose(e_stderr, stderr, rtol=1e-4)  # float32 sums of squares
+
+
+def _rates_and_settings():
+    """``rates, temperature, batch_size`` of :func:`gaps_on`'s defaults."""
+    from fairif_sklearn._rates import target_rates
+
+    return target_rates("equalized_odds", np.array([0, 1])), 1.0, 64

@@ -160,9 +160,10 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
             rates=data.rates,
             temperature=self.temperature,
             batch_size=self.batch_size,
+            sample_weight=data.w_val,
         )
 
-    def _fit_stage1(self, X, y, sensitive_features) -> tuple[FitData, Stage1]:
+    def _fit_stage1(self, X, y, sensitive_features, sample_weight=None) -> tuple[FitData, Stage1]:
         """Check the inputs, then the ERM fit and influence (cached with ``memory``)."""
         check_net(self.estimator)
         X, y = validate_fit_X_y(self, X, y)
@@ -176,6 +177,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
             target=self.target,
             pos_label=self.pos_label,
             holdout_annotated=self.holdout_annotated,
+            sample_weight=sample_weight,
         )
         check_net(self.estimator, n_classes=len(data.classes))
         stage1 = fit_stage1(
@@ -240,6 +242,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         self.group_rates_ = result.rates
         self.group_rates_stderr_ = stage1.rates_stderr
         self.sample_weight_ = weights_for_rows(data.train_mask, weights)
+        self._base_weight = data.w_train  # the user's weights of the training rows (mean one), or None
         self.rounds_ = [r.as_dict() for r in rounds]
         self.reweighted_ = any(r.step > 0 for r in rounds)
         self.predicted_gaps_ = rounds[-1].predicted_gaps if rounds else result.gaps.copy()

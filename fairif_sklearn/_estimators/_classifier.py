@@ -63,12 +63,12 @@ class FairIFClassifier(_NetPredictMixin, ClassifierMixin, _FairIFBase):
 
     @_fit_context(prefer_skip_nested_validation=False)  # the net is cloned and checked in fit
     @keeps_torch_rng  # a Dataset's rows are read through DataLoaders, which draw from it
-    def fit(self, X, y, *, sensitive_features=None):
+    def fit(self, X, y, *, sensitive_features=None, sample_weight=None):
         """Run FairIF: ERM, influence, weight solve, weighted fit.
 
         {{fit_sections}}
         """
-        data, stage1 = self._fit_stage1(X, y, sensitive_features)
+        data, stage1 = self._fit_stage1(X, y, sensitive_features, sample_weight)
         self.estimator_ = self._reweight(data, stage1, final_fit=True)
         self.final_gaps_ = self.rounds_[-1]["final_gaps"] if self.reweighted_ else self.gaps_.copy()
         if self.reweighted_:

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._rates import check_target, read_groups
 from .._runtime import keeps_torch_rng, report, torch_threads, worker_threads
 from .._skorch import is_dataset, take
-from .._validation import validate_fit_X_y
+from .._validation import check_sample_weight, validate_fit_X_y
 from ..metrics._fairness import TARGET_METRICS, worst_group_accuracy
 from ..model_selection import AnnotatedStratifiedKFold
 from ..model_selection._split import cell_strata
@@ -64,13 +64,14 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     estimator : FairIFClassifier or skorch net
         The FairIF configuration to tune (cloned, never modified); a skorch
         net is taken as ``FairIFClassifier(net)`` with every default.
-    cv : int or cross-validation splitter, default=3
-        How the annotated set is split into folds: a number of folds of
+    cv : int, cross-validation splitter, iterable or None, default=3
+        How the annotated set is split into folds (None: 3): a number of folds of
         :class:`~fairif_sklearn.model_selection.AnnotatedStratifiedKFold`
         (stratified by group and class, shuffled with ``estimator``'s
-        ``random_state``), or any splitter with ``split`` and ``get_n_splits``
-        (given ``sensitive_features=`` when its ``split`` takes it). Its
-        splits are of the annotated rows.
+        ``random_state``), any splitter with ``split`` and ``get_n_splits``
+        (given ``sensitive_features=`` when its ``split`` takes it), or an
+        iterable of ``(fit, held_out)`` arrays of positions. Its splits are of
+        the annotated rows.
     max_rounds : int, default=2
         The largest number of rounds on the path.
     closures : sequence of float in (0, 1], default=(0.25, 0.5, 0.75, 1.0)
@@ -145,7 +146,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"])],
-        "cv": [Interval(Integral, 2, None, closed="left"), HasMethods(["split", "get_n_splits"])],
+        "cv": ["cv_object"],  # an int of at least 2, a splitter, an iterable of splits, or None
         "n_jobs": [Integral, None],
         "max_rounds": [Interval(Integral, 1, None, closed="left")],
         "closures": ["array-like"],
@@ -205,7 +206,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=False)  # the inner estimator validates its own
     @keeps_torch_rng  # its predictions of the held-out rows would advance torch's random state
-    def fit(self, X, y, *, sensitive_features=None):
+    def fit(self, X, y, *, sensitive_features=None, sample_weight=None):
         """Cross-fit the path on the annotated set, choose, and refit the choice.
 
         Parameters
@@ -218,6 +219,10 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             Group labels aligned with ``X``, missing where a row has none; or
             None when the inner estimator has an annotated set of its own
             (``X_val``, ``y_val``, ``sensitive_val``).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows of ``X``, given to every fit (see
+            :meth:`FairIFClassifier.fit`); the out-of-fold figures of the
+            annotated rows are weighted by them too.
 
         Returns
         -------
@@ -228,12 +233,17 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         candidates = self._candidates()
         validate_fit_X_y(clone(inner), X, y)  # bad inputs named before anything else, as FairIF's fit does
         check_target(y)
+        if sample_weight is not None:  # named here, before any fold's fit
+            sample_weight = check_sample_weight(sample_weight, len(np.asarray(y)))
+        w_ann = None
         if sensitive_features is None:  # the annotated set given in the constructor
             annotated, X_ann, y_ann, s_ann = None, inner.X_val, np.asarray(inner.y_val), inner.sensitive_val
         else:
             annotated = np.flatnonzero(read_groups(sensitive_features, n_rows=len(y)).annotated)
             X_ann, y_ann = _rows(X, annotated), np.asarray(y)[annotated]
             s_ann = _rows(sensitive_features, annotated)
+            if sample_weight is not None:
+                w_ann = sample_weight[annotated]
         if X_ann is None:
             raise ValueError("FairIFClassifierCV needs an annotated set: pass sensitive_features to fit.")
         strata, _, _ = cell_strata(y_ann, s_ann)
@@ -242,7 +252,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         oof = [np.empty(len(y_ann), dtype=np.asarray(y).dtype) for _ in candidates]
         cache = self.memory or inner.memory or tempfile.mkdtemp(prefix="fairif_cv_")
         try:
-            shared = (inner, candidates, X, y, sensitive_features, X_ann, annotated)
+            shared = (inner, candidates, X, y, sensitive_features, sample_weight, X_ann, annotated)
             threads = worker_threads(self.n_jobs)
             predictions = Parallel(n_jobs=self.n_jobs)(
                 delayed(self._fold)(*shared, rows, cache, threads, f"{k + 1}/{len(folds)}")
@@ -252,10 +262,10 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 for i, pred in enumerate(fold_predictions):
                     oof[i][held_out] = pred
             self.cv_results_, chosen = self._judge(
-                candidates, oof, y_ann, s_ann, strata, inner.target, inner.pos_label, inner.temperature
+                candidates, oof, y_ann, s_ann, strata, inner.target, inner.pos_label, inner.temperature, w_ann
             )
             self.folds_ = [held_out for _, held_out in folds]
-            self._refit(inner, chosen, X, y, sensitive_features, cache)
+            self._refit(inner, chosen, X, y, sensitive_features, cache, sample_weight)
         finally:
             if cache not in (self.memory, inner.memory):
                 shutil.rmtree(cache, ignore_errors=True)
@@ -263,8 +273,17 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _folds(self, y_ann, s_ann, seed) -> list:
         """The (fit, held-out) splits of the annotated rows."""
-        if isinstance(self.cv, Integral):
-            splitter = AnnotatedStratifiedKFold(self.cv, shuffle=True, random_state=seed)
+        if self.cv is None or isinstance(self.cv, Integral):
+            splitter = AnnotatedStratifiedKFold(
+                3 if self.cv is None else self.cv, shuffle=True, random_state=seed
+            )
+        elif not hasattr(self.cv, "split"):  # the splits themselves
+            folds = [(np.asarray(fit), np.asarray(held_out)) for fit, held_out in self.cv]
+            if not folds:
+                raise ValueError(
+                    "cv gave no splits (a generator is used up by one fit: pass a list, or the splitter)."
+                )
+            return folds
         else:
             splitter = self.cv
         takes_groups = "sensitive_features" in signature(splitter.split).parameters
@@ -272,7 +291,19 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return list(splitter.split(np.zeros((len(y_ann), 1)), y_ann, **extra))
 
     def _fold(
-        self, inner, candidates, X, y, sensitive_features, X_ann, annotated, rows, cache, threads, name
+        self,
+        inner,
+        candidates,
+        X,
+        y,
+        sensitive_features,
+        sample_weight,
+        X_ann,
+        annotated,
+        rows,
+        cache,
+        threads,
+        name,
     ):
         """One fold's out-of-fold predictions of the held-out annotated rows, ERM first, then each
         candidate (which share the fold's ERM fit and stage 1 through ``cache``)."""
@@ -282,13 +313,15 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         with torch_threads(threads):
             for params in candidates[1:]:
                 candidate = clone(inner).set_params(**params)
-                model = self._fit_without(candidate, X, y, sensitive_features, annotated, rows, cache)
+                model = self._fit_without(
+                    candidate, X, y, sensitive_features, sample_weight, annotated, rows, cache
+                )
                 out.append(model.predict(_rows(X_ann, held_out)))
             # the ERM net reads X as the fitted model's predict does (a DataFrame as an array)
             erm = model.erm_estimator_.predict(model._check_X(_rows(X_ann, held_out)))
         return [model.classes_[np.asarray(erm).astype(int)], *out]
 
-    def _refit(self, inner, index, X, y, sensitive_features, cache):
+    def _refit(self, inner, index, X, y, sensitive_features, cache, sample_weight=None):
         """Refit candidate ``index`` of the path on all annotated rows, as ``best_estimator_``."""
         params = self.cv_results_["params"][index]
         final = clone(inner).set_params(memory=cache)
@@ -298,14 +331,14 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.reweighted_ = self.n_rounds_ > 0
         if not self.reweighted_:
             self._log("ERM is kept: no candidate beats it by more than noise within the accuracy budget")
-        self.best_estimator_ = final.fit(X, y, sensitive_features=sensitive_features).set_params(
-            memory=inner.memory
-        )
+        self.best_estimator_ = final.fit(
+            X, y, sensitive_features=sensitive_features, sample_weight=sample_weight
+        ).set_params(memory=inner.memory)
         self.classes_ = self.best_estimator_.classes_
         if hasattr(self.best_estimator_, "n_features_in_"):  # not for a torch Dataset
             self.n_features_in_ = self.best_estimator_.n_features_in_
 
-    def refit_candidate(self, index: int, X, y, *, sensitive_features=None):
+    def refit_candidate(self, index: int, X, y, *, sensitive_features=None, sample_weight=None):
         """Take another point of the path: refit candidate ``index`` of ``cv_results_`` on all annotated
         rows, as ``best_estimator_``.
 
@@ -316,7 +349,7 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ----------
         index : int
             A position in ``cv_results_["params"]`` (0 is the ERM model).
-        X, y, sensitive_features
+        X, y, sensitive_features, sample_weight
             As given to :meth:`fit`.
 
         Returns
@@ -329,13 +362,13 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         inner = self._inner()
         cache = self.memory or inner.memory or tempfile.mkdtemp(prefix="fairif_cv_")
         try:
-            self._refit(inner, index, X, y, sensitive_features, cache)
+            self._refit(inner, index, X, y, sensitive_features, cache, sample_weight)
         finally:
             if cache not in (self.memory, inner.memory):
                 shutil.rmtree(cache, ignore_errors=True)
         return self
 
-    def _fit_without(self, model, X, y, sensitive_features, annotated, rows, cache):
+    def _fit_without(self, model, X, y, sensitive_features, sample_weight, annotated, rows, cache):
         """A clone fitted on everything but the held-out annotated rows (``rows``: fit and held-out
         positions among the annotated rows; ``annotated``: their positions in ``X``, or None for an
         annotated set given in the constructor)."""
@@ -347,16 +380,20 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 y_val=_rows(np.asarray(model.y_val), fit_rows),
                 sensitive_val=_rows(model.sensitive_val, fit_rows),
             )
-            return model.fit(X, y)
+            return model.fit(X, y, sample_weight=sample_weight)
         keep = np.ones(len(y), dtype=bool)
         keep[annotated[held_out]] = False  # the held-out rows are neither trained on nor annotated
         return model.fit(
-            _rows(X, keep), _rows(np.asarray(y), keep), sensitive_features=_rows(sensitive_features, keep)
+            _rows(X, keep),
+            _rows(np.asarray(y), keep),
+            sensitive_features=_rows(sensitive_features, keep),
+            sample_weight=None if sample_weight is None else _rows(sample_weight, keep),
         )
 
-    def _judge(self, candidates, oof, y, s, strata, target, pos_label, temperature) -> tuple[dict, int]:
-        """Out-of-fold gap, accuracy and worst-group accuracy per candidate, their noise against ERM, and
-        the choice (``temperature``: the estimator's own, for the candidates that do not set one)."""
+    def _judge(self, candidates, oof, y, s, strata, target, pos_label, temperature, weight=None):
+        """Out-of-fold gap, accuracy and worst-group accuracy per candidate (weighted by the annotated
+        rows' ``weight``), their noise against ERM, and the choice (``temperature``: the estimator's
+        own, for the candidates that do not set one)."""
         metric = TARGET_METRICS[target][1]
         rng = np.random.RandomState(0)
         boot = [_stratified_resample(strata, rng) for _ in range(N_BOOTSTRAP)]
@@ -364,9 +401,10 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         def figures(pred, rows=slice(None)):
             groups = _rows(s, rows)
-            gap = metric(y[rows], pred[rows], sensitive_features=groups, **labels)
-            worst = worst_group_accuracy(y[rows], pred[rows], sensitive_features=groups)
-            return gap, np.mean(y[rows] == pred[rows]), worst
+            w = None if weight is None else weight[rows]
+            gap = metric(y[rows], pred[rows], sensitive_features=groups, sample_weight=w, **labels)
+            worst = worst_group_accuracy(y[rows], pred[rows], sensitive_features=groups, sample_weight=w)
+            return gap, np.average(y[rows] == pred[rows], weights=w), worst
 
         erm_gap, erm_acc, erm_worst = figures(oof[0])
         erm_boot = np.array([figures(oof[0], b) for b in boot])
@@ -405,6 +443,11 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """Class probabilities of the chosen model."""
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict_proba(X)
+
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities of the chosen model."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_log_proba(X)
 
     def predict(self, X):
         """Predicted class labels of the chosen model."""

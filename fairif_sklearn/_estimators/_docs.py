@@ -146,7 +146,10 @@ ATTRIBUTES = """\
     sample_weight_ : ndarray of shape (n_samples,)
         One weight per row of the ``X`` given to ``fit``: never negative, mean
         one over the training rows, zero for annotated rows held out of training
-        (all ones on the training rows when the ERM model was kept).
+        (all ones on the training rows when the ERM model was kept). With a
+        ``sample_weight`` given to ``fit``, the weights of the final fit, which
+        include it (those weights scaled to mean one when the ERM model was
+        kept; zero where it is zero).
     influence_scores_ : ndarray of shape (n_gaps, n_train)
         ``a_{F,i}``: up-weighting training row ``i`` by ``u_i`` changes gap ``F``
         by about ``-a_{F,i} * u_i / n_train``.
@@ -230,6 +233,14 @@ FIT_SECTIONS = """\
             Several columns (a 2-D array or a DataFrame) or tuples define the
             groups as their combinations. Routed by scikit-learn's metadata
             routing (``set_fit_request(sensitive_features=True)``).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows of ``X`` (survey or importance
+            weights): the training rows' loss is weighted by them in the ERM fit,
+            the curvature that influence inverts and the final fit, and each
+            annotated cell's rate is their weighted mean (its standard error
+            that of a weighted mean, unchanged by the weights' scale). FairIF's
+            weights multiply them: ``sample_weight_`` holds the product. A row of
+            weight zero is left out, as if absent.
 
         Returns
         -------

@@ -9,7 +9,8 @@ from .._validation import check_predict_X
 
 
 class _NetPredictMixin:
-    """``predict_proba`` and ``predict`` of the fitted net ``estimator_``, in ``classes_``'s labels."""
+    """``predict_proba``, ``predict_log_proba`` and ``predict`` of the fitted net ``estimator_``, in
+    ``classes_``'s labels."""
 
     def _check_X(self, X):
         check_is_fitted(self, "estimator_")
@@ -19,6 +20,11 @@ class _NetPredictMixin:
         """Class probabilities of the fitted net, columns in the order of ``classes_``."""
         X = self._check_X(X)
         return self.estimator_.predict_proba(X).astype(np.float64)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is zero)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def predict(self, X):
         """Predicted class labels of the fitted net."""

@@ -91,12 +91,13 @@ class Stage1:
         }
 
 
-def fit_erm(estimator, X, y: np.ndarray, seed: int, verbose: int = 0):
-    """A clone of ``estimator`` fitted by ERM, with torch seeded by ``seed``."""
+def fit_erm(estimator, X, y: np.ndarray, seed: int, verbose: int = 0, sample_weight=None):
+    """A clone of ``estimator`` fitted by ERM (on the loss weighted by ``sample_weight``, when given),
+    with torch seeded by ``seed``."""
     net = clone(estimator)
     report(logger, verbose, "[FairIF] ERM fit on %d rows", len(y))
     with seeded(seed, net.device):
-        fit_net(net, X, y)
+        fit_net(net, X, y, sample_weight)
     check_trained(net, "The ERM fit", ERM_REMEDY, lambda: probability_output_hint(estimator, X, y))
     return net
 
@@ -117,6 +118,7 @@ def influence_at(
         settings,
         random_state=np.random.RandomState(seed),
         progress=progress_bar(verbose),
+        sample_weight=data.w_train,
     )
 
 
@@ -160,7 +162,8 @@ def fit_stage1(
 def _erm_then_influence(estimator, data, gaps_of, settings, seed, memory, verbose=0):
     """The ERM fit (cached apart through ``memory``, for fits that share the training rows) and influence
     at it."""
-    net = memory.cache(fit_erm, ignore=["verbose"])(estimator, data.X_train, data.y_train, seed, verbose)
+    erm = memory.cache(fit_erm, ignore=["verbose"])
+    net = erm(estimator, data.X_train, data.y_train, seed, verbose, data.w_train)
     return net, influence_at(net, data, gaps_of, settings, seed, verbose)
 
 

@@ -368,7 +368,8 @@ def run_rounds(
     the last round's weights.
     """
     result = stage1.influence
-    net, weights, rounds = stage1.erm_estimator, np.ones(len(data.y_train)), []
+    base = np.ones(len(data.y_train)) if data.w_train is None else data.w_train  # what ERM trained with
+    net, weights, rounds = stage1.erm_estimator, base, []
     rates = erm_rates = result.rates
     rates_stderr = stage1.rates_stderr  # at the current model: the final model's come with its rates
     for index in range(1, settings.max_rounds + 1):
@@ -442,6 +443,7 @@ def run_rounds(
             replace(influence_settings, damping=result.damping),
             random_state=np.random.RandomState(stage1.seed + index),
             progress=progress_bar(settings.verbose),
+            sample_weight=data.w_train,
         )
     if final_fit and len(rounds) == 1 and rounds[0].step == 0:
         _warn_rejected(rounds[0], threshold, settings.levelling)

@@ -59,12 +59,12 @@ class FairIFWeigher(_FairIFBase):
 
     @_fit_context(prefer_skip_nested_validation=False)  # the net is cloned and checked in fit
     @keeps_torch_rng  # a Dataset's rows are read through DataLoaders, which draw from it
-    def fit(self, X, y, *, sensitive_features=None):
+    def fit(self, X, y, *, sensitive_features=None, sample_weight=None):
         """Fit the ERM model and solve for the sample weights.
 
         {{fit_sections}}
         """
-        data, stage1 = self._fit_stage1(X, y, sensitive_features)
+        data, stage1 = self._fit_stage1(X, y, sensitive_features, sample_weight)
         self._reweight(data, stage1, final_fit=False)
         return self
 
@@ -89,5 +89,5 @@ class FairIFWeigher(_FairIFBase):
         check_is_fitted(self, "influence_scores_")
         if not alpha > 0:
             raise ValueError(f"alpha must be positive, got {alpha!r}.")
-        solution = solve_weights(self.influence_scores_, self.gaps_, alpha)
+        solution = solve_weights(self.influence_scores_, self.gaps_, alpha, base=self._base_weight)
         return weights_for_rows(self.train_mask_, solution.sample_weight), solution.predicted_gaps

@@ -85,12 +85,18 @@ class CurvatureOperator:
     products : {"jvp", "factors"}, default="jvp"
         How Gauss-Newton products are computed (module docstring); the
         Hessian's are always forward-over-reverse.
+    sample_weight : ndarray of shape (n_samples,), optional
+        The training rows' loss weights (aligned with ``y``): the curvature is
+        then that of the weighted mean loss over ``rows``.
     """
 
-    def __init__(self, model, X, y, rows, names, *, curvature, damping, batch_size, products="jvp"):
+    def __init__(
+        self, model, X, y, rows, names, *, curvature, damping, batch_size, products="jvp", sample_weight=None
+    ):
         self.model = model
         self.X, self.y, self.rows = X, y, rows
-        self.n = len(rows)
+        self.weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        self.n = len(rows) if sample_weight is None else float(self.weight[rows].sum())
         self.sub = {k: model.params[k] for k in names}
         self.fixed = {k: v for k, v in model.params.items() if k not in self.sub}
         self.curvature = curvature
@@ -116,30 +122,41 @@ class CurvatureOperator:
         self._factors = None
         self._L.clear()
 
-    def _hessian_products(self, x, y):
+    def _batch_weight(self, positions):
+        """The loss weights of a batch of this process's curvature rows (``positions`` among them), as a
+        tensor; None without weights."""
+        if self.weight is None:
+            return None
+        w = self.weight[my_rows(self.rows)[positions]]
+        return torch.as_tensor(w, dtype=self.model.dtype, device=self.model.device)
+
+    def _hessian_products(self, x, y, w=None):
         """The batch's Hessian products with the rows of ``V`` (m, p): forward-over-reverse, the net
-        run forward on each call."""
+        run forward on each call (``w``: the rows' loss weights)."""
         model = self.model
 
         def total_loss(sub):
-            return model.losses(self._params(sub), x, y).sum()
+            losses = model.losses(self._params(sub), x, y)
+            return losses.sum() if w is None else (losses * w).sum()
 
         def flat_product(v):
             return flatten(jvp(grad(total_loss), (self.sub,), (unflatten(v, self.sub),))[1])
 
         return vmap(flat_product)
 
-    def _linearised_product(self, x, y):
+    def _linearised_product(self, x, y, w=None):
         """The batch's Gauss-Newton products with the rows of ``V`` (m, p) from one forward pass:
         its pullback ``u -> J^T u`` and, as that is linear in ``u``, the pullback's transpose ``v ->
-        J v`` (a reverse-mode derivative of the pullback), both kept for every later call."""
+        J v`` (a reverse-mode derivative of the pullback), both kept for every later call (``w``:
+        the rows' loss weights)."""
         model = self.model
 
         def output(sub):
             return model.output(self._params(sub), x)
 
         def loss_of_output(o):
-            return model.loss_from_output(o, y).sum()
+            losses = model.loss_from_output(o, y)
+            return losses.sum() if w is None else (losses * w).sum()
 
         out, pullback = vjp(output, self.sub)
         out = out.detach()
@@ -152,7 +169,7 @@ class CurvatureOperator:
 
         return vmap(flat_product)
 
-    def _linearised_first(self, x, y):
+    def _linearised_first(self, x, y, w=None):
         """The first batch's :meth:`_linearised_product`, and about what keeping a row's
         linearisation holds in bytes: its input and every module's output for it, twice (counted
         by hooks on that product's one forward pass)."""
@@ -166,7 +183,7 @@ class CurvatureOperator:
 
         handles = [m.register_forward_hook(count) for m in self.model.net.module_.modules()]
         try:
-            product = self._linearised_product(x, y)
+            product = self._linearised_product(x, y, w)
         finally:
             for handle in handles:
                 handle.remove()
@@ -181,15 +198,16 @@ class CurvatureOperator:
             yield from self._linearised
             return
         kept = []
-        for _, x, y in self.model.batches(self.X, self.y, my_rows(self.rows), self.batch_size):
+        for positions, x, y in self.model.batches(self.X, self.y, my_rows(self.rows), self.batch_size):
+            w = self._batch_weight(positions)
             if self.curvature != "gauss_newton":
-                yield self._hessian_products(x, y)
+                yield self._hessian_products(x, y, w)
                 continue
             if self._keep is None:
-                product, per_row = self._linearised_first(x, y)
+                product, per_row = self._linearised_first(x, y, w)
                 self._keep = len(my_rows(self.rows)) * per_row <= LINEARISED_MEMORY
             else:
-                product = self._linearised_product(x, y)
+                product = self._linearised_product(x, y, w)
             if self._keep:
                 kept.append(product)
             yield product
@@ -238,12 +256,15 @@ class CurvatureOperator:
             live = values.amax(dim=0) > NULL_EIGENVALUE * values.max()  # eigh sorts each row's values
             return (vectors * values.sqrt()[:, None, :])[:, :, live]
 
-    def _batch_loss_factors(self, i: int, x, y) -> torch.Tensor:
-        """:meth:`_loss_factors` of this process's i-th batch of curvature rows, computed once: a
-        pass that recomputes the factors (they did not fit in memory) or the memory estimate
-        does not run the net forward again for them."""
+    def _batch_loss_factors(self, i: int, x, y, positions=None) -> torch.Tensor:
+        """:meth:`_loss_factors` of this process's i-th batch of curvature rows (``positions`` among
+        them), each row's times the square root of its loss weight, computed once: a pass that
+        recomputes the factors (they did not fit in memory) or the memory estimate does not run the
+        net forward again for them."""
         if i not in self._L:
-            self._L[i] = self._loss_factors(x, y)
+            L = self._loss_factors(x, y)
+            w = self._batch_weight(positions)
+            self._L[i] = L if w is None else L * w.to(L.dtype).sqrt()[:, None, None]
         return self._L[i]
 
     def _factor_bytes_per_row(self) -> int:
@@ -252,9 +273,9 @@ class CurvatureOperator:
         with more would hold at most C / r times as many bytes)."""
         if self._per_row is None:
             r = 1  # a process with no curvature rows of its own holds no factors
-            for _, x, y in self.model.batches(self.X, self.y, my_rows(self.rows), self.batch_size):
+            for positions, x, y in self.model.batches(self.X, self.y, my_rows(self.rows), self.batch_size):
                 with self.model.eval_mode():
-                    r = self._batch_loss_factors(0, x, y).shape[2]
+                    r = self._batch_loss_factors(0, x, y, positions).shape[2]
                 break
             self._per_row = max(r, 1) * self.n_params * torch.finfo(self.model.dtype).bits // 8
         return self._per_row
@@ -266,8 +287,8 @@ class CurvatureOperator:
             return
         chunk = max(1, FACTOR_MEMORY // per_row)
         batches = self.model.batches(self.X, self.y, my_rows(self.rows), self.batch_size)
-        for i, (_, x, y) in enumerate(batches):
-            L = self._batch_loss_factors(i, x, y)
+        for i, (positions, x, y) in enumerate(batches):
+            L = self._batch_loss_factors(i, x, y, positions)
             for start in range(0, len(y), chunk):
                 picked = slice(start, start + chunk)
                 yield self._row_factors(_rows_of(x, picked), L[picked])

@@ -150,12 +150,14 @@ def compute_influence(
     *,
     random_state: np.random.RandomState,
     progress=lambda it, **kw: it,
+    sample_weight: np.ndarray | None = None,
 ) -> InfluenceResult:
     """Run stage 1 on a fitted model: rates and gaps (and their standard errors), one solve per (rate,
     group) cell, influence scores.
 
     ``y_train`` holds 0/1 classes; ``gaps_of`` measures the gaps on the annotated
-    set. Raises when the solve failed (see :func:`check_solve`).
+    set; ``sample_weight`` (mean one) weighs the training rows' loss, whose
+    curvature is inverted. Raises when the solve failed (see :func:`check_solve`).
     """
     _load_forward_ad_quietly()
     s = settings
@@ -173,7 +175,9 @@ def compute_influence(
     rows = subsample_rows(len(y_train), subsample, random_state)
     diagnostics = {"curvature_products": products if s.curvature == "gauss_newton" else "jvp"}
     damping = s.damping
-    common = dict(curvature=s.curvature, batch_size=s.batch_size, products=products)
+    common = dict(
+        curvature=s.curvature, batch_size=s.batch_size, products=products, sample_weight=sample_weight
+    )
     op = CurvatureOperator(model, X_train, y_train, rows, names, damping=0.0, **common)
     own_lanczos = damping == "auto" and method == "cg" and s.curvature == "gauss_newton"
     if own_lanczos:  # CG's first iterations are the damping's Lanczos steps: no pass of its own

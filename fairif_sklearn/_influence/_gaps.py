@@ -36,8 +36,9 @@ def soft_rate_sums(
     rates: tuple[Rate, ...],
     temperature: float,
     power: int = 1,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Sums of soft true-class probabilities (to ``power``), shape (n_rates * n_groups,).
+    """Sums of soft true-class probabilities (to ``power``, times ``weight``), shape (n_rates * n_groups,).
 
     Parameters
     ----------
@@ -47,6 +48,8 @@ def soft_rate_sums(
         Class codes.
     groups : tensor of shape (batch,)
         Group codes in ``range(n_groups)``.
+    weight : tensor of shape (batch,), optional
+        Each row's weight (one when None).
     """
     logp = torch.log(proba.clamp_min(torch.finfo(proba.dtype).tiny))
     p = torch.softmax(logp / temperature, dim=1)
@@ -56,14 +59,25 @@ def soft_rate_sums(
     for rate in rates:
         mask = torch.ones_like(p_true) if rate.rows is None else (y == rate.rows).to(p.dtype)
         value = p_true if rate.predicted is None else p[:, rate.predicted]
+        if weight is not None:
+            mask = mask * weight.to(p.dtype)
         sums.append((value**power * mask) @ onehot)
     return torch.cat(sums)
 
 
-def rate_counts(y: np.ndarray, groups: np.ndarray, n_groups: int, rates: tuple[Rate, ...]) -> np.ndarray:
-    """Counts ``N`` matching :func:`soft_rate_sums`, shape (n_rates * n_groups,)."""
+def rate_counts(
+    y: np.ndarray,
+    groups: np.ndarray,
+    n_groups: int,
+    rates: tuple[Rate, ...],
+    weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """Counts ``N`` matching :func:`soft_rate_sums` (sums of ``weight``, when given), shape
+    (n_rates * n_groups,)."""
     rows = [np.ones(len(y), bool) if r.rows is None else y == r.rows for r in rates]
-    return np.concatenate([np.bincount(groups[m], minlength=n_groups) for m in rows]).astype(float)
+    return np.concatenate(
+        [np.bincount(groups[m], None if weight is None else weight[m], minlength=n_groups) for m in rows]
+    ).astype(float)
 
 
 def gap_matrix(
@@ -110,6 +124,11 @@ class AnnotatedGaps:
         The target's rates (:func:`fairif_sklearn._rates.target_rates`).
     temperature : float
     batch_size : int
+    sample_weight : ndarray of shape (n_annotated,), optional
+        The annotated rows' weights: each cell's rate is then the weighted mean
+        of its soft values, and its standard error that of a weighted mean
+        (over the effective number of rows: it does not change with the
+        weights' scale).
     """
 
     X_val: object
@@ -119,23 +138,31 @@ class AnnotatedGaps:
     rates: tuple[Rate, ...]
     temperature: float
     batch_size: int
+    sample_weight: np.ndarray | None = None
 
     def __post_init__(self):
-        self.counts = rate_counts(self.y_val, self.g_val, len(self.group_names), self.rates)
+        n_groups, w = len(self.group_names), self.sample_weight
+        self.counts = rate_counts(self.y_val, self.g_val, n_groups, self.rates, w)
+        if w is not None:  # for the standard errors: each cell's rows and sum of squared weights
+            self._rows = rate_counts(self.y_val, self.g_val, n_groups, self.rates)
+            self._squared = rate_counts(self.y_val, self.g_val, n_groups, self.rates, w**2)
         self.C, self.names = gap_matrix(self.counts, len(self.group_names), self.rates, self.group_names)
         # gaps = C @ sums = D @ rates, with rates = sums / counts: one per (rate, group) cell
         self.D = self.C * self.counts
         self.rate_names = [f"{rate.name}({group})" for rate in self.rates for group in self.group_names]
 
     def _sums(self, model, names, with_jacobian=False):
-        """Soft rate sums over the annotated set and the sums of the squared soft values, from one
-        forward pass of each annotated row: ``(sums, squares, jacobian)``, the sums' Jacobian in
-        ``names`` None unless ``with_jacobian`` (then the sums come from the Jacobian's own pass)."""
+        """Soft rate sums over the annotated set and the sums the standard errors need (of the squared
+        soft values; with weights, of the values and their squares times the squared weights,
+        stacked), from one forward pass of each annotated row: ``(sums, squares, jacobian)``, the
+        sums' Jacobian in ``names`` None unless ``with_jacobian`` (then the sums come from the
+        Jacobian's own pass)."""
         sub = {k: model.params[k] for k in names}
         fixed = {k: v for k, v in model.params.items() if k not in sub}
         n_groups = len(self.group_names)
+        weighted = self.sample_weight is not None
         sums = torch.zeros(len(self.counts), dtype=torch.float64, device=model.device)
-        squares = torch.zeros_like(sums)
+        squares = torch.zeros((2, len(self.counts)) if weighted else len(self.counts), **_like(sums))
         jac = None
         # for the Jacobian, the rows in (class, group) order: a batch's blocks are slices of it
         order = np.lexsort((self.g_val, self.y_val)) if with_jacobian else None
@@ -143,12 +170,18 @@ class AnnotatedGaps:
             for positions, x, yb in model.batches(self.X_val, self.y_val, order, self.batch_size):
                 rows = positions if order is None else order[positions]
                 gb = torch.as_tensor(self.g_val[rows], device=model.device)
+                wb = torch.as_tensor(self.sample_weight[rows], device=model.device) if weighted else None
 
-                def batch_sums(s, x=x, yb=yb, gb=gb):
-                    """The batch's cell sums (differentiable in ``s``) and sums of squares (not)."""
+                def batch_sums(s, x=x, yb=yb, gb=gb, wb=wb, run=slice(None)):
+                    """The batch's (or its ``run`` of rows') cell sums (differentiable in ``s``) and the
+                    sums for the standard errors (not)."""
                     proba = model.proba({**fixed, **s}, x)
-                    args = (yb, gb, n_groups, self.rates, self.temperature)
-                    return soft_rate_sums(proba, *args), soft_rate_sums(proba.detach(), *args, power=2)
+                    args = (yb[run], gb[run], n_groups, self.rates, self.temperature)
+                    if wb is None:
+                        return soft_rate_sums(proba, *args), soft_rate_sums(proba.detach(), *args, power=2)
+                    w = wb[run]
+                    moments = [soft_rate_sums(proba.detach(), *args, power=k, weight=w**2) for k in (1, 2)]
+                    return soft_rate_sums(proba, *args, weight=w), torch.stack(moments)
 
                 if with_jacobian:
                     batch, batch_squares, batch_jac = self._batch_jacobian(sub, x, yb, gb, batch_sums)
@@ -178,10 +211,11 @@ class AnnotatedGaps:
         with torch.enable_grad():
             for run in (slice(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)):
                 xs = x[run] if torch.is_tensor(x) else {k: v[run] for k, v in x.items()}
-                cells, cell_squares = batch_sums(live, x=xs, yb=yb[run], gb=gb[run])
+                cells, cell_squares = batch_sums(live, x=xs, run=run)
                 if jac is None:
                     jac = torch.zeros(len(cells), n_sub, dtype=torch.float64, device=cells.device)
-                    sums, squares = torch.zeros_like(jac[:, 0]), torch.zeros_like(jac[:, 0])
+                    sums = torch.zeros_like(jac[:, 0])
+                    squares = torch.zeros(cell_squares.shape, **_like(sums))
                 sums += cells.detach().double()
                 squares += cell_squares.double()
                 touched = [
@@ -203,12 +237,19 @@ class AnnotatedGaps:
         """The cells' rates and their standard errors from the cells' sums and sums of squares.
 
         A cell's rows are independent draws, so its rate's variance is ``s**2 / n`` with ``s**2``
-        the cell's sample variance of the soft values.
+        the cell's sample variance of the soft values. With weights ``w``, a weighted mean's:
+        ``sum(w**2 (v - mean)**2) / sum(w)**2``, times ``n / (n - 1)`` over the cell's ``n`` rows
+        (the same as unweighted when the weights are equal).
         """
         n = self.counts
         mean = sums.cpu().numpy() / n
-        var = np.maximum((squares.cpu().numpy() / n - mean**2) * n / np.maximum(n - 1, 1), 0.0) / n
-        return mean, np.sqrt(var)
+        if self.sample_weight is None:
+            var = np.maximum((squares.cpu().numpy() / n - mean**2) * n / np.maximum(n - 1, 1), 0.0) / n
+            return mean, np.sqrt(var)
+        first, second = squares.cpu().numpy()  # sum(w**2 v), sum(w**2 v**2)
+        spread = np.maximum(second - 2 * mean * first + mean**2 * self._squared, 0.0)
+        rows = self._rows
+        return mean, np.sqrt(spread / n**2 * rows / np.maximum(rows - 1, 1))
 
     def gap_errors(self, rates_stderr: np.ndarray) -> np.ndarray:
         """The gaps' standard errors from the cells' (independent, over the draw of the annotated
@@ -243,3 +284,7 @@ class AnnotatedGaps:
         rates, G, _ = self.rates_and_gradients(model, names)
         D = torch.as_tensor(self.D, dtype=torch.float64, device=model.device)
         return self.D @ rates, D @ G
+
+
+def _like(t: torch.Tensor) -> dict:
+    return {"dtype": t.dtype, "device": t.device}

@@ -348,6 +348,11 @@ class DFRClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         decision = self.decision_function(X)
         return linear_proba(decision.reshape(len(decision), -1))
 
+    def predict_log_proba(self, X) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is zero)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
     def predict(self, X) -> np.ndarray:
         """Predicted class labels of the retrained head."""
         decision = self.decision_function(X)
