@@ -8,8 +8,8 @@ and 3, one chosen on the annotated rows held out of each fold). All four share
 the seed's ERM fit and, where they meet, stage 1 (``memory``). Each is judged
 on the test split, which drove no choice. Printed per data set: the change of
 the mean test AOD and EOD against the same seeds' ERM, accuracy and worst (class,
-group) cell changes in points, how many seeds each CV reweighted, and at which
-temperature the second chose.
+group) cell changes in points, how many seeds each CV reweighted, at which
+temperature the second chose, and each group's test rates under each model.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ def run_seed(dataset: str, seed: int, cache: str, temperatures=(1.0, 3.0)) -> di
         "seed": seed,
         "erm": erm.test,
         "fits": dict(zip(METHODS, (default.test, cv.test, cv_t.test), strict=True)),
+        "erm_rates": erm.rates,
+        "rates": dict(zip(METHODS, (default.rates, cv.rates, cv_t.rates), strict=True)),
         "reweighted": {
             method: bool(result.extra["reweighted"])
             for method, result in zip(METHODS, (default, cv, cv_t), strict=True)
@@ -81,6 +83,12 @@ def report(runs: list[dict]) -> str:
         chosen = [r["temperature_chosen"] for r in rows if r["reweighted"][METHODS[2]]]
         counts = ", ".join(f"{t:g}: {chosen.count(t)}" for t in sorted(set(chosen))) or "none"
         lines.append(f"  temperature chosen where the second CV reweighted: {counts}")
+        if all("rates" in r for r in rows):  # runs before the rates were kept have none
+            lines.append("  each group's test rates (mean over seeds): ERM -> " + ", ".join(METHODS))
+            for name in rows[0]["erm_rates"]:
+                erm_rate = np.mean([r["erm_rates"][name] for r in rows])
+                fit_rates = ", ".join(f"{np.mean([r['rates'][m][name] for r in rows]):.4f}" for m in METHODS)
+                lines.append(f"    {name:>10}  {erm_rate:.4f} -> {fit_rates}")
     return "\n".join(lines)
 
 

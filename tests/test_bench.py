@@ -274,6 +274,9 @@ def test_cv_temperatures_benchmark_judges_every_model_on_the_test_split(tmp_path
     assert (chosen in (1.0, 3.0)) == run["reweighted"][bench.METHODS[2]]
     out = capsys.readouterr().out
     assert "synthetic:group_shift: 1 seeds, test split" in out and "temperature chosen" in out
+    # each group's test rates under each model, ERM's first: how the gaps closed
+    assert set(run["rates"]) == set(bench.METHODS) and set(run["erm_rates"]) == set(run["rates"]["FairIF"])
+    assert "each group's test rates" in out and "TPR[1]" in out
     assert bench.main(["--report", str(tmp_path / "c.json")]) == 0
     assert capsys.readouterr().out.strip() == out.strip()
     assert str(BENCHMARKS) not in map(os.path.abspath, sys.path)
