@@ -319,6 +319,28 @@ def test_quickstart_bad_argument_is_a_usage_error(args, says, capsys):
     assert re.search(says, capsys.readouterr().err)
 
 
+@pytest.mark.slow
+def test_survey_weights_benchmark_fits_with_and_without_the_weights(tmp_path, capsys):
+    import json
+
+    bench = _benchmark_script("survey_weights")
+    argv = ["--datasets", "synthetic:group_shift", "--seeds", "1", "--out", str(tmp_path / "w")]
+    assert bench.main(argv) == 0
+    (run,) = json.loads((tmp_path / "w.json").read_text())
+    fits = run["fits"]
+    assert list(fits) == list(bench.MODELS)
+    # the weights reached the fit (the annotated gaps it measured) and the judging (other figures)
+    assert fits["FairIF"]["annotated_gaps"] != fits["FairIF, weighted"]["annotated_gaps"]
+    assert fits["ERM"]["population"]["AOD"] != fits["ERM"]["rows"]["AOD"]
+    y, pred, s = np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0]), np.array([0, 0, 1, 1])
+    by_hand = bench.figures(y, pred, s, np.array([1.0, 1.0, 3.0, 1.0]))
+    assert by_hand["acc"] == pytest.approx(3 / 6) and by_hand["rates"]["TPR[1]"] == 0.0
+    out = capsys.readouterr().out
+    assert "the test rows weighted" in out and "every test row once" in out and "TNR[1]" in out
+    assert bench.main(["--report", str(tmp_path / "w.json")]) == 0
+    assert capsys.readouterr().out.strip() == out.strip()
+
+
 def test_the_help_states_the_run_time_the_readme_measured():
     # the help of fairif-bench repeats README's measured range; a new measurement changes both
     readme = (Path(__file__).parents[1] / "README.rst").read_text()
