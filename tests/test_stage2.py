@@ -231,9 +231,11 @@ def test_cv_never_sees_its_evaluation_rows(shifted, monkeypatch):
     seen = []
     real_fit = FairIFClassifier.fit
 
-    def recording_fit(self, X_fit, y_fit, *, sensitive_features=None):
+    def recording_fit(self, X_fit, y_fit, *, sensitive_features=None, sample_weight=None):
         seen.append({tuple(row) for row in np.round(X_fit, 5)})  # every row the fit got, annotated or not
-        return real_fit(self, X_fit, y_fit, sensitive_features=sensitive_features)
+        return real_fit(
+            self, X_fit, y_fit, sensitive_features=sensitive_features, sample_weight=sample_weight
+        )
 
     monkeypatch.setattr(FairIFClassifier, "fit", recording_fit)
     inner = FairIFClassifier(small_net(), random_state=0)
