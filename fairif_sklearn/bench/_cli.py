@@ -1,7 +1,7 @@
 """``fairif-bench``: FairIF against ERM, fairlearn's mitigators, DFR and JTT, over seeds.
 
 With no argument it runs the embedded biased data set (no download) on the CPU:
-213 to 351 s measured on two cores with other work beside it (FairIF's variants, two
+60 to 351 s measured on two cores, with and without other work beside it (FairIF's variants, two
 FairIFClassifierCV rows, fairlearn's mitigators, DFR and JTT; README, *Run times*).
 ``--dataset ci-mnist --bias ...`` and ``--dataset adult`` run the real data sets
 (read from ``--data-home`` or ``FAIRIF_DATA``).
@@ -33,7 +33,7 @@ down"), and writes CSV files (with each test group's TPR and TNR) and a PNG of
 accuracy against AOD to --out.
 
 With no argument it runs the embedded biased data set (no download) on the CPU
-(213 to 351 s measured on two cores with other work beside it; README, Run times).
+(60 to 351 s measured on two cores, with and without other work beside it; README, Run times).
 --dataset ci-mnist and --dataset adult run the real data
 sets, read from --data-home, else $FAIRIF_DATA, else ~/fairif_data, and
 downloaded there (with SHA-256 checks) only when missing and online."""
