@@ -6,6 +6,9 @@
 ``python fairif_accelerate.py`` runs it in one process.
 """
 
+import os
+import sys
+
 import numpy as np
 import torch
 from accelerate import Accelerator
@@ -29,3 +32,8 @@ accelerator.print(
     f"{np.round(clf.final_gaps_, 4)}, accuracy {accuracy:.4f}"
 )
 accelerator.end_training()  # every process leaves the process group before it exits
+# and leaves without Python's shutdown: a gloo thread may still be releasing a finished collective's
+# tensors then, which aborts the process (pytorch/pytorch#190489); the output is flushed first
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(0)
