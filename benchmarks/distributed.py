@@ -93,6 +93,9 @@ def job(n: int, kind: str, repeats: int, params: str, out: str) -> None:
             )
         )
     accelerator.wait_for_everyone()
+    accelerator.end_training()  # leave the process group, then Python without its shutdown: a gloo
+    sys.stdout.flush()  # thread may still be releasing a finished collective's tensors then, which
+    os._exit(0)  # aborts the process (pytorch/pytorch#190489)
 
 
 def main(argv=None) -> None:
