@@ -39,13 +39,11 @@ def survey_weights(dataset: str, seed: int, data) -> tuple[np.ndarray, np.ndarra
     if dataset != "adult":
         rng = np.random.RandomState(seed + 30_000)
         return tuple(rng.uniform(0.5, 3.0, len(y)) for y in (data.y_train, data.y_valid, data.y_test))
-    from sklearn.model_selection import train_test_split
-
+    from fairif_sklearn.bench._datasets import adult_rows
     from fairif_sklearn.datasets import load_adult
 
     d = load_adult()
-    rows = np.arange(len(d.y_train))  # the split of fairif_sklearn.bench._datasets.adult
-    train, valid = train_test_split(rows, test_size=0.2, random_state=seed, stratify=d.y_train)
+    train, valid = adult_rows(d.y_train, seed)
     weight = d.X_train["fnlwgt"].to_numpy(dtype=float)
     return weight[train], weight[valid], d.X_test["fnlwgt"].to_numpy(dtype=float)
 

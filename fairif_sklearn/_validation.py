@@ -136,7 +136,7 @@ def check_fit_data(
     classes, y_codes = check_target(y)
     rates = target_rates(target, classes, pos_label)
     weight = None if sample_weight is None else check_sample_weight(sample_weight, len(y))
-    counts = np.ones(len(y), dtype=bool) if weight is None else weight > 0
+    positive = np.ones(len(y), dtype=bool) if weight is None else weight > 0  # a row of weight 0 is absent
     from_constructor = any(v is not None for v in (X_val, y_val, sensitive_val))
     if sensitive_features is not None:
         if from_constructor:
@@ -145,7 +145,7 @@ def check_fit_data(
                 "sensitive_features in fit were given; use one of the two."
             )
         groups = read_groups(sensitive_features, n_rows=len(y))
-        annotated = groups.annotated & counts
+        annotated = groups.annotated & positive
         if groups.annotated.any() and not annotated.any():
             raise ValueError("No annotated row has a positive sample_weight.")
         if not annotated.any():
@@ -153,14 +153,12 @@ def check_fit_data(
                 "sensitive_features has no annotated row (all are missing: None, NaN, -1 or pandas NA); "
                 f"{who} needs a group-annotated set." + FOLD_HINT
             )
-        train_mask = (~groups.annotated if holdout_annotated else np.ones(len(y), dtype=bool)) & counts
-        if not train_mask.any():
+        if holdout_annotated and groups.annotated.all():
             raise ValueError(
                 "Every row is annotated and holdout_annotated=True leaves no training row; "
                 "mark the training rows' groups missing or set holdout_annotated=False."
-                if counts.all()
-                else "No training row has a positive sample_weight."
             )
+        train_mask = (~groups.annotated if holdout_annotated else np.ones(len(y), dtype=bool)) & positive
         Xv, yv_codes = take(X, np.flatnonzero(annotated)), y_codes[annotated]
         weightless = sorted(set(range(groups.n_groups)) - set(groups.codes[annotated].tolist()))
         if weightless:
@@ -192,9 +190,7 @@ def check_fit_data(
             raise ValueError(f"y_val has labels {unknown} that y does not have.")
         yv_codes = np.searchsorted(classes, yv)
         _warn_if_not_like(Xv, X)
-        train_mask = counts
-        if not train_mask.any():
-            raise ValueError("No training row has a positive sample_weight.")
+        train_mask = positive
         annotated = None
     else:
         raise ValueError(
@@ -202,6 +198,8 @@ def check_fit_data(
             "has no group label), or X_val, y_val and sensitive_val to the constructor."
         )
 
+    if not train_mask.any():  # only weights can empty it here
+        raise ValueError("No training row has a positive sample_weight.")
     hint = FOLD_HINT if annotated is not None else ""  # an annotated set given apart is not split
     if groups.n_groups < 2:
         raise ValueError(

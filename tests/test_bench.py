@@ -27,6 +27,20 @@ def _benchmark_script(name):
     return module
 
 
+def _seeds_benchmark(name, argv, out, capsys):
+    """Run a seeds benchmark of benchmarks/ writing ``out``.json; read its table back from that file
+    (``--report``, no fits: the same table) and leave sys.path as it was. ``(module, runs, table)``."""
+    import json
+
+    bench = _benchmark_script(name)
+    assert bench.main([*argv, "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert bench.main(["--report", str(out.with_suffix(".json"))]) == 0
+    assert capsys.readouterr().out.strip() == table.strip()
+    assert str(BENCHMARKS) not in map(os.path.abspath, sys.path)
+    return bench, json.loads(out.with_suffix(".json").read_text()), table
+
+
 @pytest.mark.slow
 def test_tiny_run_writes_table_csv_and_png(tmp_path, capsys):
     argv = ["--seeds", "2", "--n-samples", "1500", "--eg-max-iter", "2", "--threads", "1"]
@@ -234,13 +248,8 @@ def test_versions_benchmark_gives_one_checkout_the_same_scores_twice(shared_data
 
 @pytest.mark.slow
 def test_temperature_benchmark_judges_on_the_half_that_did_not_drive_the_fit(tmp_path, capsys):
-    import json
-
-    temperature = _benchmark_script("temperature")
-    argv = ["--datasets", "synthetic:group_shift", "--seeds", "2", "--temperatures", "1", "3",
-            "--out", str(tmp_path / "t")]  # fmt: skip
-    assert temperature.main(argv) == 0
-    runs = json.loads((tmp_path / "t.json").read_text())
+    argv = ["--datasets", "synthetic:group_shift", "--seeds", "2", "--temperatures", "1", "3"]
+    temperature, runs, out = _seeds_benchmark("temperature", argv, tmp_path / "t", capsys)
     assert [(r["seed"], r["temperature"]) for r in runs] == [(0, 1.0), (0, 3.0), (1, 1.0), (1, 3.0)]
     for first, second in (runs[:2], runs[2:]):  # both temperatures start from the same ERM model
         assert first["erm"] == second["erm"] and first["erm_rates"] == second["erm_rates"]
@@ -250,36 +259,23 @@ def test_temperature_benchmark_judges_on_the_half_that_did_not_drive_the_fit(tmp
     half = len(data.y_valid) - len(data.y_valid) // 2
     # judged on the other half: its ERM accuracy is a multiple of 1 / (rows in that half)
     assert runs[0]["erm"]["acc"] * half == pytest.approx(round(runs[0]["erm"]["acc"] * half))
-    out = capsys.readouterr().out
     assert "synthetic:group_shift: 2 seeds" in out and "temperature 3 - 1, paired over seeds" in out
     assert "each group's rates on the judging half" in out and "TNR[1]" in out
-    # the table of earlier runs is read back without fitting
-    assert temperature.main(["--report", str(tmp_path / "t.json")]) == 0
-    assert capsys.readouterr().out.strip() == out.strip()
-    assert str(BENCHMARKS) not in map(os.path.abspath, sys.path)
 
 
 @pytest.mark.slow
 def test_cv_temperatures_benchmark_judges_every_model_on_the_test_split(tmp_path, capsys):
-    import json
-
-    bench = _benchmark_script("cv_temperatures")
-    argv = ["--datasets", "synthetic:group_shift", "--seeds", "1", "--out", str(tmp_path / "c")]
-    assert bench.main(argv) == 0
-    (run,) = json.loads((tmp_path / "c.json").read_text())
+    argv = ["--datasets", "synthetic:group_shift", "--seeds", "1"]
+    bench, (run,), out = _seeds_benchmark("cv_temperatures", argv, tmp_path / "c", capsys)
     assert list(run["fits"]) == list(bench.METHODS) and set(run["reweighted"]) == set(bench.METHODS)
     assert set(run["erm"]) >= {"AOD", "EOD", "acc", "WGA"}
     # the chosen candidate's temperature: NaN where the CV kept ERM, else one of the two on its path
     chosen = run["temperature_chosen"]
     assert (chosen in (1.0, 3.0)) == run["reweighted"][bench.METHODS[2]]
-    out = capsys.readouterr().out
     assert "synthetic:group_shift: 1 seeds, test split" in out and "temperature chosen" in out
     # each group's test rates under each model, ERM's first: how the gaps closed
     assert set(run["rates"]) == set(bench.METHODS) and set(run["erm_rates"]) == set(run["rates"]["FairIF"])
     assert "each group's test rates" in out and "TPR[1]" in out
-    assert bench.main(["--report", str(tmp_path / "c.json")]) == 0
-    assert capsys.readouterr().out.strip() == out.strip()
-    assert str(BENCHMARKS) not in map(os.path.abspath, sys.path)
 
 
 @pytest.mark.parametrize(
@@ -321,12 +317,8 @@ def test_quickstart_bad_argument_is_a_usage_error(args, says, capsys):
 
 @pytest.mark.slow
 def test_survey_weights_benchmark_fits_with_and_without_the_weights(tmp_path, capsys):
-    import json
-
-    bench = _benchmark_script("survey_weights")
-    argv = ["--datasets", "synthetic:group_shift", "--seeds", "1", "--out", str(tmp_path / "w")]
-    assert bench.main(argv) == 0
-    (run,) = json.loads((tmp_path / "w.json").read_text())
+    argv = ["--datasets", "synthetic:group_shift", "--seeds", "1"]
+    bench, (run,), out = _seeds_benchmark("survey_weights", argv, tmp_path / "w", capsys)
     fits = run["fits"]
     assert list(fits) == list(bench.MODELS)
     # the weights reached the fit (the annotated gaps it measured) and the judging (other figures)
@@ -335,10 +327,7 @@ def test_survey_weights_benchmark_fits_with_and_without_the_weights(tmp_path, ca
     y, pred, s = np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0]), np.array([0, 0, 1, 1])
     by_hand = bench.figures(y, pred, s, np.array([1.0, 1.0, 3.0, 1.0]))
     assert by_hand["acc"] == pytest.approx(3 / 6) and by_hand["rates"]["TPR[1]"] == 0.0
-    out = capsys.readouterr().out
     assert "the test rows weighted" in out and "every test row once" in out and "TNR[1]" in out
-    assert bench.main(["--report", str(tmp_path / "w.json")]) == 0
-    assert capsys.readouterr().out.strip() == out.strip()
 
 
 def test_the_help_states_the_run_time_the_readme_measured():

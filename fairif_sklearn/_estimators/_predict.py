@@ -8,7 +8,16 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import check_predict_X
 
 
-class _NetPredictMixin:
+class _LogProbaMixin:
+    """``predict_log_proba`` from a classifier's ``predict_proba``."""
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is zero)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+
+class _NetPredictMixin(_LogProbaMixin):
     """``predict_proba``, ``predict_log_proba`` and ``predict`` of the fitted net ``estimator_``, in
     ``classes_``'s labels."""
 
@@ -20,11 +29,6 @@ class _NetPredictMixin:
         """Class probabilities of the fitted net, columns in the order of ``classes_``."""
         X = self._check_X(X)
         return self.estimator_.predict_proba(X).astype(np.float64)
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is zero)."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
 
     def predict(self, X):
         """Predicted class labels of the fitted net."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight
 
 from .._rates import check_target
 from .._skorch import (
@@ -16,7 +15,7 @@ from .._skorch import (
     probability_output_hint,
     seeded,
 )
-from .._validation import as_model_input, validate_fit_X_y
+from .._validation import as_model_input, check_sample_weight, validate_fit_X_y
 from ._predict import _NetPredictMixin
 from ._stage1 import ERM_REMEDY
 
@@ -92,9 +91,7 @@ class WeightedNetClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixi
         self.classes_, codes = check_target(y, who=type(self).__name__)
         check_net(self.estimator, n_classes=len(self.classes_), who=type(self).__name__)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
-            if not sample_weight.any():
-                raise ValueError("sample_weight is zero for every row; at least one row must count.")
+            sample_weight = check_sample_weight(sample_weight, len(codes))
         net = clone(self.estimator)
         seed = check_random_state(self.random_state).randint(0, 2**31 - 1)
         X = as_model_input(X)

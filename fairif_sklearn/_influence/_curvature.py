@@ -95,8 +95,11 @@ class CurvatureOperator:
     ):
         self.model = model
         self.X, self.y, self.rows = X, y, rows
-        self.weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        self.n = len(rows) if sample_weight is None else float(self.weight[rows].sum())
+        self.n, self._weight = len(rows), None
+        if sample_weight is not None:  # the weighted mean loss; the weights of this process's rows, in order
+            weight = np.asarray(sample_weight, dtype=np.float64)
+            self.n = float(weight[rows].sum())
+            self._weight = torch.as_tensor(weight[my_rows(rows)], dtype=model.dtype, device=model.device)
         self.sub = {k: model.params[k] for k in names}
         self.fixed = {k: v for k, v in model.params.items() if k not in self.sub}
         self.curvature = curvature
@@ -123,12 +126,9 @@ class CurvatureOperator:
         self._L.clear()
 
     def _batch_weight(self, positions):
-        """The loss weights of a batch of this process's curvature rows (``positions`` among them), as a
-        tensor; None without weights."""
-        if self.weight is None:
-            return None
-        w = self.weight[my_rows(self.rows)[positions]]
-        return torch.as_tensor(w, dtype=self.model.dtype, device=self.model.device)
+        """The loss weights of a batch of this process's curvature rows (``positions`` among them);
+        None without weights."""
+        return None if self._weight is None else self._weight[positions]
 
     def _hessian_products(self, x, y, w=None):
         """The batch's Hessian products with the rows of ``V`` (m, p): forward-over-reverse, the net

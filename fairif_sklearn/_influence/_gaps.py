@@ -162,7 +162,7 @@ class AnnotatedGaps:
         n_groups = len(self.group_names)
         weighted = self.sample_weight is not None
         sums = torch.zeros(len(self.counts), dtype=torch.float64, device=model.device)
-        squares = torch.zeros((2, len(self.counts)) if weighted else len(self.counts), **_like(sums))
+        squares = sums.new_zeros((2, len(self.counts)) if weighted else len(self.counts))
         jac = None
         # for the Jacobian, the rows in (class, group) order: a batch's blocks are slices of it
         order = np.lexsort((self.g_val, self.y_val)) if with_jacobian else None
@@ -215,7 +215,7 @@ class AnnotatedGaps:
                 if jac is None:
                     jac = torch.zeros(len(cells), n_sub, dtype=torch.float64, device=cells.device)
                     sums = torch.zeros_like(jac[:, 0])
-                    squares = torch.zeros(cell_squares.shape, **_like(sums))
+                    squares = sums.new_zeros(cell_squares.shape)
                 sums += cells.detach().double()
                 squares += cell_squares.double()
                 touched = [
@@ -284,7 +284,3 @@ class AnnotatedGaps:
         rates, G, _ = self.rates_and_gradients(model, names)
         D = torch.as_tensor(self.D, dtype=torch.float64, device=model.device)
         return self.D @ rates, D @ G
-
-
-def _like(t: torch.Tensor) -> dict:
-    return {"dtype": t.dtype, "device": t.device}

@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.fixes import parse_version
 from sklearn.utils.validation import check_is_fitted
 
+from .._estimators._predict import _LogProbaMixin
 from .._skorch import fit_net, is_frozen, seeded, unfrozen
 from .._validation import check_predict_X
 from ..metrics import worst_group_accuracy
@@ -146,7 +147,7 @@ def split_halves(cells: np.ndarray, rng: np.random.RandomState) -> tuple[np.ndar
     return np.sort(np.concatenate(first)), np.sort(np.concatenate(second))
 
 
-class DFRClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class DFRClassifier(_LogProbaMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Deep Feature Reweighting: a net's last layer retrained on group-balanced annotated rows.
 
     The method of Kirichenko, Izmailov and Wilson (2022), "Last Layer
@@ -347,11 +348,6 @@ class DFRClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """Class probabilities of the retrained head, columns in the order of ``classes_``."""
         decision = self.decision_function(X)
         return linear_proba(decision.reshape(len(decision), -1))
-
-    def predict_log_proba(self, X) -> np.ndarray:
-        """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is zero)."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
 
     def predict(self, X) -> np.ndarray:
         """Predicted class labels of the retrained head."""

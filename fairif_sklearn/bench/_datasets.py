@@ -90,15 +90,31 @@ def ci_mnist(
     )  # fmt: skip
 
 
+ADULT_VALID_FRACTION = 0.2
+
+
+def adult_rows(y_train: np.ndarray, seed: int, valid_fraction: float = ADULT_VALID_FRACTION):
+    """The draw of :func:`adult`: positions in Adult's training file of its training rows and of its
+    annotated valid rows (stratified by class)."""
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(y_train))
+    return train_test_split(rows, test_size=valid_fraction, random_state=seed, stratify=y_train)
+
+
 def adult(
-    seed: int, *, device: str, data_home=None, sensitive: str = "sex", valid_fraction: float = 0.2
+    seed: int,
+    *,
+    device: str,
+    data_home=None,
+    sensitive: str = "sex",
+    valid_fraction: float = ADULT_VALID_FRACTION,
 ) -> BenchData:
     """UCI Adult (income > 50K): one-hot and scaled features without the sensitive column.
 
     20% of the training file, drawn per seed, is the annotated valid set.
     """
     from sklearn.compose import make_column_selector, make_column_transformer
-    from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     from ..datasets import load_adult
@@ -106,8 +122,7 @@ def adult(
     d = load_adult(data_home=data_home, sensitive=sensitive)
     X_all = d.X_train.drop(columns=[sensitive])
     X_test = d.X_test.drop(columns=[sensitive])
-    rows = np.arange(len(X_all))
-    train, valid = train_test_split(rows, test_size=valid_fraction, random_state=seed, stratify=d.y_train)
+    train, valid = adult_rows(d.y_train, seed, valid_fraction)
     encode = make_column_transformer(
         (
             OneHotEncoder(handle_unknown="ignore", sparse_output=False),
