@@ -163,3 +163,35 @@ def test_the_cv_gives_every_fit_the_weights_and_weighs_its_figures(data, monkeyp
     assert weighted.cv_results_["accuracy"][0] != plain.cv_results_["accuracy"][0]
     with pytest.raises(ValueError, match="Negative values in data passed to `sample_weight`"):
         clone(cv).fit(X, y, sensitive_features=groups, sample_weight=-np.ones(len(y)))
+
+
+def test_the_cv_bootstrap_leaves_out_rows_of_weight_zero():
+    # the CV's noise (a bootstrap within each (group, class) cell) draws from the rows that count: an
+    # annotated row of weight zero is a row absent there too, so a cell of few weighted rows among
+    # many unweighted ones is never drawn empty of weight
+    rng = np.random.RandomState(0)
+    n = 400
+    y, s = rng.randint(0, 2, n), rng.randint(0, 2, n)
+    oof = [np.where(rng.rand(n) < 0.85, y, 1 - y) for _ in range(2)]
+    weight = rng.randint(1, 4, n).astype(float)
+    weight[np.flatnonzero((y == 1) & (s == 1))[3:]] = 0.0  # that cell: three rows of positive weight
+    kept = weight > 0
+    candidates = [{}, {"max_rounds": 1, "closure": 1.0}]
+    cv = FairIFClassifierCV(FairIFClassifier(small_net()))
+    strata = 2 * s + y
+    full = cv._judge(candidates, oof, y, s, strata, "equalized_odds", 1, 1.0, weight)
+    part = cv._judge(
+        candidates,
+        [p[kept] for p in oof],
+        y[kept],
+        s[kept],
+        strata[kept],
+        "equalized_odds",
+        1,
+        1.0,
+        weight[kept],
+    )
+    for key in ("gap", "accuracy", "worst_group_accuracy", "gap_diff_se", "accuracy_diff_se"):
+        assert np.all(np.isfinite(full[0][key]))
+        np.testing.assert_allclose(full[0][key], part[0][key], rtol=1e-12)
+    assert full[1] == part[1]

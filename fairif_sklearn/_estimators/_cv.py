@@ -396,7 +396,12 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         own, for the candidates that do not set one)."""
         metric = TARGET_METRICS[target][1]
         rng = np.random.RandomState(0)
-        boot = [_stratified_resample(strata, rng) for _ in range(N_BOOTSTRAP)]
+        # a row of weight zero is a row absent: the bootstrap draws from the others, so that no draw
+        # leaves a cell of some weighted rows with none
+        counted = np.ones(len(y), bool) if weight is None else weight > 0
+        boot = [
+            np.flatnonzero(counted)[_stratified_resample(strata[counted], rng)] for _ in range(N_BOOTSTRAP)
+        ]
         labels = {} if target == "accuracy_parity" else {"pos_label": pos_label}
 
         def figures(pred, rows=slice(None)):
