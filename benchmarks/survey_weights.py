@@ -5,8 +5,10 @@ UCI Adult's ``fnlwgt`` says how many people of the US population a row stands
 for. Per seed, on ``fairif-bench``'s draw (its nets, its annotated valid set):
 FairIF's defaults fitted without weights and with ``fnlwgt`` as
 ``sample_weight`` (the training rows' loss and the annotated rows' rates), each
-with the ERM model it started from, every fit on the same rows in the routed
-form (``sensitive_features`` missing on the training rows). All four are judged
+with the ERM model it started from, and the two same-budget peers a
+practitioner would try instead (DFR and JTT, their defaults, given the same
+weights), every fit on the same rows in the routed form
+(``sensitive_features`` missing on the training rows). All of them are judged
 on the test split, which drove nothing, with the test rows' ``fnlwgt`` (the
 population's AOD, EOD, accuracy, worst (class, group) cell and each group's
 rates) and without. ``synthetic:BIAS`` draws weights at random (uniform on
@@ -20,6 +22,7 @@ import warnings
 import numpy as np
 
 from fairif_sklearn import FairIFClassifier
+from fairif_sklearn.baselines import DFRClassifier, JTTClassifier
 from fairif_sklearn.metrics import average_odds_difference, equal_opportunity_difference, worst_group_accuracy
 from fairif_sklearn.metrics._fairness import group_rates
 
@@ -31,7 +34,10 @@ except ImportError:  # imported from its file by the tests
     from benchmarks.temperature import load as load_draw
 
 METRICS = ("AOD", "EOD", "acc", "WGA")
-MODELS = ("ERM", "FairIF", "ERM, weighted", "FairIF, weighted")
+MODELS = (
+    "ERM", "FairIF", "DFR", "JTT", "ERM, weighted", "FairIF, weighted", "DFR, weighted", "JTT, weighted"
+)  # fmt: skip
+PEERS = {"DFR": DFRClassifier, "JTT": JTTClassifier}
 
 
 def survey_weights(dataset: str, seed: int, data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -62,7 +68,7 @@ def figures(y, pred, s, weight=None) -> dict:
 
 
 def run_seed(dataset: str, seed: int) -> dict:
-    """The four models of one seed, judged on the test split with and without its weights."""
+    """The eight models of one seed, judged on the test split with and without its weights."""
     data = load_draw(dataset, seed)
     w_train, w_valid, w_test = survey_weights(dataset, seed, data)
     X = np.concatenate([data.X_train, data.X_valid])
@@ -76,7 +82,13 @@ def run_seed(dataset: str, seed: int) -> dict:
             clf.fit(X, y, sensitive_features=groups, sample_weight=weight)
         suffix = ", weighted" if weighted else ""
         erm_pred = clf.classes_[clf.erm_estimator_.predict(data.X_test).astype(int)]
-        for name, pred in ((f"ERM{suffix}", erm_pred), (f"FairIF{suffix}", clf.predict(data.X_test))):
+        preds = {f"ERM{suffix}": erm_pred, f"FairIF{suffix}": clf.predict(data.X_test)}
+        for peer, cls in PEERS.items():
+            fitted = cls(data.make_net(), random_state=seed).fit(
+                X, y, sensitive_features=groups, sample_weight=weight
+            )
+            preds[f"{peer}{suffix}"] = fitted.predict(data.X_test)
+        for name, pred in preds.items():
             fits[name] = {
                 "population": figures(data.y_test, pred, data.s_test, w_test),
                 "rows": figures(data.y_test, pred, data.s_test),
@@ -87,7 +99,8 @@ def run_seed(dataset: str, seed: int) -> dict:
 
 
 def report(runs: list[dict]) -> str:
-    """Per data set and way of judging: each model's mean figures, FairIF's change against its own ERM."""
+    """Per data set and way of judging: each model's mean figures, and its change against the ERM fit
+    of the same weighting (FairIF's and DFR's own ERM model; JTT retrains from scratch)."""
     lines = []
     for dataset in dict.fromkeys(r["dataset"] for r in runs):
         rows = [r for r in runs if r["dataset"] == dataset]
@@ -100,15 +113,15 @@ def report(runs: list[dict]) -> str:
             for model in MODELS:
                 f = {m: np.mean([r["fits"][model][judged][m] for r in rows]) for m in METRICS}
                 line = f"  {model:18}  {f['AOD']:.4f}   {f['EOD']:.4f}   {f['acc']:.4f}   {f['WGA']:.4f}"
-                if model.startswith("FairIF"):
-                    erm = model.replace("FairIF", "ERM")
+                if not model.startswith("ERM"):
+                    erm = "ERM" + model.partition(",")[1] + model.partition(",")[2]
                     e = {m: np.mean([r["fits"][erm][judged][m] for r in rows]) for m in METRICS}
-                    n = sum(r["fits"][model]["reweighted"] for r in rows)
                     line += (
                         f"  {f['AOD'] / e['AOD'] - 1:>+10.0%}  {f['EOD'] / e['EOD'] - 1:>+10.0%}  "
-                        f"{100 * (f['acc'] - e['acc']):>+9.2f}  {100 * (f['WGA'] - e['WGA']):>+11.2f}  "
-                        f"{n} of {len(rows)}"
+                        f"{100 * (f['acc'] - e['acc']):>+9.2f}  {100 * (f['WGA'] - e['WGA']):>+11.2f}"
                     )
+                    if model.startswith("FairIF"):
+                        line += f"  {sum(r['fits'][model]['reweighted'] for r in rows)} of {len(rows)}"
                 lines.append(line)
             names = list(rows[0]["fits"][MODELS[0]][judged]["rates"])
             lines.append("  each group's rates (mean over seeds): " + ", ".join(MODELS))

@@ -399,3 +399,85 @@ def test_jtt_refuses_more_outputs_than_classes(data):
     with pytest.raises(ValueError, match="module returns 3 outputs per row, but y has 2 classes"):
         jtt = JTTClassifier(small_net(n_classes=3, max_epochs=2), random_state=0)
         jtt.fit(X, y, sensitive_features=groups)
+
+
+# ---- sample_weight ---------------------------------------------------------------------------
+
+
+def _weights(y, groups):
+    """Integer weights 1..3, zero on every tenth annotated row and every seventh training row."""
+    w = np.random.RandomState(4).randint(1, 4, len(y)).astype(float)
+    annotated = ~np.isnan(groups)
+    w[np.flatnonzero(annotated)[::10]] = 0.0
+    w[np.flatnonzero(~annotated)[::7]] = 0.0
+    return w
+
+
+def test_jtt_weighs_both_stages_and_its_choice_by_sample_weight(data):
+    X, y, _, groups, X_test, *_ = data
+    w = _weights(y, groups)
+    net = _net(max_epochs=5)
+    clf = JTTClassifier(net, first_epochs=0.4, lambda_up=(3.0, 9.0), random_state=2)
+    clf.fit(X, y, sensitive_features=groups, sample_weight=w)
+    train = np.isnan(groups) & (w > 0)
+    np.testing.assert_array_equal(clf.train_mask_, train)  # a row of weight zero is absent
+    w_train = w[train] / w[train].mean()
+    # stage 1: the weighted fit of two epochs; stage 2: its weights times lambda_up on the error set
+    short = clone(net).set_params(max_epochs=2)
+    stage1 = WeightedNetClassifier(short, random_state=2).fit(X[train], y[train], sample_weight=w_train)
+    errors = stage1.predict(X[train]) != y[train]
+    np.testing.assert_array_equal(clf.error_set_[train], errors)
+    expected = np.where(errors, clf.lambda_up_, 1.0) * w_train
+    np.testing.assert_allclose(clf.sample_weight_[train], expected)
+    assert (clf.sample_weight_[~train] == 0).all()
+    stage2 = WeightedNetClassifier(net, random_state=2).fit(X[train], y[train], sample_weight=expected)
+    np.testing.assert_allclose(clf.predict_proba(X_test), stage2.predict_proba(X_test), rtol=1e-6)
+    # the choice: worst-group and plain accuracy on the annotated rows of positive weight, weighted
+    ann = ~np.isnan(groups) & (w > 0)
+    pred = clf.predict(X[ann])
+    best = list(clf.cv_results_["lambda_up"]).index(clf.lambda_up_)
+    wga = worst_group_accuracy(y[ann], pred, sensitive_features=groups[ann], sample_weight=w[ann])
+    assert wga == pytest.approx(clf.cv_results_["worst_group_accuracy"][best])
+    assert np.average(pred == y[ann], weights=w[ann]) == pytest.approx(clf.cv_results_["accuracy"][best])
+
+
+def test_dfr_weighs_its_erm_fit_scaler_regressions_and_choice_by_sample_weight(data):
+    X, y, _, groups, *_ = data
+    w = _weights(y, groups)
+    clf = DFRClassifier(_net(), Cs=0.3, n_draws=3, random_state=0)
+    clf.fit(X, y, sensitive_features=groups, sample_weight=w)
+    train, ann = np.isnan(groups) & (w > 0), ~np.isnan(groups) & (w > 0)
+    np.testing.assert_array_equal(clf.train_mask_, train)
+    # the ERM net: the weighted fit with the seed a FairIFClassifier of this random_state draws
+    erm = WeightedNetClassifier(_net(), random_state=0).fit(X[train], y[train], sample_weight=w[train])
+    np.testing.assert_allclose(clf.erm_estimator_.predict_proba(X[:50]), erm.predict_proba(X[:50]), rtol=1e-6)
+    Z = penultimate_features(clf.erm_estimator_, X[ann])
+    y_ann, g_ann, w_ann = y[ann], groups[ann].astype(int), w[ann]
+    scaler = StandardScaler().fit(Z, sample_weight=w_ann)
+    np.testing.assert_allclose(clf.scaler_.mean_, scaler.mean_, rtol=1e-6)
+    cells = y_ann * 2 + g_ann
+    fits = []
+    for rows in clf.subsamples_:  # drawn among the rows of positive weight; cells mean one in weight
+        weight = w_ann[rows].copy()
+        for c in np.unique(cells[rows]):
+            weight[cells[rows] == c] /= weight[cells[rows] == c].mean()
+        fits.append(_logistic(0.3).fit(scaler.transform(Z)[rows], y_ann[rows], sample_weight=weight))
+    np.testing.assert_allclose(clf.coef_, np.mean([f.coef_ for f in fits], axis=0), rtol=1e-5, atol=1e-8)
+    # the choice of C: weighted worst-group accuracy (changes with the weights of the scoring half)
+    tuned = DFRClassifier(_net(), Cs=(1.0, 0.01), n_draws=2, random_state=0)
+    plain = clone(tuned).fit(X, y, sensitive_features=groups, sample_weight=(w > 0).astype(float))
+    weighted = clone(tuned).fit(X, y, sensitive_features=groups, sample_weight=w)
+    assert not np.allclose(
+        plain.cv_results_["worst_group_accuracy"], weighted.cv_results_["worst_group_accuracy"]
+    )
+
+
+@pytest.mark.parametrize("name", PEERS)
+def test_equal_weights_of_any_scale_are_no_weights(data, name):
+    X, y, _, groups, X_test, *_ = data
+    plain = PEERS[name](_net(), random_state=0).fit(X, y, sensitive_features=groups)
+    scaled = PEERS[name](_net(), random_state=0)
+    scaled.fit(X, y, sensitive_features=groups, sample_weight=np.full(len(y), 7.0))
+    np.testing.assert_allclose(
+        plain.predict_proba(X_test), scaled.predict_proba(X_test), rtol=1e-4, atol=1e-6
+    )

@@ -324,10 +324,13 @@ def test_survey_weights_benchmark_fits_with_and_without_the_weights(tmp_path, ca
     # the weights reached the fit (the annotated gaps it measured) and the judging (other figures)
     assert fits["FairIF"]["annotated_gaps"] != fits["FairIF, weighted"]["annotated_gaps"]
     assert fits["ERM"]["population"]["AOD"] != fits["ERM"]["rows"]["AOD"]
+    for peer in ("DFR", "JTT"):  # the peers were given them too
+        assert fits[peer]["rows"] != fits[f"{peer}, weighted"]["rows"]
     y, pred, s = np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0]), np.array([0, 0, 1, 1])
     by_hand = bench.figures(y, pred, s, np.array([1.0, 1.0, 3.0, 1.0]))
     assert by_hand["acc"] == pytest.approx(3 / 6) and by_hand["rates"]["TPR[1]"] == 0.0
     assert "the test rows weighted" in out and "every test row once" in out and "TNR[1]" in out
+    assert re.search(r"JTT, weighted .*[+-]\d+%", out)  # judged against the weighted ERM fit
 
 
 def test_the_help_states_the_run_time_the_readme_measured():

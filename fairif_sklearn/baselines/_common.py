@@ -9,18 +9,20 @@ from .._skorch import check_net
 from .._validation import FitData, check_fit_data, validate_fit_X_y
 
 
-def check_annotated_fit(est, X, y, sensitive_features, *, min_rows: int = 1) -> FitData:
+def check_annotated_fit(est, X, y, sensitive_features, *, min_rows: int = 1, sample_weight=None) -> FitData:
     """Check ``X``, ``y`` and a partially annotated ``sensitive_features`` as FairIF does.
 
     The rows with a group label form the annotated set, held out of training
     (FairIF's ``holdout_annotated=True``); the others are the training rows.
     Every (class, group) cell must hold at least ``min_rows`` annotated rows.
+    ``sample_weight`` as FairIF reads it: a row of weight zero is absent.
 
     Returns
     -------
     FitData
         ``X_train`` / ``y_train`` (class codes) are the rows without a group
-        label, ``X_val`` / ``y_val`` / ``g_val`` the annotated ones.
+        label, ``X_val`` / ``y_val`` / ``g_val`` the annotated ones, and with
+        ``sample_weight``, ``w_train`` (mean one) and ``w_val`` their weights.
     """
     who = type(est).__name__
     check_net(est.estimator, who=who)
@@ -41,6 +43,7 @@ def check_annotated_fit(est, X, y, sensitive_features, *, min_rows: int = 1) -> 
         pos_label=None,
         holdout_annotated=True,
         who=who,
+        sample_weight=sample_weight,
     )
     check_net(est.estimator, n_classes=len(data.classes), who=who)
     _check_cells(data.y_val, data.groups, data.classes, min_rows=min_rows, who=who)

@@ -93,7 +93,9 @@ def balanced_subsample(cells: np.ndarray, rng: np.random.RandomState) -> np.ndar
     return np.sort(np.concatenate([rng.permutation(m)[:size] for m in members]))
 
 
-def fit_logistic(Z: np.ndarray, y: np.ndarray, C: float, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+def fit_logistic(
+    Z: np.ndarray, y: np.ndarray, C: float, n_classes: int, sample_weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """L1-penalised logistic regression (liblinear): ``coef`` (1 or n_classes, n_features), ``intercept``.
 
     With more than two classes, one class against the rest for each class, as
@@ -104,27 +106,44 @@ def fit_logistic(Z: np.ndarray, y: np.ndarray, C: float, n_classes: int) -> tupl
         return LogisticRegression(C=C, solver="liblinear", random_state=0, **_L1)
 
     if n_classes == 2:
-        model = logistic().fit(Z, y)
+        model = logistic().fit(Z, y, sample_weight=sample_weight)
         return model.coef_.copy(), model.intercept_.copy()
-    models = [logistic().fit(Z, (y == k).astype(int)) for k in range(n_classes)]
+    models = [logistic().fit(Z, (y == k).astype(int), sample_weight=sample_weight) for k in range(n_classes)]
     return np.vstack([m.coef_ for m in models]), np.concatenate([m.intercept_ for m in models])
 
 
 def fit_head(
-    Z: np.ndarray, y: np.ndarray, cells: np.ndarray, C: float, n_draws: int, n_classes: int, rng
+    Z: np.ndarray,
+    y: np.ndarray,
+    cells: np.ndarray,
+    C: float,
+    n_draws: int,
+    n_classes: int,
+    rng,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[StandardScaler, np.ndarray, np.ndarray, list[np.ndarray]]:
     """DFR's last layer on features ``Z``: standardised (scaler fitted on all of ``Z``), then the mean of
-    ``n_draws`` logistic regressions, each on a cell-balanced subsample; and those subsamples."""
-    scaler = StandardScaler().fit(Z)
+    ``n_draws`` logistic regressions, each on a cell-balanced subsample; and those subsamples.
+
+    With ``sample_weight``, the scaler and each regression weigh the rows by it, each cell's rows
+    of a subsample scaled to mean one (the cells balanced in weight as in number)."""
+    scaler = StandardScaler().fit(Z, sample_weight=sample_weight)
     Zs = scaler.transform(Z)
     coefs, intercepts, subsamples = [], [], []
     for _ in range(n_draws):
         rows = balanced_subsample(cells, rng)
-        coef, intercept = fit_logistic(Zs[rows], y[rows], C, n_classes)
+        weight = None if sample_weight is None else _per_cell_mean_one(sample_weight[rows], cells[rows])
+        coef, intercept = fit_logistic(Zs[rows], y[rows], C, n_classes, weight)
         coefs.append(coef)
         intercepts.append(intercept)
         subsamples.append(rows)
     return scaler, np.mean(coefs, axis=0), np.mean(intercepts, axis=0), subsamples
+
+
+def _per_cell_mean_one(weight: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """``weight`` divided, cell by cell, by the cell's mean weight."""
+    _, index = np.unique(cells, return_inverse=True)
+    return weight / (np.bincount(index, weight) / np.bincount(index))[index]
 
 
 def linear_proba(decision: np.ndarray) -> np.ndarray:
@@ -266,7 +285,7 @@ class DFRClassifier(_LogProbaMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         return Cs
 
     @_fit_context(prefer_skip_nested_validation=False)  # the net is cloned and checked in fit
-    def fit(self, X, y, *, sensitive_features=None) -> DFRClassifier:
+    def fit(self, X, y, *, sensitive_features=None, sample_weight=None) -> DFRClassifier:
         """Train the net by ERM on the rows without a group label, then retrain its last layer on the
         annotated ones.
 
@@ -281,6 +300,15 @@ class DFRClassifier(_LogProbaMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
             -1) for every other row, as :meth:`FairIFClassifier.fit
             <fairif_sklearn.FairIFClassifier.fit>` takes it. Every (class,
             group) cell needs an annotated row (two when ``C`` is tuned).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows of ``X`` (survey or importance
+            weights), as :meth:`FairIFClassifier.fit
+            <fairif_sklearn.FairIFClassifier.fit>` reads them: the ERM fit
+            weighs its loss by them, the head's scaler and regressions weigh
+            the annotated rows by them (each cell of a balanced subsample
+            scaled to mean one, so the cells stay balanced), the choice of
+            ``C`` weighs the accuracies by them, and a row of weight zero is
+            left out (not drawn).
 
         Returns
         -------
@@ -296,7 +324,9 @@ class DFRClassifier(_LogProbaMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
             When ``estimator`` is not a skorch classifier.
         """
         Cs = self._candidates()
-        data = check_annotated_fit(self, X, y, sensitive_features, min_rows=2 if len(Cs) > 1 else 1)
+        data = check_annotated_fit(
+            self, X, y, sensitive_features, min_rows=2 if len(Cs) > 1 else 1, sample_weight=sample_weight
+        )
         check_has_linear(self.estimator)
         rng = check_random_state(self.random_state)
         seed = draw_seed(rng)
@@ -305,9 +335,9 @@ class DFRClassifier(_LogProbaMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         else:
             net = clone(self.estimator)
             with seeded(seed, net.device):
-                fit_net(net, data.X_train, data.y_train)
+                fit_net(net, data.X_train, data.y_train, data.w_train)
         Z = penultimate_features(net, data.X_val)
-        y_val, g_val, n_classes = data.y_val, data.g_val, len(data.classes)
+        y_val, g_val, w_val, n_classes = data.y_val, data.g_val, data.w_val, len(data.classes)
         cells = cells_of(y_val, g_val, data.groups.n_groups)
         if len(Cs) > 1:
             fit_rows, score_rows = split_halves(cells, rng)
@@ -316,11 +346,16 @@ class DFRClassifier(_LogProbaMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
             for C in Cs:  # every C sees the same subsamples
                 scaler, coef, intercept, _ = fit_head(
                     Z[fit_rows], y_val[fit_rows], cells[fit_rows], C, self.n_draws, n_classes,
-                    np.random.RandomState(tune_seed),
+                    np.random.RandomState(tune_seed), _rows_of(w_val, fit_rows),
                 )  # fmt: skip
                 pred = _predict_codes(scaler.transform(Z[score_rows]) @ coef.T + intercept)
                 scores.append(
-                    worst_group_accuracy(y_val[score_rows], pred, sensitive_features=g_val[score_rows])
+                    worst_group_accuracy(
+                        y_val[score_rows],
+                        pred,
+                        sensitive_features=g_val[score_rows],
+                        sample_weight=_rows_of(w_val, score_rows),
+                    )  # fmt: skip
                 )
             self.cv_results_ = {"C": Cs.copy(), "worst_group_accuracy": np.array(scores)}
             self.C_ = float(Cs[int(np.argmax(scores))])  # the first best, as the authors' argmax
@@ -328,7 +363,7 @@ class DFRClassifier(_LogProbaMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
             self.__dict__.pop("cv_results_", None)  # from an earlier fit that tuned C
             self.C_ = float(Cs[0])
         self.scaler_, self.coef_, self.intercept_, self.subsamples_ = fit_head(
-            Z, y_val, cells, self.C_, self.n_draws, n_classes, rng
+            Z, y_val, cells, self.C_, self.n_draws, n_classes, rng, w_val
         )
         self.erm_estimator_ = net
         self.classes_ = data.classes
@@ -358,6 +393,10 @@ class DFRClassifier(_LogProbaMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _rows_of(weight: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    return None if weight is None else weight[rows]
 
 
 def _predict_codes(decision: np.ndarray) -> np.ndarray:

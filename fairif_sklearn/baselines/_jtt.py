@@ -102,7 +102,9 @@ class JTTClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixin, BaseE
         The rows of ``X`` in the chosen error set (never an annotated row).
     sample_weight_ : ndarray of shape (n_samples,)
         The weights stage 2 trained with: ``lambda_up_`` on the error set, one
-        on the other training rows, zero on the annotated rows (not trained on).
+        on the other training rows, zero on the annotated rows (not trained on);
+        times the training rows' ``sample_weight`` (scaled to mean one) when
+        ``fit`` was given one.
     cv_results_ : dict of ndarray
         Per candidate: ``"first_epochs"``, ``"lambda_up"``, ``"error_set_size"``,
         and on the annotated rows ``"worst_group_accuracy"`` and ``"accuracy"``.
@@ -155,7 +157,7 @@ class JTTClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixin, BaseE
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=False)  # the net is cloned and checked in fit
-    def fit(self, X, y, *, sensitive_features=None) -> JTTClassifier:
+    def fit(self, X, y, *, sensitive_features=None, sample_weight=None) -> JTTClassifier:
         """Run both stages for every candidate and keep the stage-2 net with the best worst-group
         accuracy on the annotated rows.
 
@@ -170,6 +172,13 @@ class JTTClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixin, BaseE
             -1) for every other row, as :meth:`FairIFClassifier.fit
             <fairif_sklearn.FairIFClassifier.fit>` takes it. Every (class,
             group) cell needs an annotated row.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows of ``X`` (survey or importance
+            weights), as :meth:`FairIFClassifier.fit
+            <fairif_sklearn.FairIFClassifier.fit>` reads them: both stages
+            weigh their loss by them (stage 2 by them times the error set's
+            up-weighting), the choice weighs the annotated rows' accuracies by
+            them, and a row of weight zero is left out.
 
         Returns
         -------
@@ -188,24 +197,28 @@ class JTTClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixin, BaseE
             raise TypeError("JTTClassifier trains its net twice; a FrozenEstimator cannot be trained.")
         fractions = _grid(self.first_epochs, "first_epochs", high=1.0)
         lambdas = _grid(self.lambda_up, "lambda_up", high=None)
-        data = check_annotated_fit(self, X, y, sensitive_features)
+        data = check_annotated_fit(self, X, y, sensitive_features, sample_weight=sample_weight)
+        base = np.ones(len(data.y_train)) if data.w_train is None else data.w_train
         seed = draw_seed(check_random_state(self.random_state))
         max_epochs = int(unfrozen(self.estimator).max_epochs)
         results: dict[str, list] = {k: [] for k in ("first_epochs", "lambda_up", "error_set_size")}
         results.update(worst_group_accuracy=[], accuracy=[])
         best, best_score, fitted = None, -np.inf, {}
         for T in first_stage_epochs(fractions, max_epochs):
-            stage1 = self._fit(data.X_train, data.y_train, seed, max_epochs=T)
+            stage1 = self._fit(data.X_train, data.y_train, seed, max_epochs=T, sample_weight=data.w_train)
             check_outputs(stage1, data.X_train, data.y_train, len(data.classes))
             errors = error_set(stage1, data.X_train, data.y_train)
             for lam in lambdas:
-                weights = jtt_weights(errors, lam)
+                weights = jtt_weights(errors, lam) * base
                 key = weights.tobytes()  # the same weights (e.g. an empty error set) train the same net
                 if key not in fitted:
                     net = self._fit(data.X_train, data.y_train, seed, sample_weight=weights)
                     pred = np.asarray(net.predict(data.X_val)).astype(np.int64)
-                    score = worst_group_accuracy(data.y_val, pred, sensitive_features=data.g_val)
-                    fitted[key] = (score, float(np.mean(pred == data.y_val)))
+                    w = data.w_val
+                    score = worst_group_accuracy(
+                        data.y_val, pred, sensitive_features=data.g_val, sample_weight=w
+                    )
+                    fitted[key] = (score, float(np.average(pred == data.y_val, weights=w)))
                     if score > best_score:
                         best, best_score = (net, stage1, T, float(lam), errors, weights), score
                     del net
