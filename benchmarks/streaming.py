@@ -4,7 +4,10 @@ Each configuration runs in a fresh process: a net trained once on 5,000 images
 (``FrozenEstimator``: no ERM fit, stage 1 alone) and ``FairIFWeigher`` on ``n``
 images of 3x32x32 (the CI-MNIST shape), given either as a map-style Dataset that
 makes each image from its index when asked (as a folder of image files would
-decode it) or as one float32 array. Printed: the process's peak resident memory
+decode it) or as one float32 array: the routed form (``sensitive_features``
+missing on the training rows, so FairIF takes the training rows out of ``X``) or
+the annotated set given apart (``X_val``, ``y_val`` and ``sensitive_val``; ``X``
+is then the training rows, which FairIF reads in place). Printed: the process's peak resident memory
 during stage 1 above what it held when stage 1 began (the array, when there
 is one, is made before), and stage 1's wall time.
 
@@ -66,7 +69,8 @@ class LazyImages(Dataset):
 
 
 def one(n: int, kind: str) -> dict:
-    """Stage 1 on ``n`` images given as ``kind`` ("dataset" or "array"), in this process."""
+    """Stage 1 on ``n`` images given as ``kind`` ("dataset", "array" or "apart": the annotated set
+    given apart, as arrays), in this process."""
     from sklearn.frozen import FrozenEstimator
 
     from fairif_sklearn import FairIFWeigher
@@ -79,17 +83,24 @@ def one(n: int, kind: str) -> dict:
     net = make_mlp_classifier(int(np.prod(SHAPE)), hidden=(64,), max_epochs=2, verbose=0)
     net.fit(torch.stack([data[i][0] for i in range(5000)]).numpy(), data.y[:5000])
     X = data if kind == "dataset" else torch.stack([data[i][0] for i in range(n)]).numpy()
+    fit_args, fit_kw, apart = (X, data.y), {"sensitive_features": groups}, {}
+    if kind == "apart":  # the 2,000 annotated rows as their own arrays, the training rows as X
+        X_val, X = X[:2000].copy(), X[2000:].copy()
+        fit_args, fit_kw = (X, data.y[2000:]), {}
+        apart = {"X_val": X_val, "y_val": data.y[:2000], "sensitive_val": data.s[:2000]}
     before = rss_mb()
     reset_peak()
     start = time.perf_counter()
-    weigher = FairIFWeigher(FrozenEstimator(net), random_state=0)  # the defaults
-    weigher.fit(X, data.y, sensitive_features=groups)
+    weigher = FairIFWeigher(FrozenEstimator(net), random_state=0, **apart)  # the defaults
+    weigher.fit(*fit_args, **fit_kw)
     seconds = time.perf_counter() - start
     peak = peak_mb()
     return {
         "n": n,
         "input": kind,
-        "input_mb": 0.0 if kind == "dataset" else X.nbytes / 1e6,
+        "input_mb": 0.0
+        if kind == "dataset"
+        else (X.nbytes + sum(getattr(v, "nbytes", 0) for v in apart.values())) / 1e6,
         "peak_above_start_mb": peak - before,
         "stage1_seconds": seconds,
         "reweighted": bool(weigher.reweighted_),
@@ -107,7 +118,7 @@ def main(argv=None) -> None:
         return
     rows = []
     for n in args.sizes:
-        for kind in ("dataset", "array"):
+        for kind in ("dataset", "array", "apart"):
             done = subprocess.run(
                 [sys.executable, __file__, "--one", str(n), kind], capture_output=True, text=True, check=True
             )

@@ -207,7 +207,8 @@ def check_fit_data(
         )
     check_rates_defined(yv_codes, groups, rates, where="the annotated set", classes=classes, hint=hint)
     return FitData(
-        X_train=as_model_input(take(X, np.flatnonzero(train_mask))),
+        # every row trains (an annotated set given apart, no weight zero): X itself, not a copy of it
+        X_train=as_model_input(X if train_mask.all() else take(X, np.flatnonzero(train_mask))),
         y_train=y_codes[train_mask],
         X_val=as_model_input(Xv),
         y_val=yv_codes,

@@ -5,10 +5,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 
 from fairif_sklearn import FairIFClassifier, FairIFWeigher, WeightedNetClassifier
+from fairif_sklearn._validation import check_fit_data
 from fairif_sklearn.metrics import aod_scorer, average_odds_difference, equal_opportunity_difference
 
 from ._helpers import partial_groups, small_net
@@ -261,3 +262,30 @@ def test_renamed_parameter_still_works_with_a_warning(data):
     new = _weigher(influence="cg", curvature_subsample=0.5).fit(X, y, sensitive_features=groups)
     assert old.influence_info_["n_curvature_rows"] == new.influence_info_["n_curvature_rows"] == 550
     np.testing.assert_allclose(old.sample_weight_, new.sample_weight_)
+
+
+# ------------------------------------------------------------ the user's float32 X, read in place
+
+
+@pytest.mark.parametrize("retrain", ["finetune", "scratch", "warm_start"])
+def test_a_float32_X_that_every_row_trains_on_is_read_in_place_and_left_as_it_was(data, retrain):
+    # with the annotated set given apart, every row of X trains: FairIF reads X itself (no copy of a
+    # large image array), and no stage writes into it
+    X, y, s, groups = data
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    annotated = ~np.isnan(groups)
+    X_train, y_train = X[~annotated], y[~annotated]
+    before = X_train.copy()
+    clf = FairIFClassifier(
+        small_net(), X_val=X[annotated], y_val=y[annotated], sensitive_val=groups[annotated],
+        retrain=retrain, max_rounds=2, random_state=0,
+    )  # fmt: skip
+    fit_data = check_fit_data(
+        X_train, y_train, None, X_val=clf.X_val, y_val=clf.y_val, sensitive_val=clf.sensitive_val,
+        target="equalized_odds", pos_label=None, holdout_annotated=True,
+    )  # fmt: skip
+    assert np.shares_memory(fit_data.X_train, X_train)
+    clf.fit(X_train, y_train)
+    np.testing.assert_array_equal(X_train, before)
+    apart = clone(clf).fit(X_train.copy(), y_train)
+    np.testing.assert_array_equal(clf.sample_weight_, apart.sample_weight_)
