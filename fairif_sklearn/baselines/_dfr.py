@@ -230,8 +230,9 @@ class DFRClassifier(_LogProbaMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
     intercept_ : ndarray of shape (1,) or (n_classes,)
         The averaged intercepts.
     subsamples_ : list of ndarray
-        The rows (indices among the annotated rows, in the order of ``X``) of
-        each balanced subsample of the final head.
+        The rows (indices among the annotated rows, in the order of ``X``;
+        among those of positive weight when ``fit`` was given ``sample_weight``)
+        of each balanced subsample of the final head.
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     groups_ : ndarray
@@ -355,7 +356,7 @@ class DFRClassifier(_LogProbaMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
                         pred,
                         sensitive_features=g_val[score_rows],
                         sample_weight=_rows_of(w_val, score_rows),
-                    )  # fmt: skip
+                    )
                 )
             self.cv_results_ = {"C": Cs.copy(), "worst_group_accuracy": np.array(scores)}
             self.C_ = float(Cs[int(np.argmax(scores))])  # the first best, as the authors' argmax
