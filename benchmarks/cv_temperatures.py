@@ -24,10 +24,10 @@ from fairif_sklearn.bench._methods import fairif, fairif_cv
 
 try:
     from _report import seeds_main
-    from temperature import METRICS, load
+    from heldout import METRICS, load
 except ImportError:  # imported from its file by the tests
     from benchmarks._report import seeds_main
-    from benchmarks.temperature import METRICS, load
+    from benchmarks.heldout import METRICS, load
 
 METHODS = ("FairIF", "FairIFClassifierCV", "FairIFClassifierCV(temperatures=(1, 3))")
 

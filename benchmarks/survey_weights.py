@@ -28,10 +28,10 @@ from fairif_sklearn.metrics._fairness import group_rates
 
 try:
     from _report import seeds_main
-    from temperature import load as load_draw
+    from heldout import load as load_draw
 except ImportError:  # imported from its file by the tests
     from benchmarks._report import seeds_main
-    from benchmarks.temperature import load as load_draw
+    from benchmarks.heldout import load as load_draw
 
 METRICS = ("AOD", "EOD", "acc", "WGA")
 MODELS = (

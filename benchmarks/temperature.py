@@ -13,133 +13,27 @@ Printed per data set and temperature: test-free figures on the held-out half
 (AOD and EOD of FairIF against the same seeds' ERM, as the change of the mean;
 accuracy and worst (class, group) cell changes in points; rounds run), and per
 temperature other than the first, its difference from the first, seed by seed
-paired: mean and standard error over the seeds.
+paired: mean and standard error over the seeds. The machinery is
+``benchmarks/heldout.py``'s, with ``temperature`` as its parameter.
 """
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import replace
-from pathlib import Path
-
-import numpy as np
-from joblib import Memory
-
-from fairif_sklearn.bench._datasets import BenchData, adult, ci_mnist, synthetic
-from fairif_sklearn.bench._methods import fairif
-
 try:
     from _report import seeds_main
+    from heldout import METRICS, load, report, run_seed
 except ImportError:  # imported from its file by the tests
     from benchmarks._report import seeds_main
+    from benchmarks.heldout import METRICS, load, report, run_seed
 
-METRICS = ("AOD", "EOD", "acc", "WGA")
-
-
-def load(dataset: str, seed: int) -> BenchData:
-    """``ci-mnist:BIAS``, ``adult`` or ``synthetic:BIAS``, as ``fairif-bench`` draws it."""
-    name, _, bias = dataset.partition(":")
-    if name == "ci-mnist":
-        return ci_mnist(seed, bias=bias, device="cpu")
-    if name == "adult":
-        return adult(seed, device="cpu")
-    if name == "synthetic":
-        return synthetic(seed, bias=bias, device="cpu")
-    raise ValueError(f"unknown data set {dataset!r}: ci-mnist:BIAS, adult or synthetic:BIAS")
-
-
-def run_seed(dataset: str, seed: int, temperatures, cache: str) -> list[dict]:
-    """Every temperature's FairIF fit of one seed, driven by one half of the annotated rows and
-    judged on the other: ``fairif-bench``'s own FairIF runner, with the halves as its annotated and
-    test sets."""
-    data = load(dataset, seed)
-    order = np.random.RandomState(seed).permutation(len(data.y_valid))
-    drive, judge = order[: len(order) // 2], order[len(order) // 2 :]
-    halves = replace(
-        data,
-        X_valid=data.X_valid[drive], y_valid=data.y_valid[drive], s_valid=data.s_valid[drive],
-        X_test=data.X_valid[judge], y_test=data.y_valid[judge], s_test=data.s_valid[judge],
-    )  # fmt: skip
-    memory = Memory(str(Path(cache) / f"{dataset.replace(':', '-')}-{seed}"), verbose=0)
-    out = []
-    for temperature in temperatures:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # a round that cannot close every gap says so
-            erm, result, _ = fairif(halves, seed, memory, temperature=temperature)
-        out.append(
-            {
-                "dataset": dataset,
-                "seed": seed,
-                "temperature": temperature,
-                "seconds": result.extra["fit_seconds"],
-                "erm": erm.test,
-                "fairif": result.test,
-                "erm_rates": erm.rates,
-                "fairif_rates": result.rates,
-                "rounds": result.extra["n_rounds"],
-                "steps": result.extra["steps"],
-                "weight_std": result.extra["weight_std"],
-            }
-        )
-    return out
-
-
-def report(runs: list[dict]) -> str:
-    """The table: per data set and temperature, against ERM, and paired against the first
-    temperature."""
-    lines = []
-    for dataset in dict.fromkeys(r["dataset"] for r in runs):
-        rows = [r for r in runs if r["dataset"] == dataset]
-        temps = list(dict.fromkeys(r["temperature"] for r in rows))
-        seeds = sorted({r["seed"] for r in rows})
-        by = {(r["seed"], r["temperature"]): r for r in rows}
-        erm = {m: np.array([by[s, temps[0]]["erm"][m] for s in seeds]) for m in METRICS}
-        lines.append(
-            f"{dataset}: {len(seeds)} seeds, judged on the held-out half of the annotated rows; "
-            f"ERM AOD {erm['AOD'].mean():.4f}, EOD {erm['EOD'].mean():.4f}, acc {erm['acc'].mean():.4f}, "
-            f"worst cell {erm['WGA'].mean():.4f}"
-        )
-        lines.append(
-            f"  {'temperature':>11}  {'AOD vs ERM':>10}  {'EOD vs ERM':>10}  {'acc (pts)':>9}  "
-            f"{'worst cell (pts)':>16}  {'rounds':>6}"
-        )
-        fits = {t: {m: np.array([by[s, t]["fairif"][m] for s in seeds]) for m in METRICS} for t in temps}
-        for t in temps:
-            f = fits[t]
-            lines.append(
-                f"  {t:>11g}  {f['AOD'].mean() / erm['AOD'].mean() - 1:>+10.0%}  "
-                f"{f['EOD'].mean() / erm['EOD'].mean() - 1:>+10.0%}  "
-                f"{100 * (f['acc'] - erm['acc']).mean():>+9.2f}  "
-                f"{100 * (f['WGA'] - erm['WGA']).mean():>+16.2f}  "
-                f"{np.mean([by[s, t]['rounds'] for s in seeds]):>6.1f}"
-            )
-        if all("fairif_rates" in r for r in rows):
-            lines.append(
-                "  each group's rates on the judging half (mean over seeds), ERM -> each temperature:"
-            )
-            for name in rows[0]["erm_rates"]:
-                erm_rate = np.mean([by[s, temps[0]]["erm_rates"][name] for s in seeds])
-                fit_rates = ", ".join(
-                    f"{np.mean([by[s, t]['fairif_rates'][name] for s in seeds]):.4f}" for t in temps
-                )
-                lines.append(f"    {name:>10}  {erm_rate:.4f} -> {fit_rates}")
-        for t in temps[1:]:
-            diffs = []
-            for m in METRICS:
-                d = fits[t][m] - fits[temps[0]][m]
-                scale = 100 if m in ("acc", "WGA") else 1
-                se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-                unit = " pts" if scale == 100 else ""
-                diffs.append(f"{m} {scale * d.mean():+.4f} +- {scale * se:.4f}{unit}")
-            lines.append(f"  temperature {t:g} - {temps[0]:g}, paired over seeds: " + ", ".join(diffs))
-    return "\n".join(lines)
+__all__ = ["METRICS", "load", "main", "report"]
 
 
 def main(argv=None) -> int:
     return seeds_main(
         argv,
         __doc__.splitlines()[0],
-        lambda dataset, seed, cache, args: run_seed(dataset, seed, args.temperatures, cache),
+        lambda dataset, seed, cache, args: run_seed(dataset, seed, "temperature", args.temperatures, cache),
         report,
         datasets=["ci-mnist:group_shift", "adult"],
         add_arguments=lambda parser: parser.add_argument(

@@ -250,7 +250,9 @@ def test_versions_benchmark_gives_one_checkout_the_same_scores_twice(shared_data
 def test_temperature_benchmark_judges_on_the_half_that_did_not_drive_the_fit(tmp_path, capsys):
     argv = ["--datasets", "synthetic:group_shift", "--seeds", "2", "--temperatures", "1", "3"]
     temperature, runs, out = _seeds_benchmark("temperature", argv, tmp_path / "t", capsys)
-    assert [(r["seed"], r["temperature"]) for r in runs] == [(0, 1.0), (0, 3.0), (1, 1.0), (1, 3.0)]
+    assert [(r["seed"], r["param"], r["value"]) for r in runs] == [
+        (0, "temperature", 1.0), (0, "temperature", 3.0), (1, "temperature", 1.0), (1, "temperature", 3.0)
+    ]  # fmt: skip
     for first, second in (runs[:2], runs[2:]):  # both temperatures start from the same ERM model
         assert first["erm"] == second["erm"] and first["erm_rates"] == second["erm_rates"]
     # each group's rates on the judging half, as fairif-bench's runner names them
@@ -261,6 +263,26 @@ def test_temperature_benchmark_judges_on_the_half_that_did_not_drive_the_fit(tmp
     assert runs[0]["erm"]["acc"] * half == pytest.approx(round(runs[0]["erm"]["acc"] * half))
     assert "synthetic:group_shift: 2 seeds" in out and "temperature 3 - 1, paired over seeds" in out
     assert "each group's rates on the judging half" in out and "TNR[1]" in out
+
+
+@pytest.mark.slow
+def test_heldout_benchmark_varies_any_parameter_from_one_erm_model(tmp_path, capsys):
+    argv = [
+        "--datasets",
+        "synthetic:group_shift",
+        "--seeds",
+        "1",
+        "--param",
+        "max_rounds",
+        "--values",
+        "auto",
+        "1",
+    ]
+    heldout, runs, out = _seeds_benchmark("heldout", argv, tmp_path / "h", capsys)
+    assert [(r["param"], r["value"]) for r in runs] == [("max_rounds", "auto"), ("max_rounds", 1)]
+    assert runs[0]["erm"] == runs[1]["erm"] and runs[1]["rounds"] <= 1  # the value reached the fit
+    assert [heldout.parse_value(v) for v in ("auto", "3", "0.5")] == ["auto", 3, 0.5]
+    assert "max_rounds 1 - auto, paired over seeds" in out and "ERM -> each max_rounds" in out
 
 
 @pytest.mark.slow
