@@ -5,9 +5,11 @@ Each configuration runs in a fresh process: a net trained once on 5,000 images
 images of 3x32x32 (the CI-MNIST shape), given either as a map-style Dataset that
 makes each image from its index when asked (as a folder of image files would
 decode it) or as one float32 array: the routed form (``sensitive_features``
-missing on the training rows, so FairIF takes the training rows out of ``X``) or
-the annotated set given apart (``X_val``, ``y_val`` and ``sensitive_val``; ``X``
-is then the training rows, which FairIF reads in place). Printed: the process's peak resident memory
+missing on the training rows) with the 2,000 annotated rows first ("array": the
+training rows are one run of ``X``, read in place) or spread over ``X`` ("scattered":
+FairIF copies the training rows out of ``X``), or the annotated set given apart
+(``X_val``, ``y_val`` and ``sensitive_val``; ``X`` is then the training rows,
+read in place). Printed: the process's peak resident memory
 during stage 1 above what it held when stage 1 began (the array, when there
 is one, is made before), and stage 1's wall time.
 
@@ -78,8 +80,8 @@ class LazyImages(Dataset):
 
 
 def one(n: int, kind: str) -> dict:
-    """Stage 1 on ``n`` images given as ``kind`` ("dataset", "array" or "apart": the annotated set
-    given apart, as arrays), in this process."""
+    """Stage 1 on ``n`` images given as ``kind`` ("dataset", "array", "scattered" or "apart": see the
+    module docstring), in this process."""
     from sklearn.frozen import FrozenEstimator
 
     from fairif_sklearn import FairIFWeigher
@@ -87,7 +89,9 @@ def one(n: int, kind: str) -> dict:
 
     torch.set_num_threads(1)
     data = LazyImages(n)
-    groups = np.where(np.arange(n) < 2000, data.s, -1)  # 2,000 annotated rows
+    rows = np.arange(n)
+    annotated = rows % (n // 2000) == 0 if kind == "scattered" else rows < 2000  # 2,000 annotated rows
+    groups = np.where(annotated, data.s, -1)
     torch.manual_seed(0)
     net = make_mlp_classifier(int(np.prod(SHAPE)), hidden=(64,), max_epochs=2, verbose=0)
     net.fit(torch.stack([data[i][0] for i in range(5000)]).numpy(), data.y[:5000])
@@ -128,15 +132,15 @@ def main(argv=None) -> None:
         return
     rows = []
     for n in args.sizes:
-        for kind in ("dataset", "array", "apart"):
+        for kind in ("dataset", "array", "scattered", "apart"):
             done = subprocess.run(
                 [sys.executable, __file__, "--one", str(n), kind], capture_output=True, text=True, check=True
             )
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
     lines = [
-        f"{'rows':>8} {'input':>8} {'input MB':>9} {'stage-1 peak above start MB':>28} {'stage 1 s':>10}",
+        f"{'rows':>8} {'input':>9} {'input MB':>9} {'stage-1 peak above start MB':>28} {'stage 1 s':>10}",
         *(
-            f"{r['n']:>8} {r['input']:>8} {r['input_mb']:>9.0f} {r['peak_above_start_mb']:>28.0f} "
+            f"{r['n']:>8} {r['input']:>9} {r['input_mb']:>9.0f} {r['peak_above_start_mb']:>28.0f} "
             f"{r['stage1_seconds']:>10.1f}"
             for r in rows
         ),

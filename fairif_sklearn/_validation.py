@@ -207,8 +207,9 @@ def check_fit_data(
         )
     check_rates_defined(yv_codes, groups, rates, where="the annotated set", classes=classes, hint=hint)
     return FitData(
-        # every row trains (an annotated set given apart, no weight zero): X itself, not a copy of it
-        X_train=as_model_input(X if train_mask.all() else take(X, np.flatnonzero(train_mask))),
+        # consecutive training rows (all of X, or those before or after the annotated ones) are read in
+        # place: a view of X, not a copy of it
+        X_train=as_model_input(take(X, np.flatnonzero(train_mask))),
         y_train=y_codes[train_mask],
         X_val=as_model_input(Xv),
         y_val=yv_codes,

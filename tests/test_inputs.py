@@ -268,9 +268,10 @@ def test_renamed_parameter_still_works_with_a_warning(data):
 
 
 @pytest.mark.parametrize("retrain", ["finetune", "scratch", "warm_start"])
-def test_a_float32_X_that_every_row_trains_on_is_read_in_place_and_left_as_it_was(data, retrain):
-    # with the annotated set given apart, every row of X trains: FairIF reads X itself (no copy of a
-    # large image array), and no stage writes into it
+def test_a_float32_X_whose_training_rows_are_consecutive_is_read_in_place_and_left_as_it_was(data, retrain):
+    # with the annotated set given apart every row of X trains, and in the routed form the training
+    # rows are often one run (those after the annotated ones): FairIF reads them in place (no copy of
+    # a large image array), and no stage writes into them
     X, y, s, groups = data
     X = np.ascontiguousarray(X, dtype=np.float32)
     annotated = ~np.isnan(groups)
@@ -285,6 +286,22 @@ def test_a_float32_X_that_every_row_trains_on_is_read_in_place_and_left_as_it_wa
         target="equalized_odds", pos_label=None, holdout_annotated=True,
     )  # fmt: skip
     assert np.shares_memory(fit_data.X_train, X_train)
+    # the routed form: the training rows after the annotated ones are a view too; scattered ones a copy
+    order = np.argsort(~annotated, kind="stable")  # the annotated rows first
+    X_routed, y_routed, g_routed = X[order], y[order], groups[order]
+    for g, shared in ((g_routed, True), (groups, False)):
+        X_used = X_routed if shared else X
+        routed = check_fit_data(
+            X_used, y_routed if shared else y, g, X_val=None, y_val=None, sensitive_val=None,
+            target="equalized_odds", pos_label=None, holdout_annotated=True,
+        )  # fmt: skip
+        assert np.shares_memory(routed.X_train, X_used) == shared
+        np.testing.assert_array_equal(routed.X_train, X_used[np.isnan(g)])
+    before_routed = X_routed.copy()
+    FairIFClassifier(small_net(), retrain=retrain, random_state=0).fit(
+        X_routed, y_routed, sensitive_features=g_routed
+    )
+    np.testing.assert_array_equal(X_routed, before_routed)
     clf.fit(X_train, y_train)
     np.testing.assert_array_equal(X_train, before)
     apart = clone(clf).fit(X_train.copy(), y_train)

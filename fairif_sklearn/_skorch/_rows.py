@@ -35,9 +35,13 @@ def is_dataset(X: Any) -> bool:
 
 
 def take(X: Any, indices: np.ndarray) -> Any:
-    """Rows ``indices`` of ``X``: a :class:`~torch.utils.data.Subset` of a Dataset, an indexed array."""
+    """Rows ``indices`` of ``X``: a :class:`~torch.utils.data.Subset` of a Dataset; of an array, a view
+    when they are one run of consecutive rows (say, the rows after the annotated ones), else a copy."""
     if is_dataset(X):
         return Subset(X, np.asarray(indices, dtype=np.int64).tolist())
+    indices = np.asarray(indices)
+    if len(indices) and indices[-1] - indices[0] == len(indices) - 1 and np.all(np.diff(indices) == 1):
+        return X[indices[0] : indices[-1] + 1]
     return X[indices]
 
 
