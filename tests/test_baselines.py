@@ -449,7 +449,8 @@ def test_dfr_weighs_its_erm_fit_scaler_regressions_and_choice_by_sample_weight(d
     train, ann = np.isnan(groups) & (w > 0), ~np.isnan(groups) & (w > 0)
     np.testing.assert_array_equal(clf.train_mask_, train)
     # the ERM net: the weighted fit with the seed a FairIFClassifier of this random_state draws
-    erm = WeightedNetClassifier(_net(), random_state=0).fit(X[train], y[train], sample_weight=w[train])
+    w_train = w[train] / w[train].mean()  # the training rows' weights as FairIF's checks scale them
+    erm = WeightedNetClassifier(_net(), random_state=0).fit(X[train], y[train], sample_weight=w_train)
     np.testing.assert_allclose(clf.erm_estimator_.predict_proba(X[:50]), erm.predict_proba(X[:50]), rtol=1e-6)
     Z = penultimate_features(clf.erm_estimator_, X[ann])
     y_ann, g_ann, w_ann = y[ann], groups[ann].astype(int), w[ann]
