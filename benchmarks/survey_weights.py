@@ -114,7 +114,8 @@ def report(runs: list[dict]) -> str:
                 f = {m: np.mean([r["fits"][model][judged][m] for r in rows]) for m in METRICS}
                 line = f"  {model:18}  {f['AOD']:.4f}   {f['EOD']:.4f}   {f['acc']:.4f}   {f['WGA']:.4f}"
                 if not model.startswith("ERM"):
-                    erm = "ERM" + model.partition(",")[1] + model.partition(",")[2]
+                    _, comma, weighting = model.partition(",")
+                    erm = "ERM" + comma + weighting  # "DFR, weighted" -> "ERM, weighted"
                     e = {m: np.mean([r["fits"][erm][judged][m] for r in rows]) for m in METRICS}
                     line += (
                         f"  {f['AOD'] / e['AOD'] - 1:>+10.0%}  {f['EOD'] / e['EOD'] - 1:>+10.0%}  "

@@ -398,10 +398,9 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         rng = np.random.RandomState(0)
         # a row of weight zero is a row absent: the bootstrap draws from the others, so that no draw
         # leaves a cell of some weighted rows with none
-        counted = np.ones(len(y), bool) if weight is None else weight > 0
-        boot = [
-            np.flatnonzero(counted)[_stratified_resample(strata[counted], rng)] for _ in range(N_BOOTSTRAP)
-        ]
+        counted = np.arange(len(y)) if weight is None else np.flatnonzero(weight > 0)
+        counted_strata = strata[counted]
+        boot = [counted[_stratified_resample(counted_strata, rng)] for _ in range(N_BOOTSTRAP)]
         labels = {} if target == "accuracy_parity" else {"pos_label": pos_label}
 
         def figures(pred, rows=slice(None)):

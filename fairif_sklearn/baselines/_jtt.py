@@ -214,11 +214,10 @@ class JTTClassifier(_NetPredictMixin, MetaEstimatorMixin, ClassifierMixin, BaseE
                 if key not in fitted:
                     net = self._fit(data.X_train, data.y_train, seed, sample_weight=weights)
                     pred = np.asarray(net.predict(data.X_val)).astype(np.int64)
-                    w = data.w_val
                     score = worst_group_accuracy(
-                        data.y_val, pred, sensitive_features=data.g_val, sample_weight=w
+                        data.y_val, pred, sensitive_features=data.g_val, sample_weight=data.w_val
                     )
-                    fitted[key] = (score, float(np.average(pred == data.y_val, weights=w)))
+                    fitted[key] = (score, float(np.average(pred == data.y_val, weights=data.w_val)))
                     if score > best_score:
                         best, best_score = (net, stage1, T, float(lam), errors, weights), score
                     del net
