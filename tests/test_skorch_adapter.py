@@ -140,3 +140,20 @@ def test_a_weighted_fit_and_a_fine_tune_never_retype_the_net():
     assert type(net.criterion_).__name__ in ("NLLLoss", "CrossEntropyLoss")
     assert not net.module_._forward_pre_hooks  # the hook that drops the weights is gone
     assert not any(name.startswith("fairif") for name, _ in net.callbacks_)
+
+
+def test_batches_read_a_run_of_consecutive_rows_in_place_and_scattered_rows_by_copy(biased_data):
+    # the influence scores read every training row in order (as indices, each process its block):
+    # those batches are views of X, not copies of it; any other rows are read exactly as indexed
+    X, y, _ = biased_data
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    net = logreg_net(X.shape[1]).initialize()
+    model = NetFunctions(net)
+    for rows, in_place in ((np.arange(len(y)), True), (np.arange(5, 45), True), (np.arange(0, 60, 2), False)):
+        seen = []
+        for positions, x, target in model.batches(X, y, rows, 16):
+            picked = rows[positions]
+            np.testing.assert_array_equal(x.numpy(), X[picked])
+            np.testing.assert_array_equal(target.numpy(), y[picked])
+            seen.append(np.shares_memory(x.numpy(), X))
+        assert all(seen) == in_place and any(seen) == in_place

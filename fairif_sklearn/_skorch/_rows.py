@@ -124,6 +124,14 @@ def array_rows(X: Any, rows, device, dtype) -> torch.Tensor:
     return _to_model(np.asarray(multi_indexing(X, rows)), device, dtype)
 
 
+def consecutive(rows: np.ndarray) -> np.ndarray | slice:
+    """``rows`` as a slice when they are one ascending run of consecutive indices (read as a view of
+    the array, not copied: the influence scores read every training row in order), else as given."""
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and (np.diff(rows) == 1).all():
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
+
+
 def batches(
     net: Any,
     X: Any,
@@ -145,7 +153,7 @@ def batches(
     if not is_dataset(X):
         for start in range(0, n, batch_size):
             positions = slice(start, min(start + batch_size, n))
-            picked = positions if rows is None else rows[positions]
+            picked = positions if rows is None else consecutive(rows[positions])
             yield positions, array_rows(X, picked, device, dtype), y[picked]
         return
     subset = X if rows is None else Subset(X, np.asarray(rows, dtype=np.int64).tolist())
