@@ -12,6 +12,7 @@ import pytest
 import torch
 from skorch import NeuralNetClassifier
 
+from fairif_sklearn._influence import _scores
 from fairif_sklearn._influence._scores import METHODS, auto_method, influence_scores
 from fairif_sklearn._skorch import NetFunctions
 from fairif_sklearn.nets import make_cnn_classifier, make_mlp_classifier
@@ -161,3 +162,78 @@ def test_unknown_method_is_refused(fitted):
     names = list(model.params)
     with pytest.raises(ValueError, match="method must be"):
         influence_scores(model, X, y, names, _directions(model, names), batch_size=8, method="magic")
+
+
+# --- the JVP scores' input-fed Linear layers --------------------------------------------------------
+
+
+class Scaled(torch.nn.Module):
+    """An MLP whose first Linear layer reads a rescaled copy of the inputs (not the inputs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.first, self.out = torch.nn.Linear(int(np.prod(SHAPE)), 5), torch.nn.Linear(5, 2)
+
+    def forward(self, X):
+        return self.out(torch.relu(self.first(2.0 * X.flatten(1))))
+
+
+class Twice(torch.nn.Module):
+    """An MLP whose first Linear layer is applied twice (once to the inputs)."""
+
+    def __init__(self):
+        super().__init__()
+        width = int(np.prod(SHAPE))
+        self.first, self.out = torch.nn.Linear(width, width), torch.nn.Linear(width, 2)
+
+    def forward(self, X):
+        return self.out(torch.tanh(self.first(torch.tanh(self.first(X.flatten(1))))))
+
+
+def _fit_module(module):
+    X, y = _data()
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        module, criterion=torch.nn.CrossEntropyLoss, max_epochs=2, batch_size=8, train_split=None, verbose=0
+    ).fit(X, y)
+    net.module_.double()
+    return NetFunctions(net), X, y
+
+
+@pytest.mark.parametrize("dead", [0, 3, 5])
+def test_jvp_precomputes_an_input_fed_layer_and_skips_units_without_tangent(fitted, dead):
+    # the first Linear of the MLP reads the (flattened) inputs: its weight's tangents are applied by
+    # one product before the forward-mode pass, on the units whose tangent is not zero in every
+    # direction (here the first `dead` of the 5 hidden units have none, as units that no curvature
+    # or annotated row activates); the scores still equal the brute-force ones
+    models, X, y = fitted
+    model = models["mlp"]
+    names = list(model.params)
+    V = _directions(model, names)
+    weight = model.params[names[0]]
+    V[:, : dead * weight.shape[1]] = 0  # the weight's first `dead` rows, in every direction
+    problem = _scores._problem(model, names, V, _scores.DEFAULT_MEMORY_BUDGET)
+    with model.eval_mode():
+        fed = _scores._input_fed_linears(problem, model.inputs(X, slice(0, 4)))
+    assert list(fed) == [names[0]] and fed[names[0]].bias == names[1]
+    assert fed[names[0]].live.tolist() == list(range(dead, 5))
+    scores = influence_scores(model, X, y, names, V, batch_size=10, method="jvp")
+    _assert_close(scores, brute_force(model, X, y, names, V))
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.net.module_.modules())
+
+
+@pytest.mark.parametrize("module", [Scaled, Twice])
+def test_jvp_leaves_a_layer_that_does_not_read_the_inputs_once_to_the_pass(module):
+    model, X, y = _fit_module(module)
+    names = list(model.params)
+    V = _directions(model, names)
+    problem = _scores._problem(model, names, V, _scores.DEFAULT_MEMORY_BUDGET)
+    with model.eval_mode():
+        assert _scores._input_fed_linears(problem, model.inputs(X, slice(0, 4))) == {}
+    scores = influence_scores(model, X, y, names, V, batch_size=10, method="jvp")
+    _assert_close(scores, brute_force(model, X, y, names, V))
+
+
+def test_jvp_precomputes_only_where_it_pays():
+    # a narrow input (tabular): k products of the layer cost less than placing the tangents
+    assert _scores._precomputing_pays(3072, 64, 4) and not _scores._precomputing_pays(20, 64, 4)
