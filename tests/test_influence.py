@@ -23,6 +23,7 @@ from fairif_sklearn._influence import (
 )
 from fairif_sklearn._influence._trees import flatten, unflatten
 from fairif_sklearn._skorch import NetFunctions
+from fairif_sklearn.nets import make_mlp_classifier
 
 from ._helpers import gaps_on, influence_of, logreg_net, small_net
 
@@ -154,6 +155,36 @@ def test_jvp_products_run_the_net_forward_once_per_batch(fitted, kept, monkeypat
     assert (op._linearised is not None) == kept
     # kept: one pass per batch for all three products; not kept: one pass per batch and product
     assert len(forwards) == (3 if kept else 3 * 3)
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_gauss_newton_products_take_an_input_fed_layer_outside_the_passes(kept, monkeypatch):
+    # an MLP on 192 inputs (flattened images): its first layer reads the inputs, so its weight's
+    # shares of the products (x @ V^T along V, g^T x from its output's cotangent g) are one matrix
+    # product for all directions outside the derivative passes, on the units that some row or
+    # direction reaches (two of six units are dead here, as a ReLU unit that no row activates);
+    # the products equal the brute-force Gauss-Newton matrix's, kept or linearised again
+    from fairif_sklearn._influence import _curvature
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(60, 3, 8, 8)).astype(np.float32), rng.randint(0, 2, 60)
+    net = make_mlp_classifier(192, hidden=(6,), max_epochs=2, batch_size=16, verbose=0)
+    torch.manual_seed(0)
+    net.fit(X, y)
+    with torch.no_grad():
+        net.module_.layers[1].bias[:2] = -1e3  # no row activates these two units
+    model = NetFunctions(net)
+    if not kept:
+        monkeypatch.setattr(_curvature, "LINEARISED_MEMORY", 0)
+    op = _gauss_newton(model, X, y, batch_size=25)
+    V = torch.randn(4, model.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    expected = (V @ brute_force_ggn(model, X, y) + model.weight_decay * V).numpy()
+    atol = 1e-6 * np.abs(expected).max()
+    for _ in range(2):
+        np.testing.assert_allclose(op.matmat(V).numpy(), expected, rtol=1e-4, atol=atol)
+    assert list(op._fed) == ["module.layers.1.weight"]
+    assert (op._linearised is not None) == kept
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in net.module_.modules())
 
 
 def test_gauss_newton_is_the_hessian_for_logistic_regression(fitted):

@@ -12,7 +12,7 @@ import pytest
 import torch
 from skorch import NeuralNetClassifier
 
-from fairif_sklearn._influence import _scores
+from fairif_sklearn._influence import _input_fed, _scores
 from fairif_sklearn._influence._scores import METHODS, auto_method, influence_scores
 from fairif_sklearn._skorch import NetFunctions
 from fairif_sklearn.nets import make_cnn_classifier, make_mlp_classifier
@@ -214,7 +214,7 @@ def test_jvp_precomputes_an_input_fed_layer_and_skips_units_without_tangent(fitt
     V[:, : dead * weight.shape[1]] = 0  # the weight's first `dead` rows, in every direction
     problem = _scores._problem(model, names, V, _scores.DEFAULT_MEMORY_BUDGET)
     with model.eval_mode():
-        fed = _scores._input_fed_linears(problem, model.inputs(X, slice(0, 4)))
+        fed = _scores._input_fed_layers(problem, model.inputs(X, slice(0, 4)))
     assert list(fed) == [names[0]] and fed[names[0]].bias == names[1]
     assert fed[names[0]].live.tolist() == list(range(dead, 5))
     scores = influence_scores(model, X, y, names, V, batch_size=10, method="jvp")
@@ -229,11 +229,11 @@ def test_jvp_leaves_a_layer_that_does_not_read_the_inputs_once_to_the_pass(modul
     V = _directions(model, names)
     problem = _scores._problem(model, names, V, _scores.DEFAULT_MEMORY_BUDGET)
     with model.eval_mode():
-        assert _scores._input_fed_linears(problem, model.inputs(X, slice(0, 4))) == {}
+        assert _scores._input_fed_layers(problem, model.inputs(X, slice(0, 4))) == {}
     scores = influence_scores(model, X, y, names, V, batch_size=10, method="jvp")
     _assert_close(scores, brute_force(model, X, y, names, V))
 
 
 def test_jvp_precomputes_only_where_it_pays():
     # a narrow input (tabular): k products of the layer cost less than placing the tangents
-    assert _scores._precomputing_pays(3072, 64, 4) and not _scores._precomputing_pays(20, 64, 4)
+    assert _input_fed.precomputing_pays(3072, 64, 4) and not _input_fed.precomputing_pays(20, 64, 4)

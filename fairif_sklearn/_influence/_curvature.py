@@ -46,6 +46,7 @@ import torch
 from sklearn.utils import gen_batches
 from torch.func import grad, hessian, jvp, vjp, vmap
 
+from ._input_fed import added_at_outputs, along, input_fed_linears, live_stack, weight_cotangent
 from ._shards import my_rows, summed
 from ._trees import flatten, unflatten
 
@@ -58,6 +59,9 @@ FACTOR_MEMORY = 512 * 2**20
 # linearisation kept (its inputs and the graph of saved activations: counted as every module's output
 # for the row, twice) when all of this process's curvature rows fit in this many bytes
 LINEARISED_MEMORY = 512 * 2**20
+# the number of directions a Gauss-Newton product usually carries (CG's block: one per (rate, group)
+# cell, four with two groups), for whether an input-fed Linear layer is taken outside its passes
+TYPICAL_BLOCK = 4
 # a per-sample factor column is left out when its eigenvalue of the loss's Hessian in the outputs is
 # at most this fraction of the largest on every row of the chunk (it adds nothing but rounding)
 NULL_EIGENVALUE = 1e-7
@@ -113,6 +117,8 @@ class CurvatureOperator:
         self._keep = None  # whether they are kept: decided on the first Gauss-Newton batch
         self._per_row = None
         self._L: dict[int, torch.Tensor] = {}  # batch -> its rows' loss-Hessian factors (tiny), kept
+        self._fed = None  # the weights of Linear layers that read the inputs, taken outside the passes
+        self._stacks = None  # (V, its version, its live units and stacked rows): the last product's
 
     def _params(self, sub):
         return {**self.fixed, **sub}
@@ -123,6 +129,7 @@ class CurvatureOperator:
         training rows it reads and the kept products would wait for Python's cycle collector."""
         self._linearised = None
         self._factors = None
+        self._stacks = None
         self._L.clear()
 
     def _batch_weight(self, positions):
@@ -148,19 +155,21 @@ class CurvatureOperator:
         """The batch's Gauss-Newton products with the rows of ``V`` (m, p) from one forward pass:
         its pullback ``u -> J^T u`` and, as that is linear in ``u``, the pullback's transpose ``v ->
         J v`` (a reverse-mode derivative of the pullback), both kept for every later call (``w``:
-        the rows' loss weights)."""
+        the rows' loss weights). A Linear layer that reads the inputs themselves is taken outside
+        the passes (:meth:`_linearised_input_fed`)."""
         model = self.model
+        if self._fed is None:
+            self._fed = input_fed_linears(model, self.sub, self._params(self.sub), x, TYPICAL_BLOCK)
+        if self._fed:
+            return self._linearised_input_fed(x, y, w)
 
         def output(sub):
             return model.output(self._params(sub), x)
 
-        def loss_of_output(o):
-            losses = model.loss_from_output(o, y)
-            return losses.sum() if w is None else (losses * w).sum()
-
         out, pullback = vjp(output, self.sub)
         out = out.detach()
         _, transpose = vjp(lambda u: pullback(u)[0], torch.zeros_like(out))
+        loss_of_output = self._loss_of_output(y, w)
 
         def flat_product(v):
             (jv,) = transpose(unflatten(v, self.sub))
@@ -168,6 +177,60 @@ class CurvatureOperator:
             return flatten(pullback(h_jv)[0])
 
         return vmap(flat_product)
+
+    def _loss_of_output(self, y, w):
+        def loss_of_output(o):
+            losses = self.model.loss_from_output(o, y)
+            return losses.sum() if w is None else (losses * w).sum()
+
+        return loss_of_output
+
+    def _linearised_input_fed(self, x, y, w=None):
+        """:meth:`_linearised_product` with the weights of the Linear layers that read the inputs
+        (``self._fed``, :mod:`._input_fed`) held fixed in the passes: along ``V`` such a layer's
+        output moves by ``x @ V_W^T``, added at its output, and the cotangent ``g`` that reaches its
+        output gives the weight ``g^T x``; each is one matrix product for all the rows of ``V``, on
+        the output units where it is not zero (the units that the batch's rows activate)."""
+        model, names = self.model, list(self._fed)
+        rest = {k: v for k, v in self.sub.items() if k not in self._fed}
+        held = {**self.fixed, **{k: self.sub[k] for k in names}}
+        flat = x.reshape(len(x), -1)
+        zeros = [flat.new_zeros((len(x), self.sub[name].shape[0])) for name in names]
+        with added_at_outputs([self._fed[name] for name in names]) as added:
+
+            def output(sub, extra):
+                added[:] = [extra]
+                return model.output({**held, **sub}, x)
+
+            out, pullback = vjp(output, rest, zeros)
+        out = out.detach()
+        _, transpose = vjp(pullback, torch.zeros_like(out))
+        loss_of_output = self._loss_of_output(y, w)
+
+        def one_product(v_rest, v_fed):
+            (jv,) = transpose((v_rest, v_fed))
+            h_jv = jvp(grad(loss_of_output), (out,), (jv,))[1]
+            return pullback(h_jv)
+
+        products = vmap(one_product)
+
+        def product(V):
+            m, parts, start = len(V), {}, 0
+            for name, t in self.sub.items():
+                parts[name] = V[:, start : start + t.numel()].reshape(m, *t.shape)
+                start += t.numel()
+            stacks = self._stacks
+            if stacks is None or stacks[0] is not V or stacks[1] != V._version:  # once a product, every batch
+                self._stacks = (V, V._version, [live_stack(parts[name]) for name in names])
+            moved = [
+                along(flat, live, stacked, m, self.sub[name].shape[0])
+                for name, (live, stacked) in zip(names, self._stacks[2], strict=True)
+            ]
+            g_rest, g_fed = products({k: parts[k] for k in rest}, moved)
+            g_rest.update({name: weight_cotangent(flat, g) for name, g in zip(names, g_fed, strict=True)})
+            return torch.cat([g_rest[name].reshape(m, -1) for name in self.sub], dim=1)
+
+        return product
 
     def _linearised_first(self, x, y, w=None):
         """The first batch's :meth:`_linearised_product`, and about what keeping a row's

@@ -14,7 +14,7 @@ scores (up to float rounding) and differ in cost:
     tangents from one product for all k directions before the pass, on the
     units whose tangent is not zero (a ReLU unit that no curvature or annotated
     row activates has none: 33 of 64 on the CI-MNIST MLP), where the input is
-    wider than the k tangents (:func:`_precomputing_pays`).
+    wider than the k tangents (:mod:`._input_fed`).
 ``"per_sample"``
     Per-sample gradients ``vmap(grad(loss of one row))`` on chunks of rows (a
     chunk's gradients held under ``memory_budget`` bytes), then
@@ -69,6 +69,7 @@ import torch
 from torch.func import grad, jvp, vmap
 from torch.nn.modules.conv import _ConvNd
 
+from ._input_fed import added_at_outputs, along, bias_of, input_fed_linears, live_stack
 from ._shards import my_rows, summed
 from ._trees import unflatten
 
@@ -96,9 +97,9 @@ class _Problem:
         return self.model.losses({**self.fixed, **sub}, x, yb)
 
     def input_fed(self, x) -> dict:
-        """:func:`_input_fed_linears`, found on the first batch and kept for the others."""
+        """:func:`_input_fed_layers`, found on the first batch and kept for the others."""
         if self._input_fed is None:
-            self._input_fed = _input_fed_linears(self, x)
+            self._input_fed = _input_fed_layers(self, x)
         return self._input_fed
 
 
@@ -171,11 +172,10 @@ def _problem(model, names: list[str], V: torch.Tensor, memory_budget: int) -> _P
 def jvp_scores(problem: _Problem, x, yb) -> torch.Tensor:
     """Forward mode: the losses' derivative along each direction, vmapped over the k directions.
 
-    A Linear layer that reads the batch's inputs themselves (:func:`_input_fed_linears`) has its
-    weight's share of the k tangents, ``x @ V_j^T``, computed before the forward-mode pass by one
-    matrix product for all k directions and only for the output units whose tangent is not zero in
-    every direction (units that no curvature or annotated row activates have none), and added at
-    the layer's output as a tangent; its weight then carries none through the pass.
+    A Linear layer that reads the inputs themselves (:mod:`._input_fed`) has its share of the k
+    tangents, ``x @ V_j^T`` and its bias's, computed before the forward-mode pass by one matrix
+    product for all k directions, on the output units whose tangent is not zero in some direction,
+    and added at the layer's output as a tangent; its parameters then carry none through the pass.
     """
     fed = problem.input_fed(x)
     if not fed:
@@ -191,47 +191,27 @@ def jvp_scores(problem: _Problem, x, yb) -> torch.Tensor:
     flat = x.reshape(len(x), -1)
     zeros, injected = [], []
     for layer in fed.values():
-        z = flat.new_zeros((problem.k, len(x), layer.width))
-        if len(layer.live):  # one product for every direction's tangent on the live units: (batch, k * m)
-            rows_out = flat @ layer.stacked.T
-            z[:, :, layer.live] = rows_out.reshape(len(x), problem.k, len(layer.live)).transpose(0, 1)
+        z = along(flat, layer.live, layer.stacked, problem.k, layer.width)
         if layer.bias is not None:
             z += problem.tangents[layer.bias][:, None, :]
         zeros.append(flat.new_zeros((len(x), layer.width)))
         injected.append(z)
-    added: list = []
 
-    def add(index):
-        return lambda module, args, out: out + added[0][index]
+    with added_at_outputs([layer.module for layer in fed.values()]) as added:
 
-    def losses(s, extra):
-        added[:] = [extra]
-        return problem.model.losses({**held, **s}, x, yb)
+        def losses(s, extra):
+            added[:] = [extra]
+            return problem.model.losses({**held, **s}, x, yb)
 
-    def directional(t, extra):
-        return jvp(losses, (sub, zeros), (t, extra))[1]
+        def directional(t, extra):
+            return jvp(losses, (sub, zeros), (t, extra))[1]
 
-    handles = [layer.module.register_forward_hook(add(i)) for i, layer in enumerate(fed.values())]
-    try:
         return vmap(directional)(tangents, injected)
-    finally:
-        for handle in handles:
-            handle.remove()
-        added.clear()
-
-
-def _precomputing_pays(inputs: int, width: int, k: int) -> bool:
-    """Whether an input-fed Linear layer's tangents are computed before the pass: when its input is
-    wider than the k tangents of its outputs (the product saved grows with the input's width, the
-    tangents' placement and the extra additions with ``k * width``). Measured on 50,000 rows, k = 4
-    (CPU, two threads): CI-MNIST's MLP (3072 inputs, 64 units, 31 of them live) 0.84 s of scores
-    before, 0.55 s after; a tabular 20-64-2 MLP 0.07 s before, 0.13 s after."""
-    return inputs > k * width
 
 
 @dataclass
 class _InputFed:
-    """A Linear layer read from the batch's inputs (see :func:`_input_fed_linears`)."""
+    """An input-fed Linear layer's share of the k tangents (see :func:`_input_fed_layers`)."""
 
     module: torch.nn.Module
     weight: str
@@ -246,57 +226,15 @@ class _InputFed:
         return [self.weight] if self.bias is None else [self.weight, self.bias]
 
 
-def _input_fed_linears(problem: _Problem, x) -> dict[str, _InputFed]:
-    """The scored Linear weights whose layer is called once per forward pass, on the batch's inputs
-    flattened to rows (its input shares ``x``'s memory and values: no tangent reaches it), where
-    computing their tangents' share before the pass saves work: the one product for all k
-    directions on the live units costs less than k products on all units (it does not on narrow
-    inputs). None for a batch given as a dict."""
-    root = getattr(problem.model, "_wrapper", None)
-    if not isinstance(x, torch.Tensor) or not isinstance(root, torch.nn.Module):
-        return {}
-    candidates = {}
-    for name in problem.sub:
-        prefix, _, leaf = name.rpartition(".")
-        module = root.get_submodule(prefix) if prefix else root
-        if leaf == "weight" and type(module) is torch.nn.Linear:
-            candidates[name] = module
-    if not candidates:
-        return {}
-    probe = x[:2]
-    seen: dict[str, list] = {name: [] for name in candidates}
-
-    def record(name):
-        def hook(module, args):
-            (inp,) = args if len(args) == 1 else (None,)
-            seen[name].append(
-                isinstance(inp, torch.Tensor)
-                and inp.dim() == 2
-                and inp.untyped_storage().data_ptr() == probe.untyped_storage().data_ptr()
-                and torch.equal(inp, probe.reshape(len(probe), -1))
-            )
-
-        return hook
-
-    handles = [module.register_forward_pre_hook(record(name)) for name, module in candidates.items()]
-    try:
-        with torch.no_grad():
-            problem.model.output({**problem.fixed, **problem.sub}, probe)
-    finally:
-        for handle in handles:
-            handle.remove()
+def _input_fed_layers(problem: _Problem, x) -> dict[str, _InputFed]:
+    """The scored input-fed Linear layers whose tangents are computed before the pass, where that pays
+    (:func:`._input_fed.input_fed_linears`), with their live units and stacked tangents."""
+    found = input_fed_linears(problem.model, problem.sub, {**problem.fixed, **problem.sub}, x, problem.k)
     fed = {}
-    for name, module in candidates.items():
-        if seen[name] != [True]:
-            continue
+    for name, module in found.items():
         tangent = problem.tangents[name]  # (k, width, inputs)
-        k, width, inputs = tangent.shape
-        live = (tangent != 0).any(dim=2).any(dim=0).nonzero().flatten()
-        if not _precomputing_pays(inputs, width, k):
-            continue
-        stacked = tangent[:, live].reshape(k * len(live), inputs)
-        bias = name[: -len("weight")] + "bias"
-        fed[name] = _InputFed(module, name, bias if bias in problem.sub else None, width, live, stacked)
+        live, stacked = live_stack(tangent)
+        fed[name] = _InputFed(module, name, bias_of(name, problem.sub), tangent.shape[1], live, stacked)
     return fed
 
 
