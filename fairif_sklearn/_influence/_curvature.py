@@ -15,8 +15,11 @@ its pullback ``u -> J^T u`` (:func:`torch.func.vjp`) and, the pullback being
 linear, its transpose ``v -> J v`` (a reverse-mode derivative of the pullback)
 are kept when all the batches' fit in ``LINEARISED_MEMORY`` bytes, and every
 later product runs tangents through the kept graphs only; otherwise each
-product linearises each batch again. The Hessian's products are
-forward-over-reverse, the net run forward on every product.
+product linearises each batch again. A Linear layer that reads the inputs
+themselves (an MLP's first, on flattened images) is held fixed in those passes
+and its weight's shares are taken outside them, one matrix product each for all
+the directions on the units they reach (:mod:`._input_fed`). The Hessian's
+products are forward-over-reverse, the net run forward on every product.
 
 On nets with convolutions the Gauss-Newton products are taken another way
 (``products="factors"``, chosen by the same rule as the influence scores'
