@@ -21,12 +21,10 @@ from __future__ import annotations
 
 try:
     from _report import seeds_main
-    from heldout import METRICS, load, report, run_seed
+    from heldout import report, run_seed
 except ImportError:  # imported from its file by the tests
     from benchmarks._report import seeds_main
-    from benchmarks.heldout import METRICS, load, report, run_seed
-
-__all__ = ["METRICS", "load", "main", "report"]
+    from benchmarks.heldout import report, run_seed
 
 
 def main(argv=None) -> int:

@@ -121,7 +121,7 @@ class CurvatureOperator:
         self._per_row = None
         self._L: dict[int, torch.Tensor] = {}  # batch -> its rows' loss-Hessian factors (tiny), kept
         self._fed = None  # the weights of Linear layers that read the inputs, taken outside the passes
-        self._stacks = None  # (V, its version, its live units and stacked rows): the last product's
+        self._stacks = None  # this product's live units and stacked rows of V per input-fed layer
 
     def _params(self, sub):
         return {**self.fixed, **sub}
@@ -222,12 +222,11 @@ class CurvatureOperator:
             for name, t in self.sub.items():
                 parts[name] = V[:, start : start + t.numel()].reshape(m, *t.shape)
                 start += t.numel()
-            stacks = self._stacks
-            if stacks is None or stacks[0] is not V or stacks[1] != V._version:  # once a product, every batch
-                self._stacks = (V, V._version, [live_stack(parts[name]) for name in names])
+            if self._stacks is None:  # once a product (matmat resets it), for all its batches
+                self._stacks = [live_stack(parts[name]) for name in names]
             moved = [
                 along(flat, live, stacked, m, self.sub[name].shape[0])
-                for name, (live, stacked) in zip(names, self._stacks[2], strict=True)
+                for name, (live, stacked) in zip(names, self._stacks, strict=True)
             ]
             g_rest, g_fed = products({k: parts[k] for k in rest}, moved)
             g_rest.update({name: weight_cotangent(flat, g) for name, g in zip(names, g_fed, strict=True)})
@@ -374,6 +373,7 @@ class CurvatureOperator:
             return summed(acc) / self.n + self.shift * V
 
         acc = torch.zeros(V.shape, dtype=torch.float64, device=self.model.device)
+        self._stacks = None  # the input-fed layers' live units of V: found by the first batch's product
         with self.model.eval_mode():  # this process's share of the rows, summed over the processes
             for product in self._jvp_products():
                 acc += product(Vm).to(torch.float64)

@@ -39,10 +39,7 @@ def take(X: Any, indices: np.ndarray) -> Any:
     when they are one run of consecutive rows (say, the rows after the annotated ones), else a copy."""
     if is_dataset(X):
         return Subset(X, np.asarray(indices, dtype=np.int64).tolist())
-    indices = np.asarray(indices)
-    if len(indices) and indices[-1] - indices[0] == len(indices) - 1 and np.all(np.diff(indices) == 1):
-        return X[indices[0] : indices[-1] + 1]
-    return X[indices]
+    return X[consecutive(np.asarray(indices))]
 
 
 def check_dataset(X: Dataset, n_labels: int | None = None, name: str = "X", labels: str = "y") -> None:
@@ -126,7 +123,8 @@ def array_rows(X: Any, rows, device, dtype) -> torch.Tensor:
 
 def consecutive(rows: np.ndarray) -> np.ndarray | slice:
     """``rows`` as a slice when they are one ascending run of consecutive indices (read as a view of
-    the array, not copied: the influence scores read every training row in order), else as given."""
+    the array, not copied: the training rows after the annotated ones, the influence scores' batches
+    of every training row in order), else as given."""
     if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and (np.diff(rows) == 1).all():
         return slice(int(rows[0]), int(rows[-1]) + 1)
     return rows
