@@ -401,35 +401,41 @@ class CurvatureOperator:
         Q = torch.linalg.qr(
             torch.as_tensor(rng.standard_normal((self.n_params, block)), dtype=dtype, device=device)
         )[0]
-        for step in self.krylov(Q, n_steps):
+        for step in self.krylov(Q.T, n_steps):
             if step is None:
                 return float("nan")  # the engine says what that means
         ritz = torch.linalg.eigvalsh(step[2])
         return float(ritz[ritz.abs().argmax()])
 
     def krylov(self, Q: torch.Tensor, n_steps: int):
-        """Block Lanczos on the undamped curvature, started from the orthonormal block ``Q`` (p, b).
+        """Block Lanczos on the undamped curvature, started from the orthonormal rows ``Q`` (b, p).
 
         After each of at most ``n_steps`` products (one pass over the rows for
-        the block) it yields ``(V, MV, T)``: the basis so far (kept orthonormal,
-        :func:`next_block`), the undamped curvature's products with it, and the
-        projected matrix ``V^T M V``; it yields None and stops when a product is
-        not finite, and stops early when the basis spans an invariant subspace.
-        The shift is subtracted as it is at each step, so a caller may change it
-        in between.
+        the block) it yields ``(V, MV, T)``: the basis so far in rows (j, p),
+        kept orthonormal (:func:`next_block`), the undamped curvature's products
+        with it (j, p), and the projected matrix ``V M V^T`` (j, j); it yields
+        None and stops when a product is not finite, and stops early when the
+        basis spans an invariant subspace. ``V`` and ``MV`` are the first rows
+        of buffers that later steps fill further (valid as long as the
+        generator is), so no step copies the basis. The shift is subtracted as
+        it is at each step, so a caller may change it in between.
         """
-        basis, images = [], []
+        most = n_steps * len(Q)
+        V, MV = Q.new_empty((most, Q.shape[1])), Q.new_empty((most, Q.shape[1]))
+        T = Q.new_zeros((most, most))
+        j = 0
         for _ in range(n_steps):
-            W = (self.matmat(Q.T) - self.shift * Q.T).T  # undamped products, shape (p, b)
+            W = self.matmat(Q) - self.shift * Q  # undamped products, shape (b, p)
             if not bool(torch.isfinite(W).all()):
                 yield None
                 return
-            basis.append(Q)
-            images.append(W)
-            V, MV = torch.cat(basis, dim=1), torch.cat(images, dim=1)
-            T = V.T @ MV
-            yield V, MV, (T + T.T) / 2
-            Q = next_block(V, W)
+            i, j = j, j + len(Q)
+            V[i:j], MV[i:j] = Q, W
+            C = V[:j] @ W.T  # (j, b): the basis against the new images, T's new columns
+            T[:j, i:j] = C
+            T[i:j, :i] = Q @ MV[:i].T
+            yield V[:j], MV[:j], (T[:j, :j] + T[:j, :j].T) / 2
+            Q = next_block(V[:j], W, C)
             if Q is None:
                 return  # the basis spans an invariant subspace
 
@@ -441,24 +447,28 @@ class CurvatureOperator:
         return (M + M.T) / 2
 
 
-def next_block(V: torch.Tensor, W: torch.Tensor) -> torch.Tensor | None:
-    """The next block of a Krylov basis: the columns of ``W`` orthonormalised against the basis ``V``
-    (orthonormal columns) and each other, those with nothing new left out; None when none has.
+def next_block(V: torch.Tensor, W: torch.Tensor, VW: torch.Tensor | None = None) -> torch.Tensor | None:
+    """The next block of a Krylov basis: the rows of ``W`` (m, p) orthonormalised against the basis
+    ``V`` (j, p; orthonormal rows) and each other, those with nothing new left out; None when none has.
 
-    A column is left out when less than ``1e-10`` of its norm is new: a QR of such a block would
-    fill that column with rounding noise that is not orthogonal to ``V``.
+    Against the basis the whole block is projected out twice (block Gram-Schmidt, the second pass
+    for what rounding left), ``VW`` being ``V @ W.T`` where the caller has it; then each row against
+    the rows kept before it, twice. A row is left out when less than ``1e-10`` of its norm is new: a
+    QR of such a block would fill that row with rounding noise that is not orthogonal to ``V``.
     """
+    scales = torch.linalg.norm(W, dim=1).tolist()
+    for again in range(2):
+        VW = V @ W.T if again or VW is None else VW
+        W = W - VW.T @ V
     kept = []
-    for w in W.T:
-        scale = float(torch.linalg.norm(w))
-        for _ in range(2):  # twice: orthogonal to rounding
-            w = w - V @ (V.T @ w)
+    for w, scale in zip(W, scales, strict=True):
+        for _ in range(2):
             for q in kept:
                 w = w - q * (q @ w)
         norm = float(torch.linalg.norm(w))
         if norm > 1e-10 * scale:
             kept.append(w / norm)
-    return torch.stack(kept, dim=1) if kept else None
+    return torch.stack(kept) if kept else None
 
 
 def _rows_of(x, rows):
@@ -586,9 +596,10 @@ def solve_cg_auto_damping(
     dtype = torch.float64
     B = B.to(dtype)
     base = op.shift
-    Q = next_block(B.new_zeros((B.shape[1], 0)), B.T)  # p x k, dependent right-hand sides left out
+    Q = next_block(B.new_zeros((0, B.shape[1])), B)  # k x p, dependent right-hand sides left out
     b_norm = torch.linalg.norm(B, dim=1).clamp_min(torch.finfo(B.dtype).tiny)
     X, R, n_done, top, ritz = torch.zeros_like(B), B, 0, None, None
+    galerkin = None  # the last step whose shifted T was positive definite: (V, MV, Y, shift)
     for step in op.krylov(Q, min(n_steps, maxiter)) if Q is not None else ():  # steps are iterations
         if step is None:
             nan = [float("nan")] * len(B)
@@ -598,22 +609,34 @@ def solve_cg_auto_damping(
         ritz = torch.linalg.eigvalsh(T)
         top, previous = float(ritz[-1]), top
         op.shift = base + fraction * abs(top)
-        # Galerkin: X = V (T + shift I)^{-1} V^T B^T, and its residual from the kept products; a
-        # shifted T that is not positive definite (no curvature, no damping) leaves it to CG to report
+        # Galerkin: X = Y^T V with (T + shift I) Y = V B^T, its residual from the kept products; a
+        # shifted T that is not positive definite (no curvature, no damping) leaves it to CG to report.
+        # Formed (a pass over the basis) only where the loop may stop, and once it has.
         factor, failed = torch.linalg.cholesky_ex(
             T + op.shift * torch.eye(len(T), dtype=dtype, device=T.device)
         )
         if not failed:
-            Y = torch.cholesky_solve(V.T @ B.T, factor)
-            X = (V @ Y).T
-            R = B - (MV @ Y).T - op.shift * X
+            galerkin = (V, MV, torch.cholesky_solve(V @ B.T, factor), op.shift)
         settled = previous is not None and abs(top - previous) <= SETTLED * abs(top)
-        if settled and bool((torch.linalg.norm(R, dim=1) <= tol * b_norm).all()):
-            break  # the eigenvalue has settled and the damped system is solved
+        if settled:
+            if galerkin is not None:
+                X, R = _galerkin(B, *galerkin)
+                galerkin = None
+            if bool((torch.linalg.norm(R, dim=1) <= tol * b_norm).all()):
+                break  # the eigenvalue has settled and the damped system is solved
+    if galerkin is not None:
+        X, R = _galerkin(B, *galerkin)
     X, info = solve_cg(op, B, tol=tol, maxiter=maxiter, start=(X, R, n_done))
     if ritz is not None:  # the smallest Ritz value and CG's Rayleigh quotients bound it from above
         info.min_eigenvalue = min(info.min_eigenvalue, float(ritz[0]) + op.shift)
     return X, info, 0.0 if top is None else top  # no top without a right-hand side: nothing to damp
+
+
+def _galerkin(B, V, MV, Y, shift):
+    """The Galerkin solution ``X = Y^T V`` on the basis rows ``V`` and its residual ``B - M X``, from
+    the undamped products ``MV`` and the shift."""
+    X = Y.T @ V
+    return X, B - Y.T @ MV - shift * X
 
 
 def subsample_rows(n: int, size: int | float | None, rng: np.random.RandomState) -> np.ndarray:
