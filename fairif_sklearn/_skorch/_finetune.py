@@ -24,10 +24,11 @@ Two facts make it the objective whose response influence predicts:
   damping, so to first order its minimiser moves as influence says.
 
 The net trains with its own optimizer (fresh state, learning rate as set), its
-own iterator, split and callbacks. The optimizer's L2 weight decay is part of
-the training objective, so it moves into ``mu`` (its Bregman divergence is
-``weight_decay / 2 * ||theta - theta0||^2``) and is switched off in the
-optimizer meanwhile. The result is the average of the iterates over the last
+own iterator, split and callbacks (arrays are read a batch at a time where the
+net's iterator reads them as skorch does by default: :mod:`._batch_read`). The
+optimizer's L2 weight decay is part of the training objective, so it moves into
+``mu`` (its Bregman divergence is ``weight_decay / 2 * ||theta - theta0||^2``)
+and is switched off in the optimizer meanwhile. The result is the average of the iterates over the last
 epoch (Polyak averaging), which removes most of the noise of the last iterate.
 
 BatchNorm layers stay in eval mode throughout (their running statistics frozen
@@ -48,6 +49,7 @@ import torch
 from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 
+from ._batch_read import batch_read
 from ._faults import check_trained, interrupts_propagate
 from ._fit import batch_losses, loss_target, prepare_for_training
 from ._functional import NetFunctions
@@ -223,8 +225,8 @@ def finetune_net(
     try:
         with _without_weight_decay(net), _max_epochs(net, epochs), interrupts_propagate(net):
             prepare_for_training(net)  # data-parallel (an AccelerateMixin net): after the fresh optimizer
-            with batch_losses(net, loss), frozen_batchnorm(net.module_):
-                net.partial_fit(data, y)  # runs the callbacks' on_train_begin/end too
+            with batch_losses(net, loss), frozen_batchnorm(net.module_), batch_read(net, data, y) as rows:
+                net.partial_fit(rows, y)  # runs the callbacks' on_train_begin/end too
     finally:
         net.callbacks_.remove(average)
     check_trained(
