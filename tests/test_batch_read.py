@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import torch
 from skorch.dataset import Dataset, ValidSplit
-from torch.utils.data import DataLoader, TensorDataset
-from torch.utils.data._utils.collate import default_collate, default_convert
+from torch.utils.data import DataLoader, TensorDataset, default_collate, default_convert
 
 from fairif_sklearn._skorch import finetune_net, fit_net
 from fairif_sklearn._skorch._batch_read import ArrayRows, batch_read

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 import torch
 from skorch.dataset import Dataset as SkorchDataset
-from torch.utils.data import DataLoader
-from torch.utils.data._utils.collate import default_convert
+from torch.utils.data import DataLoader, default_convert
+
+from ._rows import index_rows
 
 _COLLATE = "iterator_train__collate_fn"
 
@@ -42,9 +43,7 @@ class ArrayRows(SkorchDataset):
 def _rows(data: Any, rows: np.ndarray) -> Any:
     if isinstance(data, Mapping):
         return {k: _rows(v, rows) for k, v in data.items()}
-    if isinstance(data, torch.Tensor):
-        return data[torch.as_tensor(rows, device=data.device)]
-    return data[rows]
+    return index_rows(data, rows)
 
 
 def _readable(data: Any) -> bool:
