@@ -7,11 +7,14 @@ to one ERM epoch of the same net in the same process (the median of epochs
 two and three, the first warming the process up). It prints, per checkout,
 the medians, stage 1 in epochs, the time of the curvature products, scores
 and rates' gradients, the damping and iterations chosen, and the rank
-correlation of each cell's scores with the first checkout's.
+correlation of each cell's scores with the first checkout's; then stage 2's
+one-epoch fine-tune of a copy of the net (the same fixed weights and strength
+for both checkouts): its time, and the sum of its parameters, which is the
+same to the digit where the two checkouts train alike.
 
 It times stage 1 as ``benchmarks/stage1.py`` runs it (its ``_stage1``, the weight solve included),
 which imports the library's private pieces by their private names; the
-checkouts must both have them (``compute_influence``, ``AnnotatedGaps``).
+checkouts must both have them (``compute_influence``, ``AnnotatedGaps``, ``finetune_net``).
 Needs the CI-MNIST data (``FAIRIF_DATA``)::
 
     git worktree add ../old <commit>
@@ -21,6 +24,7 @@ Needs the CI-MNIST data (``FAIRIF_DATA``)::
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.util
 import json
 import os
@@ -37,9 +41,11 @@ from scipy.stats import spearmanr
 
 def child(path: str, threads: int) -> None:
     """In a fresh process of one checkout: one ERM epoch and stage 1 on the pickled net; JSON out."""
+    import torch
+
     from fairif_sklearn._influence import AnnotatedGaps, _curvature
     from fairif_sklearn._influence import _engine as engine
-    from fairif_sklearn._skorch import fit_net
+    from fairif_sklearn._skorch import finetune_net, fit_net
 
     stage1 = _stage1_benchmark()
     stage1.configure(threads, "cpu")
@@ -65,10 +71,20 @@ def child(path: str, threads: int) -> None:
     result, _ = stage1._stage1(net, X, y, X_val, y_val, s_val)  # the defaults, the weight solve included
     seconds = time.perf_counter() - start
     diagnostics = {k: v for k, v in result.diagnostics.items() if k != "gap_gradient_norm"}
+    # stage 2's one-epoch fine-tune of a copy of the net, with fixed weights and strength (the same
+    # in both checkouts): its time, and its parameters' sum to compare the checkouts' training
+    weights = np.random.RandomState(0).uniform(0.5, 1.5, len(y))
+    tuned = copy.deepcopy(net)
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    finetune_net(tuned, X, y, weights / weights.mean(), strength=0.3, epochs=1)
+    finetune = time.perf_counter() - start
+    checksum = float(sum(p.detach().double().sum() for p in tuned.module_.parameters()))
     print(json.dumps({
         "epoch_s": epoch, "stage1_s": seconds, "parts_s": parts, "damping": result.damping,
         "cg_iterations": result.solve.n_iter, "residual": result.solve.residual,
         "diagnostics": diagnostics, "scores": result.rate_scores.tolist(),
+        "finetune_s": finetune, "finetune_checksum": checksum,
     }))  # fmt: skip
 
 
@@ -129,18 +145,22 @@ def main(argv=None) -> int:
     for tree, rs in zip(trees, runs, strict=True):
         epoch = statistics.median(r["epoch_s"] for r in rs)
         stage1 = statistics.median(r["stage1_s"] for r in rs)
+        finetune = statistics.median(r["finetune_s"] for r in rs)
         last = rs[-1]
         scores = np.array(last.pop("scores"))
         correlation = [float(spearmanr(a, b)[0]) for a, b in zip(first, scores, strict=True)]
         row = {"tree": tree, "epoch_s": epoch, "stage1_s": stage1, "stage1_in_epochs": stage1 / epoch,
-               **{k: v for k, v in last.items() if k not in ("epoch_s", "stage1_s")},
+               "finetune_s": finetune, "finetune_in_epochs": finetune / epoch,
+               **{k: v for k, v in last.items() if k not in ("epoch_s", "stage1_s", "finetune_s")},
                "rank_correlation_with_first": correlation}  # fmt: skip
         report.append(row)
         parts = ", ".join(f"{k} {v:.2f} s" for k, v in last["parts_s"].items())
         print(f"  {tree}: one epoch {epoch:.2f} s, stage 1 {stage1:.2f} s = {stage1 / epoch:.2f} epochs\n"
               f"      ({parts}; damping {last['damping']:.4g}, CG iterations {last['cg_iterations']}, "
               f"rank correlation with the first "
-              f"{np.round(row['rank_correlation_with_first'], 4).tolist()})", flush=True)  # fmt: skip
+              f"{np.round(row['rank_correlation_with_first'], 4).tolist()})\n"
+              f"      one-epoch fine-tune {finetune:.2f} s = {finetune / epoch:.2f} epochs "
+              f"(parameters' sum {last['finetune_checksum']!r})", flush=True)  # fmt: skip
     if args.out:
         with open(args.out, "w") as f:
             figures = {"net": args.net, "n_train": len(y), "n_annotated": m, "epochs": args.epochs,

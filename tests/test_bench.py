@@ -240,7 +240,8 @@ def test_versions_benchmark_gives_one_checkout_the_same_scores_twice(shared_data
     first, second = json.loads((tmp_path / "v.json").read_text())["runs"]
     assert first["damping"] == second["damping"] and first["cg_iterations"] == second["cg_iterations"]
     assert min(second["rank_correlation_with_first"]) == pytest.approx(1.0)
-    assert first["stage1_s"] > 0 and first["epoch_s"] > 0
+    assert first["stage1_s"] > 0 and first["epoch_s"] > 0 and first["finetune_s"] > 0
+    assert first["finetune_checksum"] == second["finetune_checksum"]  # the same training, bit for bit
     assert "stage 1" in capsys.readouterr().out
     # benchmarks/ stays off sys.path: its distributed.py would shadow Dask's for later tests
     assert str(BENCHMARKS) not in map(os.path.abspath, sys.path)
