@@ -218,10 +218,7 @@ class CurvatureOperator:
         products = vmap(one_product)
 
         def product(V):
-            m, parts, start = len(V), {}, 0
-            for name, t in self.sub.items():
-                parts[name] = V[:, start : start + t.numel()].reshape(m, *t.shape)
-                start += t.numel()
+            m, parts = len(V), unflatten(V, self.sub)
             if self._stacks is None:  # once a product (matmat resets it), for all its batches
                 self._stacks = [live_stack(parts[name]) for name in names]
             moved = [

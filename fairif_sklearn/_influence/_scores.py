@@ -161,8 +161,7 @@ def influence_scores(
 def _problem(model, names: list[str], V: torch.Tensor, memory_budget: int) -> _Problem:
     sub = {k: model.params[k] for k in names}
     fixed = {k: v for k, v in model.params.items() if k not in sub}
-    rows_as_dicts = [unflatten(v.to(device=model.device, dtype=model.dtype), sub) for v in V]
-    tangents = {k: torch.stack([d[k] for d in rows_as_dicts]) for k in sub}
+    tangents = unflatten(V.to(device=model.device, dtype=model.dtype), sub)  # name -> (k, *shape)
     return _Problem(model, sub, fixed, tangents, memory_budget)
 
 

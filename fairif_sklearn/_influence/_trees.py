@@ -11,9 +11,10 @@ def flatten(tree: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def unflatten(vec: torch.Tensor, like: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Split a vector into a dict shaped like ``like`` (the inverse of :func:`flatten`)."""
-    out, start = {}, 0
+    """Split a vector into a dict shaped like ``like`` (the inverse of :func:`flatten`); a stack of
+    vectors (..., p) into tensors of shape (..., *shape), the leading dimensions kept."""
+    out, start, lead = {}, 0, vec.shape[:-1]
     for name, t in like.items():
-        out[name] = vec[start : start + t.numel()].reshape(t.shape)
+        out[name] = vec[..., start : start + t.numel()].reshape(*lead, *t.shape)
         start += t.numel()
     return out
