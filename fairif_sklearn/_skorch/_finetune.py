@@ -28,8 +28,9 @@ own iterator, split and callbacks (arrays are read a batch at a time where the
 net's iterator reads them as skorch does by default: :mod:`._batch_read`). The
 optimizer's L2 weight decay is part of the training objective, so it moves into
 ``mu`` (its Bregman divergence is ``weight_decay / 2 * ||theta - theta0||^2``)
-and is switched off in the optimizer meanwhile. The result is the average of the iterates over the last
-epoch (Polyak averaging), which removes most of the noise of the last iterate.
+and is switched off in the optimizer meanwhile. The result is the average of
+the iterates over the last epoch (Polyak averaging), which removes most of the
+noise of the last iterate.
 
 BatchNorm layers stay in eval mode throughout (their running statistics frozen
 and used in the forward pass): the function the fine-tune moves is then the one
