@@ -166,8 +166,8 @@ def run(kind: str, seed: int, args) -> dict:
     rows = subsample_rows(len(y), args.curvature_rows, rng)
     names = list(model.params)
     last = model.last_linear_names()
-    rates, G = gaps_of.rates_and_gradients(model, names)
-    _, G_last = gaps_of.rates_and_gradients(model, last)
+    rates, G, _ = gaps_of.rates_and_gradients(model, names)
+    _, G_last, _ = gaps_of.rates_and_gradients(model, last)
     gaps = gaps_of.D @ rates
 
     start = time.perf_counter()

@@ -189,7 +189,7 @@ def test_ggn_diagonal_of_batchnorm_parameters_is_exact(conv):
 def test_influence_scores_rank_correlate_with_the_exact_solve_on_a_conv_net(conv, kind):
     model, X, y, X_val, y_val, s_val = conv
     names, rows = list(model.params), np.arange(len(y))
-    _, G = gaps_on(X_val, y_val, s_val).rates_and_gradients(model, names)
+    _, G, _ = gaps_on(X_val, y_val, s_val).rates_and_gradients(model, names)
     undamped = CurvatureOperator(
         model, X, y, rows, names, curvature="gauss_newton", damping=0.0, batch_size=64
     )  # fmt: skip
