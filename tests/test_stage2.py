@@ -121,9 +121,15 @@ def test_a_rejected_first_round_keeps_the_erm_model_and_says_so(shifted, monkeyp
     assert kept.rounds_[0]["step"] > 0
     # a fine-tune that fails the check at every step: the ERM model comes back, with a warning
     monkeypatch.setattr(_stage2.RealisedCheck, "passes", lambda self, rates: False)
-    with pytest.warns(UserWarning, match=r"FairIF kept the ERM model.*levelling='any'"):
+    with pytest.warns(UserWarning, match=r"FairIF kept the ERM model.*levelling='any'") as caught:
         clf = FairIFClassifier(small_net(), random_state=0).fit(X, y, sensitive_features=groups)
     assert len(clf.rounds_) == 1 and clf.rounds_[0]["step"] == 0
+    # the warning names each cell's rate at ERM and after the fine-tune (the full step, rejected)
+    start, full = clf.rounds_[0]["rates"], clf.rounds_[0]["full_step_rates"]
+    assert not np.allclose(start, full)  # the fine-tune moved them
+    message = next(str(w.message) for w in caught if "kept the ERM model" in str(w.message))
+    for name, a, b in zip(clf.rate_names_, start, full, strict=True):
+        assert f"{name} {a:.4f} -> {b:.4f}" in message
     assert clf.estimator_ is clf.erm_estimator_
     np.testing.assert_array_equal(clf.final_gaps_, clf.gaps_)
     np.testing.assert_array_equal(clf.predict_proba(X), clf.erm_estimator_.predict_proba(X))

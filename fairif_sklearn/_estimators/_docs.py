@@ -185,9 +185,10 @@ ATTRIBUTES = """\
         ``"final_rates_stderr"``), ``"materialization"``, the share
         of the way to the bands that the constraints allowed (``"closure"``),
         the step taken towards the fine-tune after the realised check
-        (``"step"``: 1 in full, 0 rejected) and the gaps at the full step
-        (``"full_step_gaps"``), the weights' spread (``"weight_std"``),
-        ``"n_zero_weight"``, ``"solve_converged"`` and ``"round"``.
+        (``"step"``: 1 in full, 0 rejected) and the gaps and rates at the full
+        step (``"full_step_gaps"``, ``"full_step_rates"``), the weights' spread
+        (``"weight_std"``), ``"n_zero_weight"``, ``"solve_converged"`` and
+        ``"round"``.
     damping_ : float
         The damping used.
     gap_names_ : list of str

@@ -65,6 +65,7 @@ class Round:
     final_rates: np.ndarray | None = None
     final_rates_stderr: np.ndarray | None = None
     full_step_gaps: np.ndarray | None = None
+    full_step_rates: np.ndarray | None = None
     step: float = 1.0
     chased: np.ndarray | None = None
 
@@ -92,6 +93,7 @@ class Round:
             "closure": self.closure,
             "step": self.step,
             "full_step_gaps": self.full_step_gaps,
+            "full_step_rates": self.full_step_rates,
             "weight_std": self.weight_std,
             "n_zero_weight": self.n_zero_weight,
             "solve_converged": self.solve_converged,
@@ -203,19 +205,25 @@ def _warn_closure(round_: Round, levelling: str) -> None:
     )
 
 
-def _warn_rejected(round_: Round, threshold, levelling: str) -> None:
+def _warn_rejected(round_: Round, threshold, levelling: str, rate_names: list[str]) -> None:
     """The first round's fine-tune failed the realised check at every step: the ERM model is kept,
-    its gaps still beyond their noise. Say so, rather than return the ERM model silently."""
+    its gaps still beyond their noise. Say so, rather than return the ERM model silently, with each
+    cell's rate before and after the fine-tune, so that a user sees what moved (a fine-tune that
+    sends every row to one class closes every gap and fails the check)."""
     up = levelling == "up"
     n_beyond = int(np.sum(np.abs(round_.gaps) > threshold))
+    moved = ", ".join(
+        f"{name} {start:.4f} -> {end:.4f}"
+        for name, start, end in zip(rate_names, round_.rates, round_.full_step_rates, strict=True)
+    )
     warnings.warn(
         f"FairIF kept the ERM model, whose gaps {_shown(round_.gaps)} ({n_beyond} beyond their "
         f"noise) stay as they were: stage 2's fine-tune, predicted to reach "
         f"{_shown(round_.predicted_gaps)}, reached {_shown(round_.full_step_gaps)}, and no "
         "step tried towards it passed the check on the annotated set (a gap wider than it started"
         + (", or a lower-side rate lower," if up else "")
-        + " beyond its standard error): the first-order prediction did not hold over the weights "
-        "asked for."
+        + f" beyond its standard error): the first-order prediction did not hold over the weights "
+        f"asked for. Each cell's rate on the annotated set at ERM and after the fine-tune: {moved}."
         + (
             " Raising the lower rates alone can need weights that the fine-tune does not follow on a "
             "net that leans on a shortcut; levelling='any' allows closing the gaps by lowering rates "
@@ -426,7 +434,7 @@ def run_rounds(
         if step > 0:
             rates, rates_stderr = settled, settled_stderr
         round_.step = step
-        round_.full_step_gaps = result.gap_rows @ full
+        round_.full_step_gaps, round_.full_step_rates = result.gap_rows @ full, full
         round_.final_rates, round_.final_rates_stderr = rates, rates_stderr
         round_.final_gaps = gaps = result.gap_rows @ rates
         weights = weights + step * (solution.sample_weight - weights)
@@ -446,5 +454,5 @@ def run_rounds(
             sample_weight=data.w_train,
         )
     if final_fit and len(rounds) == 1 and rounds[0].step == 0:
-        _warn_rejected(rounds[0], threshold, settings.levelling)
+        _warn_rejected(rounds[0], threshold, settings.levelling, stage1.influence.rate_names)
     return net, weights, rounds
