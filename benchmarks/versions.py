@@ -5,7 +5,8 @@ the checkout this script runs from, then times, in fresh processes taking
 turns, each checkout's stage 1 at the defaults on that same fitted net, next
 to one ERM epoch of the same net in the same process (the median of epochs
 two and three, the first warming the process up). It prints, per checkout,
-the medians, stage 1 in epochs, the time of the curvature products, scores
+the medians, stage 1 in epochs, stage 1 run a second time in the same process
+(the first run's extra is what a process pays once), the time of the curvature products, scores
 and rates' gradients, the damping and iterations chosen, and the rank
 correlation of each cell's scores with the first checkout's; then stage 2's
 one-epoch fine-tune of a copy of the net (the same fixed weights and strength
@@ -70,6 +71,12 @@ def child(path: str, threads: int) -> None:
     start = time.perf_counter()
     result, _ = stage1._stage1(net, X, y, X_val, y_val, s_val)  # the defaults, the weight solve included
     seconds = time.perf_counter() - start
+    timed_parts = dict(parts)
+    start = time.perf_counter()
+    stage1._stage1(net, X, y, X_val, y_val, s_val)  # again: what the first paid once per process
+    again = time.perf_counter() - start
+    parts.clear()
+    parts.update(timed_parts)
     diagnostics = {k: v for k, v in result.diagnostics.items() if k != "gap_gradient_norm"}
     # stage 2's one-epoch fine-tune of a copy of the net, with fixed weights and strength (the same
     # in both checkouts): its time, and its parameters' sum to compare the checkouts' training
@@ -81,7 +88,8 @@ def child(path: str, threads: int) -> None:
     finetune = time.perf_counter() - start
     checksum = float(sum(p.detach().double().sum() for p in tuned.module_.parameters()))
     print(json.dumps({
-        "epoch_s": epoch, "stage1_s": seconds, "parts_s": parts, "damping": result.damping,
+        "epoch_s": epoch, "stage1_s": seconds, "stage1_again_s": again, "parts_s": parts,
+        "damping": result.damping,
         "cg_iterations": result.solve.n_iter, "residual": result.solve.residual,
         "diagnostics": diagnostics, "scores": result.rate_scores.tolist(),
         "finetune_s": finetune, "finetune_checksum": checksum,
@@ -146,16 +154,24 @@ def main(argv=None) -> int:
         epoch = statistics.median(r["epoch_s"] for r in rs)
         stage1 = statistics.median(r["stage1_s"] for r in rs)
         finetune = statistics.median(r["finetune_s"] for r in rs)
+        again = statistics.median(r["stage1_again_s"] for r in rs)
         last = rs[-1]
         scores = np.array(last.pop("scores"))
         correlation = [float(spearmanr(a, b)[0]) for a, b in zip(first, scores, strict=True)]
         row = {"tree": tree, "epoch_s": epoch, "stage1_s": stage1, "stage1_in_epochs": stage1 / epoch,
+               "stage1_again_s": again, "stage1_first_and_again_s": [
+                   [r["stage1_s"], r["stage1_again_s"]] for r in rs],
+               "first_call_extra_s": statistics.median(
+                   r["stage1_s"] - r["stage1_again_s"] for r in rs),
                "finetune_s": finetune, "finetune_in_epochs": finetune / epoch,
-               **{k: v for k, v in last.items() if k not in ("epoch_s", "stage1_s", "finetune_s")},
+               **{k: v for k, v in last.items() if k not in ("epoch_s", "stage1_s", "stage1_again_s",
+                                                             "finetune_s")},
                "rank_correlation_with_first": correlation}  # fmt: skip
         report.append(row)
         parts = ", ".join(f"{k} {v:.2f} s" for k, v in last["parts_s"].items())
-        print(f"  {tree}: one epoch {epoch:.2f} s, stage 1 {stage1:.2f} s = {stage1 / epoch:.2f} epochs\n"
+        print(f"  {tree}: one epoch {epoch:.2f} s, stage 1 {stage1:.2f} s = {stage1 / epoch:.2f} epochs "
+              f"(again in the same process {again:.2f} s; the first's extra, median of the runs' "
+              f"differences: {row['first_call_extra_s']:.2f} s)\n"
               f"      ({parts}; damping {last['damping']:.4g}, CG iterations {last['cg_iterations']}, "
               f"rank correlation with the first "
               f"{np.round(row['rank_correlation_with_first'], 4).tolist()})\n"

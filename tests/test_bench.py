@@ -241,6 +241,7 @@ def test_versions_benchmark_gives_one_checkout_the_same_scores_twice(shared_data
     assert first["damping"] == second["damping"] and first["cg_iterations"] == second["cg_iterations"]
     assert min(second["rank_correlation_with_first"]) == pytest.approx(1.0)
     assert first["stage1_s"] > 0 and first["epoch_s"] > 0 and first["finetune_s"] > 0
+    assert first["stage1_again_s"] > 0 and len(first["stage1_first_and_again_s"]) == 1
     assert first["finetune_checksum"] == second["finetune_checksum"]  # the same training, bit for bit
     assert "stage 1" in capsys.readouterr().out
     # benchmarks/ stays off sys.path: its distributed.py would shadow Dask's for later tests

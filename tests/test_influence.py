@@ -21,6 +21,7 @@ from fairif_sklearn._influence import (
     solve_cg_auto_damping,
     solve_dense,
 )
+from fairif_sklearn._influence._curvature import reverse_hessian
 from fairif_sklearn._influence._trees import flatten, unflatten
 from fairif_sklearn._skorch import NetFunctions
 from fairif_sklearn.nets import make_mlp_classifier
@@ -522,21 +523,36 @@ def test_stage_1_frees_its_curvature_products_without_the_cycle_collector(fitted
     assert made and not any(alive)
 
 
+_FIT_IN_A_FRESH_PROCESS = """
+import sys
+import numpy as np
+from fairif_sklearn import FairIFClassifier
+from fairif_sklearn.nets import make_cnn_classifier, make_mlp_classifier
+rng = np.random.RandomState(0)
+if "{net}" == "mlp":
+    X = rng.normal(size=(3000, 10)).astype(np.float32)
+    net = make_mlp_classifier(10, hidden=(16,), max_epochs=3)
+else:
+    X = rng.normal(size=(600, 3, 8, 8)).astype(np.float32)
+    net = make_cnn_classifier(channels=(4, 6), max_epochs=3)
+s = (rng.uniform(size=len(X)) < 0.3).astype(float)
+y = ((X.reshape(len(X), -1)[:, 0] + s + 0.5 * rng.normal(size=len(X))) > 0.5).astype(np.int64)
+g = s.copy(); g[len(X) // 3:] = np.nan
+clf = FairIFClassifier(net, max_rounds=1, random_state=0).fit(X, y, sensitive_features=g)
+assert np.isfinite(clf.influence_scores_).all() and clf.influence_scores_.shape[1] == len(X) * 2 // 3
+assert clf.influence_info_["scores_method"] == "{scores}", clf.influence_info_
+print("forward-mode decompositions loaded:", "torch._decomp.decompositions_for_jvp" in sys.modules)
+"""
+
+
 @pytest.mark.slow  # a fresh interpreter: torch loads the decompositions once per process
-def test_a_fit_passes_under_warnings_as_errors():
+@pytest.mark.parametrize("net, scores, forward_mode", [("mlp", "jvp", True), ("cnn", "per_sample", False)])
+def test_a_fit_passes_under_warnings_as_errors(net, scores, forward_mode):
     """torch loads its forward-mode decompositions through ``torch.jit.script``, which it deprecates;
-    a user's suite run with ``-W error`` must not fail on that warning inside a FairIF fit (it did)."""
-    code = (
-        "import numpy as np\n"
-        "from fairif_sklearn import FairIFClassifier\n"
-        "from fairif_sklearn.datasets import make_biased_classification\n"
-        "from fairif_sklearn.nets import make_mlp_classifier\n"
-        "X, y, s = make_biased_classification(3000, bias='group_shift', random_state=0)\n"
-        "g = s.astype(float); g[1000:] = np.nan\n"
-        "net = make_mlp_classifier(X.shape[1], hidden=(16,), max_epochs=3)\n"
-        "clf = FairIFClassifier(net, max_rounds=1, random_state=0).fit(X, y, sensitive_features=g)\n"
-        "assert clf.rounds_, 'no influence was computed'\n"
-    )
+    a user's suite run with ``-W error`` must not fail on that warning inside a FairIF fit (it did).
+    A conv net's stage 1 takes no forward-mode derivative (per-sample gradients, the loss's Hessian
+    reverse over reverse) and does not load them at all (their compilation cost ~0.3 s a process)."""
+    code = _FIT_IN_A_FRESH_PROCESS.format(net=net, scores=scores)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         [sys.executable, "-W", "error::DeprecationWarning", "-c", code],
@@ -545,6 +561,21 @@ def test_a_fit_passes_under_warnings_as_errors():
         env=env,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    assert f"forward-mode decompositions loaded: {forward_mode}" in done.stdout, done.stdout
+
+
+def test_reverse_hessian_equals_the_softmax_cross_entropy_hessian():
+    """The loss's Hessian in a row's outputs, reverse over reverse, against its closed form
+    ``diag(p) - p p^T`` (three classes, one row of each class and a confident one)."""
+    logits = torch.tensor([[0.3, -1.2, 2.0], [1.0, 1.0, -0.5], [-2.0, 0.1, 0.4], [9.0, -9.0, 0.0]])
+    y = torch.tensor([0, 1, 2, 0])
+
+    def loss(o, yi):
+        return torch.nn.functional.cross_entropy(o[None], yi[None])
+
+    H = torch.func.vmap(reverse_hessian(loss))(logits.double(), y)
+    p = torch.softmax(logits.double(), dim=1)
+    torch.testing.assert_close(H, torch.diag_embed(p) - p[:, :, None] * p[:, None, :])
 
 
 # ------------------------------------------------------------- a user's sample_weight

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sklearn.utils import gen_batches
-from torch.func import grad, hessian, jvp, vjp, vmap
+from torch.func import grad, jacrev, jvp, vjp, vmap
 
 from ._input_fed import added_at_outputs, along, input_fed_linears, live_stack, weight_cotangent
 from ._shards import my_rows, summed
@@ -71,6 +71,17 @@ NULL_EIGENVALUE = 1e-7
 # solve_cg_auto_damping: Lanczos stops early once its largest Ritz value moved by less than this
 # fraction in a step (and the solve is done)
 SETTLED = 0.01
+
+
+def reverse_hessian(f):
+    """The Hessian of ``f`` in its first argument, reverse mode over reverse mode.
+
+    For the loss's Hessian in a row's C outputs (C x C, tiny): on the per-sample
+    road (``products="factors"``) stage 1 then takes no forward-mode derivative,
+    and a process does not load torch's forward-mode decompositions (compiled by
+    TorchScript on their first use: about 0.3 s; see the performance page).
+    """
+    return jacrev(jacrev(f))
 
 
 class CurvatureOperator:
@@ -313,7 +324,7 @@ class CurvatureOperator:
         with torch.no_grad():
             out = model.output(self._params(self.sub), x)
             out = out.reshape(len(out), -1)
-            values, vectors = torch.linalg.eigh(vmap(hessian(loss_of_output))(out, y))
+            values, vectors = torch.linalg.eigh(vmap(reverse_hessian(loss_of_output))(out, y))
             values = values.clamp_min(0)
             live = values.amax(dim=0) > NULL_EIGENVALUE * values.max()  # eigh sorts each row's values
             return (vectors * values.sqrt()[:, None, :])[:, :, live]

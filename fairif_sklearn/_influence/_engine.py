@@ -159,15 +159,16 @@ def compute_influence(
     set; ``sample_weight`` (mean one) weighs the training rows' loss, whose
     curvature is inverted. Raises when the solve failed (see :func:`check_solve`).
     """
-    _load_forward_ad_quietly()
     s = settings
     method = resolve_method(s.method, model)
     names = model.last_linear_names() if method == "last_layer" else list(model.params)
-    rates, G, rates_stderr = gaps_of.rates_and_gradients(model, names)
-    check_finite("the annotated set's rates and their gradients", rates, G, damping=s.damping)
     # conv nets: Gauss-Newton products from per-sample factors, as the scores use per-sample gradients
     scores_method = auto_method(model, names)
     products = "factors" if scores_method == "per_sample" else "jvp"
+    if "jvp" in (scores_method, products) or s.curvature == "hessian":  # forward mode will run
+        _load_forward_ad_quietly()
+    rates, G, rates_stderr = gaps_of.rates_and_gradients(model, names)
+    check_finite("the annotated set's rates and their gradients", rates, G, damping=s.damping)
     subsample = s.curvature_subsample
     if subsample == "auto":
         factored = products == "factors" and s.curvature == "gauss_newton"

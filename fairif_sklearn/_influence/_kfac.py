@@ -72,10 +72,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.func import hessian, jacrev, vmap
+from torch.func import jacrev, vmap
 from torch.utils._pytree import tree_map
 
-from ._curvature import CurvatureOperator, SolveInfo
+from ._curvature import CurvatureOperator, SolveInfo, reverse_hessian
 
 KINDS = ("kfac", "ekfac")
 OTHERS = ("diagonal", "identity", "exclude")
@@ -206,7 +206,7 @@ def ggn_diagonal(model, X, y, rows: np.ndarray, names: list[str], *, batch_size:
             out = o.reshape(1, *o_shape[1:])
             return model.loss_from_output(out, yi.unsqueeze(0)).sum()
 
-        return hessian(loss)(o)
+        return reverse_hessian(loss)(o)
 
     with model.eval_mode():
         for _, x, yb in model.batches(X, y, rows, batch_size):
