@@ -130,6 +130,7 @@ def test_a_rejected_first_round_keeps_the_erm_model_and_says_so(shifted, monkeyp
     message = next(str(w.message) for w in caught if "kept the ERM model" in str(w.message))
     for name, a, b in zip(clf.rate_names_, start, full, strict=True):
         assert f"{name} {a:.4f} -> {b:.4f}" in message
+    assert f"zero on {clf.rounds_[0]['n_zero_weight']} of {clf.train_mask_.sum()} training rows" in message
     assert clf.estimator_ is clf.erm_estimator_
     np.testing.assert_array_equal(clf.final_gaps_, clf.gaps_)
     np.testing.assert_array_equal(clf.predict_proba(X), clf.erm_estimator_.predict_proba(X))

@@ -205,7 +205,7 @@ def _warn_closure(round_: Round, levelling: str) -> None:
     )
 
 
-def _warn_rejected(round_: Round, threshold, levelling: str, rate_names: list[str]) -> None:
+def _warn_rejected(round_: Round, threshold, levelling: str, rate_names: list[str], n_rows: int) -> None:
     """The first round's fine-tune failed the realised check at every step: the ERM model is kept,
     its gaps still beyond their noise. Say so, rather than return the ERM model silently, with each
     cell's rate before and after the fine-tune, so that a user sees what moved (a fine-tune that
@@ -223,7 +223,9 @@ def _warn_rejected(round_: Round, threshold, levelling: str, rate_names: list[st
         "step tried towards it passed the check on the annotated set (a gap wider than it started"
         + (", or a lower-side rate lower," if up else "")
         + f" beyond its standard error): the first-order prediction did not hold over the weights "
-        f"asked for. Each cell's rate on the annotated set at ERM and after the fine-tune: {moved}."
+        f"asked for (their standard deviation {round_.weight_std:.3g}, zero on {round_.n_zero_weight} of "
+        f"{n_rows} training rows). Each cell's rate on the annotated set at ERM and after the fine-tune: "
+        f"{moved}."
         + (
             " Raising the lower rates alone can need weights that the fine-tune does not follow on a "
             "net that leans on a shortcut; levelling='any' allows closing the gaps by lowering rates "
@@ -454,5 +456,5 @@ def run_rounds(
             sample_weight=data.w_train,
         )
     if final_fit and len(rounds) == 1 and rounds[0].step == 0:
-        _warn_rejected(rounds[0], threshold, settings.levelling, stage1.influence.rate_names)
+        _warn_rejected(rounds[0], threshold, settings.levelling, stage1.influence.rate_names, len(weights))
     return net, weights, rounds
