@@ -288,6 +288,20 @@ def test_heldout_benchmark_varies_any_parameter_from_one_erm_model(tmp_path, cap
 
 
 @pytest.mark.slow
+def test_finetune_response_benchmark_scales_one_weight_change(tmp_path, capsys):
+    argv = ["--datasets", "synthetic:group_shift", "--seeds", "1"]
+    bench, runs, out = _seeds_benchmark("finetune_response", argv, tmp_path / "f", capsys)
+    assert runs[0]["chased"] and [r["scale"] for r in runs] == [0.0, *bench.SCALES]
+    noise, *scaled = runs
+    full = scaled[-1]
+    for r in scaled:  # one weight change, scaled: the prediction is linear in it
+        np.testing.assert_allclose(r["predicted"], r["scale"] * np.asarray(full["predicted"]))
+        assert r["weight_std"] == pytest.approx(r["scale"] * full["weight_std"], rel=1e-6)
+    assert noise["weight_std"] == pytest.approx(bench.NOISE, rel=0.1) and noise["moved"] < full["moved"]
+    assert "u = 1e-06 z (noise)" in out and "u = 0.5 (w - 1)" in out
+
+
+@pytest.mark.slow
 def test_cv_temperatures_benchmark_judges_every_model_on_the_test_split(tmp_path, capsys):
     argv = ["--datasets", "synthetic:group_shift", "--seeds", "1"]
     bench, (run,), out = _seeds_benchmark("cv_temperatures", argv, tmp_path / "c", capsys)

@@ -1,0 +1,129 @@
+"""``python benchmarks/finetune_response.py``: how stage 2's fine-tune responds to the size of the weight
+change (a developer tool).
+
+Influence predicts each annotated gap's change to first order in the weight
+change ``u = w - 1``, so half the change of weights should give half the
+change of each gap. For each data set and seed this fits FairIF's defaults
+with one round (``max_rounds=1``: the first round's weights ``w``), then
+fine-tunes the ERM
+net as stage 2 does (the proximal Bregman fine-tune, one epoch, the fit's
+proximal strength) with ``1 + s (w - 1)`` for a few scales ``s``, and with
+``1 + 1e-6 z`` (``z`` standard normal: a change of weights that predicts
+nothing), and prints, per scale and gap, the realised change of the annotated
+gap over ``s`` times the predicted change (the materialisation at that scale),
+and how far the parameters moved. A materialisation that stays below one at
+small scales is a fine-tune that does not reach what influence predicts even
+where the first-order prediction holds; one that falls with the scale is a
+response that saturates. The optimizer's own movement is the ``1e-6 z`` row.
+For example::
+
+    python benchmarks/finetune_response.py --datasets ci-mnist:group_shift --seeds 5
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import numpy as np
+
+from fairif_sklearn import FairIFClassifier
+from fairif_sklearn._influence import AnnotatedGaps
+from fairif_sklearn._rates import target_rates
+from fairif_sklearn._skorch import NetFunctions, finetune_net
+from fairif_sklearn._skorch._fit import seeded
+
+try:
+    from _report import seeds_main
+    from heldout import load
+except ImportError:  # imported from its file by the tests
+    from benchmarks._report import seeds_main
+    from benchmarks.heldout import load
+
+SCALES = (0.1, 0.5, 1.0)
+NOISE = 1e-6
+
+
+def _moved(net, start) -> float:
+    """The Euclidean distance between two nets' parameters."""
+    pairs = zip(net.module_.parameters(), start.module_.parameters(), strict=True)
+    return float(sum(float((a.detach() - b.detach()).double().norm() ** 2) for a, b in pairs) ** 0.5)
+
+
+def run_seed(dataset: str, seed: int, scales=SCALES) -> list[dict]:
+    """One seed: the first round's weights, then one fine-tune per scale (and the noise row)."""
+    data = load(dataset, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a round that cannot close every gap says so
+        clf = FairIFClassifier(
+            data.make_net(), X_val=data.X_valid, y_val=data.y_valid, sensitive_val=data.s_valid,
+            random_state=seed, max_rounds=1,
+        ).fit(data.X_train, data.y_train)  # fmt: skip
+    if not clf.rounds_:
+        return [{"dataset": dataset, "seed": seed, "chased": False}]
+    net, first = clf.erm_estimator_, clf.rounds_[0]
+    gaps_of = AnnotatedGaps(
+        data.X_valid, data.y_valid, data.s_valid, list(map(str, clf.groups_)),
+        target_rates("equalized_odds", np.asarray(clf.classes_)), clf.temperature, clf.batch_size,
+    )  # fmt: skip
+    start = gaps_of.D @ gaps_of.rates_and_errors(NetFunctions(net))[0]
+    np.testing.assert_allclose(start, first["gaps"], rtol=1e-5, atol=1e-7)  # the fit's own gaps
+    predicted = np.asarray(first["predicted_gaps"]) - start
+    w = clf.sample_weight_[clf.train_mask_]
+    strength = NetFunctions(net).proximal_strength(clf.damping_)
+    z = np.random.RandomState(seed).standard_normal(len(w))
+    out = []
+    for scale in (0.0, *scales):
+        weights = 1 + (NOISE * z if scale == 0 else scale * (w - 1))
+        tuned = copy.deepcopy(net)
+        with seeded(seed + 1, "cpu"):
+            finetune_net(tuned, data.X_train, data.y_train, weights, strength=strength, epochs=1)
+        realised = gaps_of.D @ gaps_of.rates_and_errors(NetFunctions(tuned))[0] - start
+        out.append({
+            "dataset": dataset, "seed": seed, "chased": True, "scale": scale, "gaps": start.tolist(),
+            "gap_names": list(clf.gap_names_),
+            "predicted": (scale * predicted).tolist(), "realised": realised.tolist(),
+            "moved": _moved(tuned, net), "weight_std": float(np.std(weights)),
+        })  # fmt: skip
+    return out
+
+
+def report(runs: list[dict]) -> str:
+    """Per data set and scale: the median materialisation of each gap, and the parameters' move."""
+    lines = []
+    for dataset in dict.fromkeys(r["dataset"] for r in runs):
+        rows = [r for r in runs if r["dataset"] == dataset and r["chased"]]
+        seeds = sorted({r["seed"] for r in rows})
+        lines += [
+            f"{dataset}: {len(seeds)} seeds with a chased gap (of {len({r['seed'] for r in runs})})",
+            f"  realised / predicted change of each annotated gap ({', '.join(rows[0]['gap_names'])}):",
+            "  median over seeds [min, max]; and the parameters' move (median over seeds)",
+        ]
+        for scale in dict.fromkeys(r["scale"] for r in rows):
+            at = [r for r in rows if r["scale"] == scale]
+            moved = np.median([r["moved"] for r in at])
+            if scale == 0:
+                change = np.median([np.abs(r["realised"]) for r in at], axis=0)
+                lines.append(
+                    f"  {f'u = {NOISE:g} z (noise)':<22}gaps moved by {np.round(change, 4).tolist()} "
+                    f"(median |change|); parameters moved {moved:.4g}"
+                )
+                continue
+            ratio = np.array([np.divide(r["realised"], r["predicted"]) for r in at])
+            cells = ", ".join(f"{np.median(col):.2f} [{col.min():.2f}, {col.max():.2f}]" for col in ratio.T)
+            lines.append(f"  {f'u = {scale:g} (w - 1)':<22}{cells}; parameters moved {moved:.4g}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    return seeds_main(
+        argv,
+        __doc__.splitlines()[0],
+        lambda dataset, seed, cache, args: run_seed(dataset, seed),
+        report,
+        datasets=["ci-mnist:group_shift"],
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
