@@ -15,6 +15,8 @@ and how far the parameters moved. A materialisation that stays below one at
 small scales is a fine-tune that does not reach what influence predicts even
 where the first-order prediction holds; one that falls with the scale is a
 response that saturates. The optimizer's own movement is the ``1e-6 z`` row.
+``--epochs`` fine-tunes longer than stage 2 does (whether the fine-tune had
+converged).
 For example::
 
     python benchmarks/finetune_response.py --datasets ci-mnist:group_shift --seeds 5
@@ -50,7 +52,7 @@ def _moved(net, start) -> float:
     return float(sum(float((a.detach() - b.detach()).double().norm() ** 2) for a, b in pairs) ** 0.5)
 
 
-def run_seed(dataset: str, seed: int, scales=SCALES) -> list[dict]:
+def run_seed(dataset: str, seed: int, scales=SCALES, epochs: int = 1) -> list[dict]:
     """One seed: the first round's weights, then one fine-tune per scale (and the noise row)."""
     data = load(dataset, seed)
     with warnings.catch_warnings():
@@ -77,11 +79,11 @@ def run_seed(dataset: str, seed: int, scales=SCALES) -> list[dict]:
         weights = 1 + (NOISE * z if scale == 0 else scale * (w - 1))
         tuned = copy.deepcopy(net)
         with seeded(seed + 1, "cpu"):
-            finetune_net(tuned, data.X_train, data.y_train, weights, strength=strength, epochs=1)
+            finetune_net(tuned, data.X_train, data.y_train, weights, strength=strength, epochs=epochs)
         realised = gaps_of.D @ gaps_of.rates_and_errors(NetFunctions(tuned))[0] - start
         out.append({
             "dataset": dataset, "seed": seed, "chased": True, "scale": scale, "gaps": start.tolist(),
-            "gap_names": list(clf.gap_names_),
+            "gap_names": list(clf.gap_names_), "epochs": epochs,
             "predicted": (scale * predicted).tolist(), "realised": realised.tolist(),
             "moved": _moved(tuned, net), "weight_std": float(np.std(weights)),
         })  # fmt: skip
@@ -95,7 +97,8 @@ def report(runs: list[dict]) -> str:
         rows = [r for r in runs if r["dataset"] == dataset and r["chased"]]
         seeds = sorted({r["seed"] for r in rows})
         lines += [
-            f"{dataset}: {len(seeds)} seeds with a chased gap (of {len({r['seed'] for r in runs})})",
+            f"{dataset}: {len(seeds)} seeds with a chased gap (of {len({r['seed'] for r in runs})}), "
+            f"fine-tunes of {rows[0].get('epochs', 1)} epoch(s)",
             f"  realised / predicted change of each annotated gap ({', '.join(rows[0]['gap_names'])}):",
             "  median over seeds [min, max]; and the parameters' move (median over seeds)",
         ]
@@ -116,12 +119,16 @@ def report(runs: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
+    def add_arguments(parser):
+        parser.add_argument("--epochs", type=int, default=1, help="the fine-tunes' epochs (stage 2's: 1)")
+
     return seeds_main(
         argv,
         __doc__.splitlines()[0],
-        lambda dataset, seed, cache, args: run_seed(dataset, seed),
+        lambda dataset, seed, cache, args: run_seed(dataset, seed, epochs=args.epochs),
         report,
         datasets=["ci-mnist:group_shift"],
+        add_arguments=add_arguments,
     )
 
 
