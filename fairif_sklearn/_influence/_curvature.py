@@ -49,6 +49,7 @@ import torch
 from sklearn.utils import gen_batches
 from torch.func import grad, jacrev, jvp, vjp, vmap
 
+from ._forward_mode import load_forward_mode
 from ._input_fed import added_at_outputs, along, input_fed_linears, live_stack, weight_cotangent
 from ._shards import my_rows, summed
 from ._trees import flatten, unflatten
@@ -267,6 +268,7 @@ class CurvatureOperator:
         of ``V``. Gauss-Newton: the batch linearised by one forward pass, and kept across products
         when all of them fit in ``LINEARISED_MEMORY`` (decided on the first batch, by what its
         linearisation holds); else linearised again for each product. The Hessian: streamed."""
+        load_forward_mode()  # every product below takes a forward-mode derivative
         if self._linearised is not None:
             yield from self._linearised
             return

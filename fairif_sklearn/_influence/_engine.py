@@ -124,23 +124,6 @@ class InfluenceSettings:
     batch_size: int
 
 
-def _load_forward_ad_quietly() -> None:
-    """Load torch's forward-mode decompositions with torch's own warning about them silenced.
-
-    torch loads them on the first forward-mode derivative through ``torch.jit.script``, which torch
-    itself deprecates: a DeprecationWarning a user cannot act on, and an error in a test suite run
-    with ``-W error``. The conditions are torch's (``torch.autograd.forward_ad``).
-    """
-    load = getattr(torch.autograd.forward_ad, "_maybe_load_decompositions", None)
-    if load is None:
-        return
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning
-        )
-        load()
-
-
 def compute_influence(
     model,
     X_train,
@@ -162,13 +145,11 @@ def compute_influence(
     s = settings
     method = resolve_method(s.method, model)
     names = model.last_linear_names() if method == "last_layer" else list(model.params)
+    rates, G, rates_stderr = gaps_of.rates_and_gradients(model, names)
+    check_finite("the annotated set's rates and their gradients", rates, G, damping=s.damping)
     # conv nets: Gauss-Newton products from per-sample factors, as the scores use per-sample gradients
     scores_method = auto_method(model, names)
     products = "factors" if scores_method == "per_sample" else "jvp"
-    if "jvp" in (scores_method, products) or s.curvature == "hessian":  # forward mode will run
-        _load_forward_ad_quietly()
-    rates, G, rates_stderr = gaps_of.rates_and_gradients(model, names)
-    check_finite("the annotated set's rates and their gradients", rates, G, damping=s.damping)
     subsample = s.curvature_subsample
     if subsample == "auto":
         factored = products == "factors" and s.curvature == "gauss_newton"

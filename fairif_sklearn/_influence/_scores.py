@@ -69,6 +69,7 @@ import torch
 from torch.func import grad, jvp, vmap
 from torch.nn.modules.conv import _ConvNd
 
+from ._forward_mode import load_forward_mode
 from ._input_fed import added_at_outputs, along, bias_of, input_fed_linears, live_stack
 from ._shards import my_rows, summed
 from ._trees import unflatten
@@ -176,6 +177,7 @@ def jvp_scores(problem: _Problem, x, yb) -> torch.Tensor:
     product for all k directions, on the output units whose tangent is not zero in some direction,
     and added at the layer's output as a tangent; its parameters then carry none through the pass.
     """
+    load_forward_mode()
     fed = problem.input_fed(x)
     if not fed:
 
