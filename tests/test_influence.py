@@ -8,6 +8,7 @@ expose, so they import it by its private name.
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -555,13 +556,31 @@ def test_a_fit_passes_under_warnings_as_errors(net, scores, forward_mode):
     code = _FIT_IN_A_FRESH_PROCESS.format(net=net, scores=scores)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, "-W", "error::DeprecationWarning", "-c", code],
+        [sys.executable, "-W", "error::DeprecationWarning", "-W", "error::FutureWarning", "-c", code],
         capture_output=True,
         text=True,
         env=env,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"forward-mode decompositions loaded: {forward_mode}" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("category", [DeprecationWarning, FutureWarning])
+def test_torch_s_warning_on_loading_the_forward_mode_decompositions_is_silenced(monkeypatch, category):
+    """torch 2.13 warns with a DeprecationWarning, 2.14 with a FutureWarning (shown by default);
+    neither reaches the user, and any other warning does."""
+    from fairif_sklearn._influence._forward_mode import load_forward_mode
+
+    def load(message="`torch.jit.script` is deprecated. Please switch to `torch.compile`."):
+        warnings.warn(message, category, stacklevel=1)
+
+    monkeypatch.setattr(torch.autograd.forward_ad, "_maybe_load_decompositions", load, raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_forward_mode()
+    monkeypatch.setattr(torch.autograd.forward_ad, "_maybe_load_decompositions", lambda: load("other"))
+    with pytest.warns(category, match="other"):
+        load_forward_mode()
 
 
 def test_reverse_hessian_equals_the_softmax_cross_entropy_hessian():
