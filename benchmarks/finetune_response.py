@@ -28,9 +28,11 @@ import copy
 import warnings
 
 import numpy as np
+import torch
 
 from fairif_sklearn import FairIFClassifier
 from fairif_sklearn._influence import AnnotatedGaps
+from fairif_sklearn._influence._trees import flatten
 from fairif_sklearn._rates import target_rates
 from fairif_sklearn._skorch import NetFunctions, finetune_net
 from fairif_sklearn._skorch._fit import seeded
@@ -48,8 +50,7 @@ NOISE = 1e-6
 
 def _moved(net, start) -> float:
     """The Euclidean distance between two nets' parameters."""
-    pairs = zip(net.module_.parameters(), start.module_.parameters(), strict=True)
-    return float(sum(float((a.detach() - b.detach()).double().norm() ** 2) for a, b in pairs) ** 0.5)
+    return float(torch.linalg.norm(flatten(NetFunctions(net).params) - flatten(NetFunctions(start).params)))
 
 
 def run_seed(dataset: str, seed: int, scales=SCALES, epochs: int = 1) -> list[dict]:
