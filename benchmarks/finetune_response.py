@@ -17,25 +17,43 @@ where the first-order prediction holds; one that falls with the scale is a
 response that saturates. The optimizer's own movement is the ``1e-6 z`` row.
 ``--epochs`` fine-tunes longer than stage 2 does (whether the fine-tune had
 converged).
+
+``--solvers`` compares the fine-tune's optimizer with another on the same
+weights: ``net`` is stage 2's default (the net's own optimizer and learning
+rate; Adam for ``fairif-bench``'s nets), ``nesterov`` is FairIF's
+``finetune_solver="nesterov"``: Nesterov's accelerated gradient with a step and
+momentum set by the curvature that stage 1 measured, whose move is
+proportional to the weight change (an adaptive optimizer's is not: Adam's step
+is about its learning rate whatever the gradient's size).
+``--net``, ``--rows`` and ``--erm-epochs`` set up other nets on CI-MNIST (the
+first ``--rows`` training rows and as large a share of the annotated rows), and
+``--closure`` asks the weight solve for part of the way (FairIF's
+``closure``). The weights are :class:`~fairif_sklearn.FairIFWeigher`'s with
+one round: the first round's, whether or not stage 2's check would keep them.
 For example::
 
     python benchmarks/finetune_response.py --datasets ci-mnist:group_shift --seeds 5
+    python benchmarks/finetune_response.py --seeds 4 --solvers net nesterov
+    python benchmarks/finetune_response.py --seeds 1 --net resnet --rows 3000 --erm-epochs 3 \\
+        --closure 0.05 --solvers net nesterov
 """
 
 from __future__ import annotations
 
 import copy
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import torch
 
-from fairif_sklearn import FairIFClassifier
+from fairif_sklearn import FairIFWeigher
 from fairif_sklearn._influence import AnnotatedGaps
 from fairif_sklearn._influence._trees import flatten
 from fairif_sklearn._rates import target_rates
-from fairif_sklearn._skorch import NetFunctions, finetune_net
+from fairif_sklearn._skorch import NetFunctions, finetune_net, nesterov_step
 from fairif_sklearn._skorch._fit import seeded
+from fairif_sklearn.bench._datasets import ci_mnist
 
 try:
     from _report import seeds_main
@@ -53,53 +71,101 @@ def _moved(net, start) -> float:
     return float(torch.linalg.norm(flatten(NetFunctions(net).params) - flatten(NetFunctions(start).params)))
 
 
-def run_seed(dataset: str, seed: int, scales=SCALES, epochs: int = 1) -> list[dict]:
-    """One seed: the first round's weights, then one fine-tune per scale (and the noise row)."""
-    data = load(dataset, seed)
+def _data(dataset: str, seed: int, net: str, rows: int | None, erm_epochs: int | None):
+    """The bench's data set and net; for another ``net`` or ``erm_epochs`` (CI-MNIST only) the bench's
+    CI-MNIST with that net, and with ``rows`` the first training rows and as large a share of the
+    annotated rows."""
+    if net == "mlp" and erm_epochs is None:
+        data = load(dataset, seed)
+    else:
+        name, _, bias = dataset.partition(":")
+        if name != "ci-mnist":
+            raise ValueError(f"--net and --erm-epochs are for CI-MNIST, got {dataset!r}")
+        kwargs = {} if erm_epochs is None else {"max_epochs": erm_epochs}
+        data = ci_mnist(seed, bias=bias, device="cpu", net=net, **kwargs)
+    if rows is None or rows >= len(data.y_train):
+        return data
+    m = len(data.y_valid) * rows // len(data.y_train)
+    return replace(
+        data, X_train=data.X_train[:rows], y_train=data.y_train[:rows],
+        X_valid=data.X_valid[:m], y_valid=data.y_valid[:m], s_valid=data.s_valid[:m],
+    )  # fmt: skip
+
+
+def run_seed(
+    dataset: str,
+    seed: int,
+    scales=SCALES,
+    epochs: int = 1,
+    *,
+    solvers=("net",),
+    net: str = "mlp",
+    rows: int | None = None,
+    erm_epochs: int | None = None,
+    closure: float = 1.0,
+) -> list[dict]:
+    """One seed: the first round's weights, then per solver one fine-tune per scale (and the noise row)."""
+    data = _data(dataset, seed, net, rows, erm_epochs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # a round that cannot close every gap says so
-        clf = FairIFClassifier(
+        clf = FairIFWeigher(
             data.make_net(), X_val=data.X_valid, y_val=data.y_valid, sensitive_val=data.s_valid,
-            random_state=seed, max_rounds=1,
+            random_state=seed, max_rounds=1, closure=closure,
         ).fit(data.X_train, data.y_train)  # fmt: skip
     if not clf.rounds_:
         return [{"dataset": dataset, "seed": seed, "chased": False}]
-    net, first = clf.erm_estimator_, clf.rounds_[0]
+    erm, first = clf.erm_estimator_, clf.rounds_[0]
+    code = {group: i for i, group in enumerate(clf.groups_)}  # the fit's group codes (Adult's are names)
+    groups = np.array([code[group] for group in data.s_valid])
     gaps_of = AnnotatedGaps(
-        data.X_valid, data.y_valid, data.s_valid, list(map(str, clf.groups_)),
+        data.X_valid, data.y_valid, groups, list(map(str, clf.groups_)),
         target_rates("equalized_odds", np.asarray(clf.classes_)), clf.temperature, clf.batch_size,
     )  # fmt: skip
-    start = gaps_of.D @ gaps_of.rates_and_errors(NetFunctions(net))[0]
-    np.testing.assert_allclose(start, first["gaps"], rtol=1e-5, atol=1e-7)  # the fit's own gaps
+    start = gaps_of.D @ gaps_of.rates_and_errors(NetFunctions(erm))[0]
+    np.testing.assert_allclose(start, first["gaps"], rtol=1e-4, atol=1e-5)  # the fit's own gaps (float32)
     predicted = np.asarray(first["predicted_gaps"]) - start
     w = clf.sample_weight_[clf.train_mask_]
-    strength = NetFunctions(net).proximal_strength(clf.damping_)
+    strength = NetFunctions(erm).proximal_strength(clf.damping_)
     z = np.random.RandomState(seed).standard_normal(len(w))
     out = []
-    for scale in (0.0, *scales):
-        weights = 1 + (NOISE * z if scale == 0 else scale * (w - 1))
-        tuned = copy.deepcopy(net)
-        with seeded(seed + 1, "cpu"):
-            finetune_net(tuned, data.X_train, data.y_train, weights, strength=strength, epochs=epochs)
-        realised = gaps_of.D @ gaps_of.rates_and_errors(NetFunctions(tuned))[0] - start
-        out.append({
-            "dataset": dataset, "seed": seed, "chased": True, "scale": scale, "gaps": start.tolist(),
-            "gap_names": list(clf.gap_names_), "epochs": epochs,
-            "predicted": (scale * predicted).tolist(), "realised": realised.tolist(),
-            "moved": _moved(tuned, net), "weight_std": float(np.std(weights)),
-        })  # fmt: skip
+    for solver in solvers:
+        for scale in (0.0, *scales):
+            weights = 1 + (NOISE * z if scale == 0 else scale * (w - 1))
+            tuned, nesterov = copy.deepcopy(erm), None
+            if solver == "nesterov":
+                nesterov = nesterov_step(weights, clf.influence_info_["largest_eigenvalue"], strength)
+            with seeded(seed + 1, "cpu"):
+                finetune_net(
+                    tuned, data.X_train, data.y_train, weights, strength=strength, epochs=epochs,
+                    nesterov=nesterov,
+                )  # fmt: skip
+            realised = gaps_of.D @ gaps_of.rates_and_errors(NetFunctions(tuned))[0] - start
+            out.append({
+                "dataset": dataset, "seed": seed, "chased": True, "scale": scale, "gaps": start.tolist(),
+                "gap_names": list(clf.gap_names_), "epochs": epochs, "solver": solver, "net": net,
+                "rows": len(data.y_train), "closure": closure,
+                "predicted": (scale * predicted).tolist(), "realised": realised.tolist(),
+                "moved": _moved(tuned, erm), "weight_std": float(np.std(weights)),
+            })  # fmt: skip
     return out
+
+
+def _setup(run: dict) -> str:
+    """The net, rows and closure of a run (runs written before they were recorded: the defaults')."""
+    return f"net {run['net']} on {run['rows']} rows, closure {run['closure']:g}, " if "net" in run else ""
 
 
 def report(runs: list[dict]) -> str:
     """Per data set and scale: the median materialisation of each gap, and the parameters' move."""
     lines = []
-    for dataset in dict.fromkeys(r["dataset"] for r in runs):
-        rows = [r for r in runs if r["dataset"] == dataset and r["chased"]]
+    chased = [r for r in runs if r["chased"]]
+    for dataset, solver in dict.fromkeys((r["dataset"], r.get("solver")) for r in chased):
+        rows = [r for r in chased if r["dataset"] == dataset and r.get("solver") == solver]
         seeds = sorted({r["seed"] for r in rows})
+        n_seeds = len({r["seed"] for r in runs if r["dataset"] == dataset})
         lines += [
-            f"{dataset}: {len(seeds)} seeds with a chased gap (of {len({r['seed'] for r in runs})}), "
-            f"fine-tunes of {rows[0].get('epochs', 1)} epoch(s)",
+            f"{dataset}: {len(seeds)} seeds with a chased gap (of {n_seeds}), {_setup(rows[0])}"
+            f"fine-tunes of {rows[0].get('epochs', 1)} epoch(s)" + (f", solver {solver}" if solver else ""),
             f"  realised / predicted change of each annotated gap ({', '.join(rows[0]['gap_names'])}):",
             "  median over seeds [min, max]; and the parameters' move (median over seeds)",
         ]
@@ -122,11 +188,25 @@ def report(runs: list[dict]) -> str:
 def main(argv=None) -> int:
     def add_arguments(parser):
         parser.add_argument("--epochs", type=int, default=1, help="the fine-tunes' epochs (stage 2's: 1)")
+        parser.add_argument("--solvers", nargs="+", default=["net"], choices=["net", "nesterov"])
+        parser.add_argument("--net", default="mlp", choices=["mlp", "cnn", "resnet"], help="CI-MNIST's net")
+        parser.add_argument("--rows", type=int, default=None, help="the first training rows only")
+        parser.add_argument("--erm-epochs", type=int, default=None, help="the ERM fit's epochs (CI-MNIST)")
+        parser.add_argument("--closure", type=float, default=1.0, help="FairIF's closure for the weights")
 
     return seeds_main(
         argv,
         __doc__.splitlines()[0],
-        lambda dataset, seed, cache, args: run_seed(dataset, seed, epochs=args.epochs),
+        lambda dataset, seed, cache, args: run_seed(
+            dataset,
+            seed,
+            epochs=args.epochs,
+            solvers=args.solvers,
+            net=args.net,
+            rows=args.rows,
+            erm_epochs=args.erm_epochs,
+            closure=args.closure,
+        ),
         report,
         datasets=["ci-mnist:group_shift"],
         add_arguments=add_arguments,

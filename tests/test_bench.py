@@ -301,6 +301,29 @@ def test_finetune_response_benchmark_scales_one_weight_change(tmp_path, capsys):
     assert "u = 1e-06 z (noise)" in out and "u = 0.5 (w - 1)" in out
 
 
+def test_finetune_response_benchmark_compares_the_fine_tune_s_solvers(tmp_path, capsys):
+    argv = ["--datasets", "synthetic:group_shift", "--seeds", "1", "--solvers", "net", "nesterov"]
+    bench, runs, out = _seeds_benchmark("finetune_response", argv, tmp_path / "s", capsys)
+    by = {(r["solver"], r["scale"]): r for r in runs}
+    assert set(by) == {(v, s) for v in ("net", "nesterov") for s in (0.0, *bench.SCALES)}
+    for scale in bench.SCALES:  # the same weights and predictions for both solvers
+        assert by["net", scale]["predicted"] == by["nesterov", scale]["predicted"]
+    # weights that predict nothing: Nesterov at the curvature's step barely moves, Adam moves on
+    assert by["nesterov", 0.0]["moved"] < 1e-4 * by["nesterov", 1.0]["moved"]
+    assert by["net", 0.0]["moved"] > 100 * by["nesterov", 0.0]["moved"]
+    assert "solver net" in out and "solver nesterov" in out
+
+
+def test_finetune_solver_benchmark_starts_both_solvers_from_one_erm_fit(tmp_path, capsys):
+    argv = ["--datasets", "synthetic:group_shift", "--seeds", "1"]
+    bench, runs, out = _seeds_benchmark("finetune_solver", argv, tmp_path / "v", capsys)
+    assert [r["solver"] for r in runs] == list(bench.SOLVERS)
+    net, nesterov = runs
+    assert net["erm"] == nesterov["erm"] and net["erm_rates"] == nesterov["erm_rates"]
+    assert net["fairif"] != nesterov["fairif"]  # the fine-tunes differ
+    assert "     solver  acc (pts)" in out and "seed 0  nesterov: AOD" in out and "TPR[1]" in out
+
+
 @pytest.mark.slow
 def test_cv_temperatures_benchmark_judges_every_model_on_the_test_split(tmp_path, capsys):
     argv = ["--datasets", "synthetic:group_shift", "--seeds", "1"]

@@ -1,5 +1,6 @@
 """Stage 2 and the rounds: the fine-tune influence predicts, the bound, noise, and honest selection."""
 
+import copy
 import warnings
 
 import numpy as np
@@ -7,8 +8,8 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from fairif_sklearn import FairIFClassifier, FairIFClassifierCV
-from fairif_sklearn._skorch import NetFunctions, finetune_net, fit_net
+from fairif_sklearn import FairIFClassifier, FairIFClassifierCV, FairIFWeigher
+from fairif_sklearn._skorch import NetFunctions, finetune_net, fit_net, nesterov_step
 from fairif_sklearn.datasets import make_biased_classification
 
 from ._helpers import gaps_on, logreg_net, partial_groups, small_net
@@ -38,6 +39,64 @@ def test_fine_tune_with_unit_weights_stays_at_the_fitted_model(biased_data):
     # while continuing plain training moves it
     net.partial_fit(X, y)
     assert (_params(net) - before).abs().max() > 1e-3
+
+
+def test_nesterov_step_bounds_the_curvature_of_the_weighted_objective():
+    # brute force: rows' Gauss-Newton matrices G_i, weights w; the fine-tune's curvature is
+    # mean(w_i G_i) + mu, whose largest eigenvalue the step's L bounds from above
+    rng = np.random.RandomState(0)
+    J = rng.standard_normal((40, 6))
+    G = np.einsum("ni,nj->nij", J, J)
+    w = rng.exponential(size=40)
+    w /= w.mean()
+    top, mu = np.linalg.eigvalsh(G.mean(0))[-1], 0.02
+    step, momentum = nesterov_step(w, top, mu)
+    weighted = np.linalg.eigvalsh(np.einsum("n,nij->ij", w, G) / 40 + mu * np.eye(6))
+    assert weighted[-1] <= 1 / step and 1 / step == pytest.approx(w.max() * top + mu)
+    root = np.sqrt(1 / (step * mu))
+    assert momentum == pytest.approx((root - 1) / (root + 1))
+    for bad in ((top, 0.0), (None, mu), (np.nan, mu)):
+        with pytest.raises(ValueError, match="positive damping .* largest eigenvalue"):
+            nesterov_step(w, *bad)
+
+
+def test_the_nesterov_fine_tune_moves_in_proportion_to_the_weight_change(shifted):
+    # influence is linear in the weight change u = w - 1; Nesterov at the curvature's step moves the
+    # parameters in proportion to u, while Adam (the net's optimizer) moves about its learning rate a
+    # step whatever u is: a tenth of the change moves Adam's fine-tune almost as far
+    X, y, _, groups = shifted
+    weigher = FairIFWeigher(small_net(), random_state=0).fit(X, y, sensitive_features=groups)
+    erm, mask = weigher.erm_estimator_, weigher.train_mask_
+    strength = NetFunctions(erm).proximal_strength(weigher.damping_)
+    u = weigher.sample_weight_[mask] - 1
+    moved = {}
+    for solver in ("net", "nesterov"):
+        for scale in (0.01, 0.1):
+            tuned, weights = copy.deepcopy(erm), 1 + scale * u
+            step = nesterov_step(weights, weigher.influence_info_["largest_eigenvalue"], strength)
+            torch.manual_seed(1)
+            finetune_net(
+                tuned, X[mask], y[mask], weights, strength=strength, epochs=1,
+                nesterov=step if solver == "nesterov" else None,
+            )  # fmt: skip
+            moved[solver, scale] = float((_params(tuned) - _params(erm)).norm())
+    assert moved["nesterov", 0.1] / moved["nesterov", 0.01] == pytest.approx(10, rel=0.05)
+    assert moved["net", 0.1] / moved["net", 0.01] < 3
+    assert isinstance(erm.optimizer_, torch.optim.Adam)  # the net's own optimizer, untouched
+
+
+def test_a_fit_with_the_nesterov_fine_tune(shifted):
+    # with damping="auto" stage 1 has the curvature's largest eigenvalue already; with a given
+    # damping it estimates it only when the Nesterov fine-tune needs it
+    X, y, _, groups = shifted
+    for damping in ("auto", 0.05):
+        clf = FairIFClassifier(small_net(), finetune_solver="nesterov", damping=damping, random_state=0)
+        clf.fit(X, y, sensitive_features=groups)
+        assert clf.reweighted_ and clf.influence_info_["largest_eigenvalue"] > 0
+        assert np.abs(clf.final_gaps_).max() < np.abs(clf.gaps_).max()  # the chased gap closed
+        assert isinstance(clf.estimator_.optimizer_, torch.optim.Adam)  # the net's own, fresh
+    default = FairIFClassifier(small_net(), damping=0.05, random_state=0).fit(X, y, sensitive_features=groups)
+    assert "largest_eigenvalue" not in default.influence_info_
 
 
 def test_no_weight_change_returns_the_erm_model(shifted):
@@ -131,6 +190,7 @@ def test_a_rejected_first_round_keeps_the_erm_model_and_says_so(shifted, monkeyp
     for name, a, b in zip(clf.rate_names_, start, full, strict=True):
         assert f"{name} {a:.4f} -> {b:.4f}" in message
     assert f"zero on {clf.rounds_[0]['n_zero_weight']} of {clf.train_mask_.sum()} training rows" in message
+    assert "finetune_solver='nesterov'" in message  # the remedy for an adaptive optimizer's fixed-size steps
     assert clf.estimator_ is clf.erm_estimator_
     np.testing.assert_array_equal(clf.final_gaps_, clf.gaps_)
     np.testing.assert_array_equal(clf.predict_proba(X), clf.erm_estimator_.predict_proba(X))

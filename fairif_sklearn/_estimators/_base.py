@@ -51,6 +51,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         "pos_label": "no_validation",  # a label or a list of labels, checked against y in fit
         "retrain": [StrOptions({"finetune", "scratch", "warm_start"})],
         "finetune_epochs": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "finetune_solver": [StrOptions({"net", "nesterov"})],
         "max_rounds": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "influence": [StrOptions(set(METHODS))],
         "curvature": [StrOptions(set(CURVATURES))],
@@ -82,6 +83,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         pos_label=None,
         retrain="finetune",
         finetune_epochs="auto",
+        finetune_solver="net",
         max_rounds="auto",
         influence="auto",
         curvature="gauss_newton",
@@ -109,6 +111,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         self.pos_label = pos_label
         self.retrain = retrain
         self.finetune_epochs = finetune_epochs
+        self.finetune_solver = finetune_solver
         self.max_rounds = max_rounds
         self.influence = influence
         self.curvature = curvature
@@ -148,6 +151,10 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
             cg_tol=self.cg_tol,
             cg_maxiter=self.cg_maxiter,
             batch_size=self.batch_size,
+            # the Nesterov fine-tune's step needs it; damping="auto" estimates it anyway (same cache key)
+            largest_eigenvalue=(
+                self.retrain == "finetune" and self.finetune_solver == "nesterov" and self.damping != "auto"
+            ),
         )
 
     def _gaps_of(self, data: FitData) -> AnnotatedGaps:
@@ -206,6 +213,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
             estimator=self.estimator,
             retrain=self.retrain,
             finetune_epochs=resolve_finetune_epochs(self.finetune_epochs),
+            finetune_solver=self.finetune_solver,
             max_rounds=max_rounds,
             relinearise_below=relinearise_below,
             levelling=self.levelling,

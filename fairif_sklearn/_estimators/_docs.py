@@ -78,6 +78,20 @@ default="equalized_odds"
     finetune_epochs : "auto" or int, default="auto"
         Epochs of the fine-tune; its iterates over the last epoch are averaged.
         ``"auto"`` is one epoch.
+    finetune_solver : {"net", "nesterov"}, default="net"
+        The fine-tune's optimizer (with ``retrain="finetune"``): the net's own,
+        fresh, at its learning rate; or Nesterov's accelerated gradient with a
+        step and momentum set by the curvature that stage 1 measured (step
+        ``1 / L``, ``L = max(w) lambda + mu``: ``lambda`` the curvature's
+        largest eigenvalue, ``mu`` the proximal strength), whose move is
+        proportional to the change of weights, as influence's prediction is.
+        An adaptive optimizer such as Adam moves each parameter by about its
+        learning rate per step whatever the size of the gradient: on a
+        ResNet with BatchNorm it moved the gaps many times further than
+        influence predicted, where ``"nesterov"`` realised most of the
+        prediction (the results page, "The fine-tune's optimizer"). With a
+        given ``damping``, ``"nesterov"`` costs stage 1 an estimate of that
+        eigenvalue (four block-Lanczos steps).
     max_rounds : "auto" or int, default="auto"
         Rounds of reweighting: after stage 2, a gap still beyond its noise is
         measured again at the new model, influence re-linearised there, and
@@ -212,8 +226,9 @@ ATTRIBUTES = """\
         Gauss-Newton factors), ``"scores_method"`` (``'jvp'``, or
         ``'per_sample'`` on a net with convolutions), ``"gap_gradient_norm"``
         (one per gap), ``"largest_eigenvalue"`` and ``"n_damping_products"``
-        (with ``damping="auto"`` only: the curvature products spent on the
-        estimate alone, 0 when CG's first iterations made it) and ``"n_rounds"`` (the rounds of
+        (with ``damping="auto"``, or with ``finetune_solver="nesterov"``, whose
+        step needs it: the curvature products spent on the estimate alone, 0
+        when CG's first iterations made it) and ``"n_rounds"`` (the rounds of
         reweighting run).
     n_features_in_ : int
         Number of features (the second dimension of ``X``).

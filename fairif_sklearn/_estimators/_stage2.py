@@ -39,7 +39,16 @@ from sklearn.base import clone
 
 from .._influence import InfluenceSettings, compute_influence
 from .._runtime import progress_bar, report
-from .._skorch import NetFunctions, check_trained, finetune_net, fit_net, interpolate_net, seeded, unfrozen
+from .._skorch import (
+    NetFunctions,
+    check_trained,
+    finetune_net,
+    fit_net,
+    interpolate_net,
+    nesterov_step,
+    seeded,
+    unfrozen,
+)
 from .._validation import FitData
 from .._weights import FairSolution, first_order, rate_floors, solve_fair_weights, solve_weights
 from ._stage1 import Stage1
@@ -115,6 +124,7 @@ class Stage2Settings:
     alpha: float | None
     verbose: int = 0
     relinearise_below: float | None = None
+    finetune_solver: str = "net"
 
 
 # ``max_rounds="auto"``: at most this many rounds, a later one only when the previous round's fine-tune
@@ -205,7 +215,9 @@ def _warn_closure(round_: Round, levelling: str) -> None:
     )
 
 
-def _warn_rejected(round_: Round, threshold, levelling: str, rate_names: list[str], n_rows: int) -> None:
+def _warn_rejected(
+    round_: Round, threshold, levelling: str, rate_names: list[str], n_rows: int, solver: str = "net"
+) -> None:
     """The first round's fine-tune failed the realised check at every step: the ERM model is kept,
     its gaps still beyond their noise. Say so, rather than return the ERM model silently, with each
     cell's rate before and after the fine-tune, so that a user sees what moved (a fine-tune that
@@ -232,6 +244,13 @@ def _warn_rejected(round_: Round, threshold, levelling: str, rate_names: list[st
             "(check the worst (class, group) cell)."
             if up
             else ""
+        )
+        + (
+            " An adaptive optimizer (the net's: Adam, ...) moves the parameters by about its learning rate "
+            "per step whatever the change of weights; finetune_solver='nesterov' moves them in proportion "
+            "to it, as influence predicts."
+            if solver == "net"
+            else ""
         ),
         UserWarning,
         stacklevel=5,
@@ -254,9 +273,19 @@ def summary(round_: Round) -> str:
 
 
 def train_stage2(
-    settings: Stage2Settings, net, data: FitData, weights, base, *, erm_seed: int, index: int, damping: float
+    settings: Stage2Settings,
+    net,
+    data: FitData,
+    weights,
+    base,
+    *,
+    erm_seed: int,
+    index: int,
+    damping: float,
+    largest_eigenvalue: float | None = None,
 ):
-    """A new net trained with ``weights``, from ``net`` (trained with ``base``) or from scratch."""
+    """A new net trained with ``weights``, from ``net`` (trained with ``base``) or from scratch
+    (``largest_eigenvalue``: of the curvature stage 1 measured, for the Nesterov fine-tune's step)."""
     X, y = data.X_train, data.y_train
     if (
         settings.retrain == "scratch"
@@ -273,9 +302,13 @@ def train_stage2(
             new.set_params(warm_start=unfrozen(settings.estimator).warm_start)
         else:
             strength = NetFunctions(net).proximal_strength(damping)
+            nesterov = None
+            if settings.finetune_solver == "nesterov":
+                nesterov = nesterov_step(weights, largest_eigenvalue, strength)
             finetune_net(
-                new, X, y, weights, base_weight=base, strength=strength, epochs=settings.finetune_epochs
-            )
+                new, X, y, weights, base_weight=base, strength=strength, epochs=settings.finetune_epochs,
+                nesterov=nesterov,
+            )  # fmt: skip
     return new
 
 
@@ -382,6 +415,8 @@ def run_rounds(
     net, weights, rounds = stage1.erm_estimator, base, []
     rates = erm_rates = result.rates
     rates_stderr = stage1.rates_stderr  # at the current model: the final model's come with its rates
+    # the curvature's largest eigenvalue (with damping="auto", or asked for): later rounds keep stage 1's
+    top = result.diagnostics.get("largest_eigenvalue")
     for index in range(1, settings.max_rounds + 1):
         gaps = result.gap_rows @ rates
         if np.all(np.abs(gaps) <= threshold):
@@ -416,6 +451,7 @@ def run_rounds(
             erm_seed=stage1.seed,
             index=index,
             damping=result.damping,
+            largest_eigenvalue=top,
         )
         check_trained(
             trained, f"Stage 2 (retrain={settings.retrain!r})", "a smaller learning rate or closure"
@@ -450,11 +486,12 @@ def run_rounds(
             data.X_train,
             data.y_train,
             gaps_of,
-            replace(influence_settings, damping=result.damping),
+            replace(influence_settings, damping=result.damping, largest_eigenvalue=False),
             random_state=np.random.RandomState(stage1.seed + index),
             progress=progress_bar(settings.verbose),
             sample_weight=data.w_train,
         )
     if final_fit and len(rounds) == 1 and rounds[0].step == 0:
-        _warn_rejected(rounds[0], threshold, settings.levelling, stage1.influence.rate_names, len(weights))
+        names, solver = stage1.influence.rate_names, settings.finetune_solver
+        _warn_rejected(rounds[0], threshold, settings.levelling, names, len(weights), solver)
     return net, weights, rounds

@@ -113,6 +113,9 @@ class InfluenceSettings:
     (see the user guide). ``curvature_subsample="auto"`` is
     ``AUTO_CURVATURE_ROWS`` rows (``AUTO_CURVATURE_ROWS_FACTORS`` on a net with
     convolutions, whose Gauss-Newton products come from per-sample factors).
+    ``largest_eigenvalue``: estimate the curvature's largest eigenvalue with a
+    given damping too (``damping="auto"`` always does), for the fine-tune's step
+    with ``finetune_solver="nesterov"``.
     """
 
     method: str
@@ -122,6 +125,7 @@ class InfluenceSettings:
     cg_tol: float
     cg_maxiter: int
     batch_size: int
+    largest_eigenvalue: bool = False
 
 
 def compute_influence(
@@ -168,7 +172,7 @@ def compute_influence(
             maxiter=s.cg_maxiter,
         )  # fmt: skip
         spent = 0
-    elif damping == "auto":  # the dense solves (exact, last layer) or the Hessian: random-start Lanczos
+    elif damping == "auto" or s.largest_eigenvalue:  # the dense solves, the Hessian, or a given damping
         spectrum = op
         if op.products == "jvp" and len(rows) > AUTO_DAMPING_ROWS:
             few = np.sort(random_state.choice(rows, AUTO_DAMPING_ROWS, replace=False))
@@ -177,9 +181,10 @@ def compute_influence(
         spent, op.n_products = spectrum.n_products, 0
         if spectrum is not op:
             spectrum.release()
+    if damping == "auto" or s.largest_eigenvalue:
+        diagnostics.update(largest_eigenvalue=top, n_damping_products=spent)
     if damping == "auto":
         damping = AUTO_DAMPING_FRACTION * abs(top)
-        diagnostics.update(largest_eigenvalue=top, n_damping_products=spent)
         check_finite("the curvature's largest eigenvalue (for damping='auto')", top, damping=damping)
     if not own_lanczos:
         op.shift = model.proximal_strength(damping)

@@ -23,9 +23,11 @@ Two facts make it the objective whose response influence predicts:
   influence solve inverts when ``mu`` is the optimizer's weight decay plus the
   damping, so to first order its minimiser moves as influence says.
 
-The net trains with its own optimizer (fresh state, learning rate as set), its
-own iterator, split and callbacks (arrays are read a batch at a time where the
-net's iterator reads them as skorch does by default: :mod:`._batch_read`). The
+The net trains with its own optimizer (fresh state, learning rate as set), or
+with Nesterov's accelerated gradient at a step set by the curvature
+(:func:`nesterov_step`), and with its own iterator, split and callbacks (arrays
+are read a batch at a time where the net's iterator reads them as skorch does
+by default: :mod:`._batch_read`). The
 optimizer's L2 weight decay is part of the training objective, so it moves into
 ``mu`` (its Bregman divergence is ``weight_decay / 2 * ||theta - theta0||^2``)
 and is switched off in the optimizer meanwhile. The result is the average of
@@ -131,10 +133,48 @@ class _IterateAverage(Callback):
                 p.copy_(mean)
 
 
+def nesterov_step(
+    weights: np.ndarray, largest_eigenvalue: float | None, strength: float
+) -> tuple[float, float]:
+    """``(step, momentum)`` of Nesterov's accelerated gradient on the fine-tune's objective.
+
+    Near ``theta0`` the objective is quadratic with curvature ``(1/n) sum_i w_i
+    G_i + mu`` (``G_i`` row ``i``'s Gauss-Newton matrix, ``mu`` the proximal
+    ``strength``), whose largest eigenvalue is at most ``L = max(w) lambda +
+    mu`` when ``lambda`` is that of ``(1/n) sum_i G_i``, the curvature stage 1
+    measured, and whose smallest is at least ``mu``. The step is ``1 / L`` and
+    the momentum ``(sqrt(k) - 1) / (sqrt(k) + 1)``, ``k = L / mu``: the
+    accelerated method for that condition number. Unlike an adaptive
+    optimizer's (Adam's is about its learning rate, whatever the gradient's
+    size), its move is proportional to the weight change ``w - 1``, as
+    influence's prediction is.
+    """
+    top = np.nan if largest_eigenvalue is None else float(largest_eigenvalue)
+    L = float(np.max(weights)) * max(top, 0.0) + float(strength)
+    if not (np.isfinite(L) and strength > 0):
+        raise ValueError(
+            "finetune_solver='nesterov' needs a positive damping (or weight decay) and the curvature's "
+            f"largest eigenvalue, got a proximal strength of {strength:.3g} and an eigenvalue of {top:.3g}."
+        )
+    root = np.sqrt(L / strength)
+    return 1.0 / L, float((root - 1) / (root + 1))
+
+
 @contextlib.contextmanager
-def _without_weight_decay(net: Any):
-    """A fresh optimizer state with its L2 weight decay off for the duration."""
+def _without_weight_decay(net: Any, nesterov: tuple[float, float] | None = None):
+    """A fresh optimizer state with its L2 weight decay off for the duration; with ``nesterov``
+    (``(step, momentum)``), Nesterov's accelerated gradient in place of the net's optimizer, whose
+    own is created fresh again afterwards."""
     net.initialize_optimizer()
+    if nesterov is not None:
+        step, momentum = nesterov
+        params = [p for p in net.module_.parameters() if p.requires_grad]
+        net.optimizer_ = torch.optim.SGD(params, lr=step, momentum=momentum, nesterov=momentum > 0)
+        try:
+            yield
+        finally:
+            net.initialize_optimizer()
+        return
     groups = net.optimizer_.param_groups
     decays = [g.get("weight_decay", 0.0) for g in groups]
     for g in groups:
@@ -190,6 +230,7 @@ def finetune_net(
     base_weight: np.ndarray | None = None,
     strength: float,
     epochs: int,
+    nesterov: tuple[float, float] | None = None,
 ) -> Any:
     """Fine-tune a fitted net in place with the proximal Bregman objective (module docstring).
 
@@ -211,6 +252,9 @@ def finetune_net(
         ``mu``: the optimizer's weight decay plus the damping.
     epochs : int
         Passes over the training rows.
+    nesterov : (step, momentum) or None, default=None
+        Train with Nesterov's accelerated gradient at this step and momentum
+        (:func:`nesterov_step`) instead of the net's optimizer.
 
     Returns
     -------
@@ -224,7 +268,7 @@ def finetune_net(
     loss = functools.partial(bregman_loss, _Anchor(net, strength))
     net.callbacks_.append(average)
     try:
-        with _without_weight_decay(net), _max_epochs(net, epochs), interrupts_propagate(net):
+        with _without_weight_decay(net, nesterov), _max_epochs(net, epochs), interrupts_propagate(net):
             prepare_for_training(net)  # data-parallel (an AccelerateMixin net): after the fresh optimizer
             with batch_losses(net, loss), frozen_batchnorm(net.module_), batch_read(net, data, y) as rows:
                 net.partial_fit(rows, y)  # runs the callbacks' on_train_begin/end too
