@@ -6,13 +6,16 @@ does; on a net with BatchNorm the realised gap change then follows the
 prediction as on a plain CNN.
 """
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 from skorch import NeuralNetClassifier
 
 from fairif_sklearn import FairIFClassifier
-from fairif_sklearn._skorch import finetune_net, fit_net, nesterov_step
+from fairif_sklearn._influence._trees import flatten
+from fairif_sklearn._skorch import NetFunctions, finetune_net, fit_net, nesterov_step
 from fairif_sklearn._skorch._finetune import frozen_batchnorm
 from fairif_sklearn.datasets import make_biased_classification
 from fairif_sklearn.nets import make_cnn_classifier
@@ -83,13 +86,11 @@ def test_the_fine_tune_keeps_batchnorm_statistics_and_eval_mode():
 def test_on_a_batchnorm_net_only_the_nesterov_fine_tune_stays_put_for_weights_that_predict_nothing():
     # weights 1 + 1e-6 z predict no change of anything; Adam (the net's optimizer) normalises the
     # tiny gradient and moves every parameter by about its learning rate, Nesterov moves by 1e-6
-    import copy
-
     X, y, _ = _images(0)
     net = _net("batchnorm")
     torch.manual_seed(0)
     fit_net(net, X[:500], y[:500])
-    start = torch.cat([p.detach().reshape(-1) for p in net.module_.parameters()])
+    start = flatten(NetFunctions(net).params)
     weights = 1 + 1e-6 * np.random.RandomState(0).standard_normal(500)
     moved = {}
     for solver in ("net", "nesterov"):
@@ -97,8 +98,7 @@ def test_on_a_batchnorm_net_only_the_nesterov_fine_tune_stays_put_for_weights_th
         step = nesterov_step(weights, 10.0, 0.2) if solver == "nesterov" else None
         torch.manual_seed(1)
         finetune_net(tuned, X[:500], y[:500], weights, strength=0.2, epochs=1, nesterov=step)
-        params = torch.cat([p.detach().reshape(-1) for p in tuned.module_.parameters()])
-        moved[solver] = float((params - start).norm())
+        moved[solver] = float((flatten(NetFunctions(tuned).params) - start).norm())
         assert isinstance(tuned.optimizer_, torch.optim.Adam)  # the net's own optimizer again, fresh
     # measured: 7e-6 against 0.13
     assert moved["nesterov"] < 1e-3 * moved["net"] and moved["net"] > 1e-2, moved

@@ -216,7 +216,7 @@ def _warn_closure(round_: Round, levelling: str) -> None:
 
 
 def _warn_rejected(
-    round_: Round, threshold, levelling: str, rate_names: list[str], n_rows: int, solver: str = "net"
+    round_: Round, threshold, levelling: str, rate_names: list[str], n_rows: int, solver: str
 ) -> None:
     """The first round's fine-tune failed the realised check at every step: the ERM model is kept,
     its gaps still beyond their noise. Say so, rather than return the ERM model silently, with each

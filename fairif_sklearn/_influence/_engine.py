@@ -166,13 +166,14 @@ def compute_influence(
     )
     op = CurvatureOperator(model, X_train, y_train, rows, names, damping=0.0, **common)
     own_lanczos = damping == "auto" and method == "cg" and s.curvature == "gauss_newton"
+    estimate_top = damping == "auto" or s.largest_eigenvalue
     if own_lanczos:  # CG's first iterations are the damping's Lanczos steps: no pass of its own
         V, info, top = solve_cg_auto_damping(
             op, G, fraction=AUTO_DAMPING_FRACTION, n_steps=AUTO_DAMPING_STEPS, tol=s.cg_tol,
             maxiter=s.cg_maxiter,
         )  # fmt: skip
         spent = 0
-    elif damping == "auto" or s.largest_eigenvalue:  # the dense solves, the Hessian, or a given damping
+    elif estimate_top:  # the dense solves, the Hessian, or a given damping: random-start Lanczos
         spectrum = op
         if op.products == "jvp" and len(rows) > AUTO_DAMPING_ROWS:
             few = np.sort(random_state.choice(rows, AUTO_DAMPING_ROWS, replace=False))
@@ -181,7 +182,7 @@ def compute_influence(
         spent, op.n_products = spectrum.n_products, 0
         if spectrum is not op:
             spectrum.release()
-    if damping == "auto" or s.largest_eigenvalue:
+    if estimate_top:
         diagnostics.update(largest_eigenvalue=top, n_damping_products=spent)
     if damping == "auto":
         damping = AUTO_DAMPING_FRACTION * abs(top)

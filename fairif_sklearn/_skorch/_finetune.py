@@ -161,29 +161,26 @@ def nesterov_step(
 
 
 @contextlib.contextmanager
-def _without_weight_decay(net: Any, nesterov: tuple[float, float] | None = None):
-    """A fresh optimizer state with its L2 weight decay off for the duration; with ``nesterov``
-    (``(step, momentum)``), Nesterov's accelerated gradient in place of the net's optimizer, whose
-    own is created fresh again afterwards."""
+def _finetune_optimizer(net: Any, nesterov: tuple[float, float] | None = None):
+    """The fine-tune's optimizer for the duration: the net's own, fresh, its L2 weight decay off (it
+    is in ``mu``); with ``nesterov`` (``(step, momentum)``), Nesterov's accelerated gradient on the
+    same parameters instead, the net's own left fresh for afterwards."""
     net.initialize_optimizer()
+    own = net.optimizer_
+    decays = [g.get("weight_decay", 0.0) for g in own.param_groups]
+    for g in own.param_groups:
+        g["weight_decay"] = 0.0
     if nesterov is not None:
         step, momentum = nesterov
-        params = [p for p in net.module_.parameters() if p.requires_grad]
+        params = [p for g in own.param_groups for p in g["params"]]
         net.optimizer_ = torch.optim.SGD(params, lr=step, momentum=momentum, nesterov=momentum > 0)
-        try:
-            yield
-        finally:
-            net.initialize_optimizer()
-        return
-    groups = net.optimizer_.param_groups
-    decays = [g.get("weight_decay", 0.0) for g in groups]
-    for g in groups:
-        g["weight_decay"] = 0.0
     try:
         yield
     finally:
-        for g, decay in zip(groups, decays, strict=True):
+        for g, decay in zip(own.param_groups, decays, strict=True):
             g["weight_decay"] = decay
+        if nesterov is not None:
+            net.optimizer_ = own
 
 
 @contextlib.contextmanager
@@ -268,7 +265,7 @@ def finetune_net(
     loss = functools.partial(bregman_loss, _Anchor(net, strength))
     net.callbacks_.append(average)
     try:
-        with _without_weight_decay(net, nesterov), _max_epochs(net, epochs), interrupts_propagate(net):
+        with _finetune_optimizer(net, nesterov), _max_epochs(net, epochs), interrupts_propagate(net):
             prepare_for_training(net)  # data-parallel (an AccelerateMixin net): after the fresh optimizer
             with batch_losses(net, loss), frozen_batchnorm(net.module_), batch_read(net, data, y) as rows:
                 net.partial_fit(rows, y)  # runs the callbacks' on_train_begin/end too
