@@ -42,18 +42,15 @@ from __future__ import annotations
 
 import copy
 import warnings
-from dataclasses import replace
 
 import numpy as np
 import torch
 
 from fairif_sklearn import FairIFWeigher
-from fairif_sklearn._influence import AnnotatedGaps
 from fairif_sklearn._influence._trees import flatten
-from fairif_sklearn._rates import target_rates
 from fairif_sklearn._skorch import NetFunctions, finetune_net, nesterov_step
 from fairif_sklearn._skorch._fit import seeded
-from fairif_sklearn.bench._datasets import ci_mnist
+from fairif_sklearn._validation import check_fit_data
 
 try:
     from _report import seeds_main
@@ -71,27 +68,6 @@ def _moved(net, start) -> float:
     return float(torch.linalg.norm(flatten(NetFunctions(net).params) - flatten(NetFunctions(start).params)))
 
 
-def _data(dataset: str, seed: int, net: str, rows: int | None, erm_epochs: int | None):
-    """The bench's data set and net; for another ``net`` or ``erm_epochs`` (CI-MNIST only) the bench's
-    CI-MNIST with that net, and with ``rows`` the first training rows and as large a share of the
-    annotated rows."""
-    if net == "mlp" and erm_epochs is None:
-        data = load(dataset, seed)
-    else:
-        name, _, bias = dataset.partition(":")
-        if name != "ci-mnist":
-            raise ValueError(f"--net and --erm-epochs are for CI-MNIST, got {dataset!r}")
-        kwargs = {} if erm_epochs is None else {"max_epochs": erm_epochs}
-        data = ci_mnist(seed, bias=bias, device="cpu", net=net, **kwargs)
-    if rows is None or rows >= len(data.y_train):
-        return data
-    m = len(data.y_valid) * rows // len(data.y_train)
-    return replace(
-        data, X_train=data.X_train[:rows], y_train=data.y_train[:rows],
-        X_valid=data.X_valid[:m], y_valid=data.y_valid[:m], s_valid=data.s_valid[:m],
-    )  # fmt: skip
-
-
 def run_seed(
     dataset: str,
     seed: int,
@@ -105,7 +81,7 @@ def run_seed(
     closure: float = 1.0,
 ) -> list[dict]:
     """One seed: the first round's weights, then per solver one fine-tune per scale (and the noise row)."""
-    data = _data(dataset, seed, net, rows, erm_epochs)
+    data = load(dataset, seed, net=net, erm_epochs=erm_epochs, rows=rows)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # a round that cannot close every gap says so
         clf = FairIFWeigher(
@@ -115,12 +91,11 @@ def run_seed(
     if not clf.rounds_:
         return [{"dataset": dataset, "seed": seed, "chased": False}]
     erm, first = clf.erm_estimator_, clf.rounds_[0]
-    code = {group: i for i, group in enumerate(clf.groups_)}  # the fit's group codes (Adult's are names)
-    groups = np.array([code[group] for group in data.s_valid])
-    gaps_of = AnnotatedGaps(
-        data.X_valid, data.y_valid, groups, list(map(str, clf.groups_)),
-        target_rates("equalized_odds", np.asarray(clf.classes_)), clf.temperature, clf.batch_size,
+    annotated = check_fit_data(
+        data.X_train, data.y_train, None, X_val=data.X_valid, y_val=data.y_valid, sensitive_val=data.s_valid,
+        target=clf.target, pos_label=clf.pos_label, holdout_annotated=clf.holdout_annotated,
     )  # fmt: skip
+    gaps_of = clf._gaps_of(annotated)  # the fit's own: its groups, rates, temperature
     start = gaps_of.D @ gaps_of.rates_and_errors(NetFunctions(erm))[0]
     np.testing.assert_allclose(start, first["gaps"], rtol=1e-4, atol=1e-5)  # the fit's own gaps (float32)
     predicted = np.asarray(first["predicted_gaps"]) - start

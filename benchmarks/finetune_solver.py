@@ -16,20 +16,14 @@ annotated set. For example::
 
 from __future__ import annotations
 
-import warnings
-from pathlib import Path
-
 import numpy as np
-from joblib import Memory
-
-from fairif_sklearn.bench._methods import fairif
 
 try:
     from _report import seeds_main
-    from finetune_response import _data
+    from heldout import fits, load
 except ImportError:  # imported from its file by the tests
     from benchmarks._report import seeds_main
-    from benchmarks.finetune_response import _data
+    from benchmarks.heldout import fits, load
 
 SOLVERS = ("net", "nesterov")
 METRICS = ("acc", "WGA", "AOD", "EOD")
@@ -37,21 +31,9 @@ METRICS = ("acc", "WGA", "AOD", "EOD")
 
 def run_seed(dataset: str, seed: int, cache: str, net: str, rows, erm_epochs) -> list[dict]:
     """Both solvers' FairIF fits of one seed, from one ERM fit and stage 1, judged on the test split."""
-    data = _data(dataset, seed, net, rows, erm_epochs)
-    memory = Memory(str(Path(cache) / f"{dataset.replace(':', '-')}-{seed}"), verbose=0)
-    out = []
-    for solver in SOLVERS:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # a rejected round says so
-            erm, result, _ = fairif(data, seed, memory, finetune_solver=solver)
-        extra = result.extra
-        out.append({
-            "dataset": dataset, "seed": seed, "solver": solver, "net": net, "rows": len(data.y_train),
-            "erm": erm.test, "fairif": result.test, "erm_rates": erm.rates, "rates": result.rates,
-            "rounds": extra["n_rounds"], "steps": extra["steps"], "weight_std": extra["weight_std"],
-            "materialization": extra["materialization"], "seconds": extra["fit_seconds"],
-        })  # fmt: skip
-    return out
+    data = load(dataset, seed, net=net, erm_epochs=erm_epochs, rows=rows)
+    runs = fits(data, dataset, seed, "finetune_solver", SOLVERS, cache)
+    return [{**run, "net": net, "rows": len(data.y_train)} for run in runs]
 
 
 def _mean(rows: list[dict], key: str, name: str) -> float:
@@ -63,8 +45,8 @@ def report(runs: list[dict]) -> str:
     lines = []
     for dataset in dict.fromkeys(r["dataset"] for r in runs):
         rows = [r for r in runs if r["dataset"] == dataset]
-        fits = {v: [r for r in rows if r["solver"] == v] for v in SOLVERS}
-        base = fits[SOLVERS[0]]
+        by_solver = {v: [r for r in rows if r["value"] == v] for v in SOLVERS}
+        base = by_solver[SOLVERS[0]]
         erm = {m: _mean(base, "erm", m) for m in METRICS}
         lines += [
             f"{dataset}, net {rows[0]['net']} on {rows[0]['rows']} training rows: {len(base)} seeds, "
@@ -72,7 +54,7 @@ def report(runs: list[dict]) -> str:
             f"EOD {erm['EOD']:.4f}",
             "     solver  acc (pts)  worst cell (pts)  AOD vs ERM  EOD vs ERM",
         ]
-        for solver, at in fits.items():
+        for solver, at in by_solver.items():
             f = {m: _mean(at, "fairif", m) for m in METRICS}
             lines.append(
                 f"  {solver:>9}  {100 * (f['acc'] - erm['acc']):>+9.2f}  "
@@ -81,12 +63,12 @@ def report(runs: list[dict]) -> str:
             )
         lines.append("  each group's test rates (mean over seeds), ERM -> " + ", ".join(SOLVERS) + ":")
         for name in rows[0]["erm_rates"]:
-            after = ", ".join(f"{_mean(at, 'rates', name):.4f}" for at in fits.values())
+            after = ", ".join(f"{_mean(at, 'fairif_rates', name):.4f}" for at in by_solver.values())
             lines.append(f"    {name:>12}  {_mean(base, 'erm_rates', name):.4f} -> {after}")
         lines.append("  per seed: test AOD ERM -> FairIF, the check's steps, first-round materialisation")
-        for r in sorted(rows, key=lambda r: (r["seed"], SOLVERS.index(r["solver"]))):
+        for r in sorted(rows, key=lambda r: (r["seed"], SOLVERS.index(r["value"]))):
             lines.append(
-                f"    seed {r['seed']} {r['solver']:>9}: AOD {r['erm']['AOD']:.4f} -> "
+                f"    seed {r['seed']} {r['value']:>9}: AOD {r['erm']['AOD']:.4f} -> "
                 f"{r['fairif']['AOD']:.4f}, steps {r['steps']}, "
                 f"materialisation {np.round(r['materialization'], 2).tolist()}"
             )

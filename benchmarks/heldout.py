@@ -39,16 +39,31 @@ except ImportError:  # imported from its file by the tests
 METRICS = ("AOD", "EOD", "acc", "WGA")
 
 
-def load(dataset: str, seed: int) -> BenchData:
-    """``ci-mnist:BIAS``, ``adult`` or ``synthetic:BIAS``, as ``fairif-bench`` draws it."""
+def load(
+    dataset: str, seed: int, *, net: str = "mlp", erm_epochs: int | None = None, rows: int | None = None
+) -> BenchData:
+    """``ci-mnist:BIAS``, ``adult`` or ``synthetic:BIAS``, as ``fairif-bench`` draws it; on CI-MNIST
+    with another of its nets (``net``) or ERM epochs, and with ``rows`` the first training rows and
+    as large a share of the annotated rows."""
     name, _, bias = dataset.partition(":")
+    if name != "ci-mnist" and (net != "mlp" or erm_epochs is not None):
+        raise ValueError(f"another net or ERM epochs are for CI-MNIST, got {dataset!r}")
     if name == "ci-mnist":
-        return ci_mnist(seed, bias=bias, device="cpu")
-    if name == "adult":
-        return adult(seed, device="cpu")
-    if name == "synthetic":
-        return synthetic(seed, bias=bias, device="cpu")
-    raise ValueError(f"unknown data set {dataset!r}: ci-mnist:BIAS, adult or synthetic:BIAS")
+        epochs = {} if erm_epochs is None else {"max_epochs": erm_epochs}
+        data = ci_mnist(seed, bias=bias, device="cpu", net=net, **epochs)
+    elif name == "adult":
+        data = adult(seed, device="cpu")
+    elif name == "synthetic":
+        data = synthetic(seed, bias=bias, device="cpu")
+    else:
+        raise ValueError(f"unknown data set {dataset!r}: ci-mnist:BIAS, adult or synthetic:BIAS")
+    if rows is None or rows >= len(data.y_train):
+        return data
+    m = len(data.y_valid) * rows // len(data.y_train)
+    return replace(
+        data, X_train=data.X_train[:rows], y_train=data.y_train[:rows],
+        X_valid=data.X_valid[:m], y_valid=data.y_valid[:m], s_valid=data.s_valid[:m],
+    )  # fmt: skip
 
 
 def parse_value(text: str):
@@ -61,23 +76,15 @@ def parse_value(text: str):
     return text
 
 
-def run_seed(dataset: str, seed: int, param: str, values, cache: str) -> list[dict]:
-    """Every value's FairIF fit of one seed, driven by one half of the annotated rows and judged on
-    the other: ``fairif-bench``'s own FairIF runner, with the halves as its annotated and test sets."""
-    data = load(dataset, seed)
-    order = np.random.RandomState(seed).permutation(len(data.y_valid))
-    drive, judge = order[: len(order) // 2], order[len(order) // 2 :]
-    halves = replace(
-        data,
-        X_valid=data.X_valid[drive], y_valid=data.y_valid[drive], s_valid=data.s_valid[drive],
-        X_test=data.X_valid[judge], y_test=data.y_valid[judge], s_test=data.s_valid[judge],
-    )  # fmt: skip
+def fits(data: BenchData, dataset: str, seed: int, param: str, values, cache: str) -> list[dict]:
+    """Every value's FairIF fit of one seed with ``fairif-bench``'s own FairIF runner, all from the
+    seed's one ERM fit and stage 1 (``memory``), judged on ``data``'s test split."""
     memory = Memory(str(Path(cache) / f"{dataset.replace(':', '-')}-{seed}"), verbose=0)
     out = []
     for value in values:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # a round that cannot close every gap says so
-            erm, result, _ = fairif(halves, seed, memory, **{param: value})
+            erm, result, _ = fairif(data, seed, memory, **{param: value})
         out.append(
             {
                 "dataset": dataset,
@@ -92,9 +99,24 @@ def run_seed(dataset: str, seed: int, param: str, values, cache: str) -> list[di
                 "rounds": result.extra["n_rounds"],
                 "steps": result.extra["steps"],
                 "weight_std": result.extra["weight_std"],
+                "materialization": result.extra["materialization"],
             }
         )
     return out
+
+
+def run_seed(dataset: str, seed: int, param: str, values, cache: str) -> list[dict]:
+    """Every value's FairIF fit of one seed, driven by one half of the annotated rows and judged on
+    the other (:func:`fits` with the halves as its annotated and test sets)."""
+    data = load(dataset, seed)
+    order = np.random.RandomState(seed).permutation(len(data.y_valid))
+    drive, judge = order[: len(order) // 2], order[len(order) // 2 :]
+    halves = replace(
+        data,
+        X_valid=data.X_valid[drive], y_valid=data.y_valid[drive], s_valid=data.s_valid[drive],
+        X_test=data.X_valid[judge], y_test=data.y_valid[judge], s_test=data.s_valid[judge],
+    )  # fmt: skip
+    return fits(halves, dataset, seed, param, values, cache)
 
 
 def _param(run: dict) -> str:

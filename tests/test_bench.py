@@ -317,7 +317,7 @@ def test_finetune_response_benchmark_compares_the_fine_tune_s_solvers(tmp_path, 
 def test_finetune_solver_benchmark_starts_both_solvers_from_one_erm_fit(tmp_path, capsys):
     argv = ["--datasets", "synthetic:group_shift", "--seeds", "1"]
     bench, runs, out = _seeds_benchmark("finetune_solver", argv, tmp_path / "v", capsys)
-    assert [r["solver"] for r in runs] == list(bench.SOLVERS)
+    assert [r["value"] for r in runs] == list(bench.SOLVERS)
     net, nesterov = runs
     assert net["erm"] == nesterov["erm"] and net["erm_rates"] == nesterov["erm_rates"]
     assert net["fairif"] != nesterov["fairif"]  # the fine-tunes differ
