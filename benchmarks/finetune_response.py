@@ -54,10 +54,10 @@ from fairif_sklearn._validation import check_fit_data
 
 try:
     from _report import seeds_main
-    from heldout import load
+    from heldout import add_data_arguments, load
 except ImportError:  # imported from its file by the tests
     from benchmarks._report import seeds_main
-    from benchmarks.heldout import load
+    from benchmarks.heldout import add_data_arguments, load
 
 SCALES = (0.1, 0.5, 1.0)
 NOISE = 1e-6
@@ -164,9 +164,7 @@ def main(argv=None) -> int:
     def add_arguments(parser):
         parser.add_argument("--epochs", type=int, default=1, help="the fine-tunes' epochs (stage 2's: 1)")
         parser.add_argument("--solvers", nargs="+", default=["net"], choices=["net", "nesterov"])
-        parser.add_argument("--net", default="mlp", choices=["mlp", "cnn", "resnet"], help="CI-MNIST's net")
-        parser.add_argument("--rows", type=int, default=None, help="the first training rows only")
-        parser.add_argument("--erm-epochs", type=int, default=None, help="the ERM fit's epochs (CI-MNIST)")
+        add_data_arguments(parser)
         parser.add_argument("--closure", type=float, default=1.0, help="FairIF's closure for the weights")
 
     return seeds_main(

@@ -1,15 +1,17 @@
 """``python benchmarks/finetune_solver.py``: FairIF with the net's optimizer in the fine-tune against
-``finetune_solver="nesterov"``, on the test split (a developer tool).
+Nesterov's, on the test split (a developer tool).
 
 For each seed, one ERM fit of ``fairif-bench``'s net on CI-MNIST (``--net``, its
 first ``--rows`` training rows and as large a share of the annotated rows,
-``--erm-epochs`` epochs) or on another bench data set, then FairIF's defaults
-and FairIF with ``finetune_solver="nesterov"`` from that ERM model and its stage
-1 (``memory``): the only difference is the fine-tune's optimizer. Printed per
-solver: test accuracy, worst (class, group) cell, AOD and EOD against ERM (the
-change of the mean over seeds), each group's test rates, and per seed the
-rounds, the realised check's steps and the first round's materialisation on the
-annotated set. For example::
+``--erm-epochs`` epochs) or on another bench data set, then FairIF with
+``finetune_solver="net"`` and with ``finetune_solver="nesterov"`` from that ERM
+model and its stage 1 (``memory``), every other setting the default (the
+default, ``"auto"``, is ``"nesterov"`` on a net with BatchNorm such as the
+ResNet, ``"net"`` otherwise): the only difference is the fine-tune's optimizer.
+Printed per solver: test accuracy, worst (class, group) cell, AOD and EOD
+against ERM (the change of the mean over seeds), each group's test rates, and
+per seed the realised check's steps and the first round's materialisation on
+the annotated set. For example::
 
     python benchmarks/finetune_solver.py --net resnet --rows 3000 --erm-epochs 3 --seeds 3
 """
@@ -20,10 +22,10 @@ import numpy as np
 
 try:
     from _report import seeds_main
-    from heldout import fits, load
+    from heldout import add_data_arguments, fits, load
 except ImportError:  # imported from its file by the tests
     from benchmarks._report import seeds_main
-    from benchmarks.heldout import fits, load
+    from benchmarks.heldout import add_data_arguments, fits, load
 
 SOLVERS = ("net", "nesterov")
 METRICS = ("acc", "WGA", "AOD", "EOD")
@@ -77,9 +79,7 @@ def report(runs: list[dict]) -> str:
 
 def main(argv=None) -> int:
     def add_arguments(parser):
-        parser.add_argument("--net", default="mlp", choices=["mlp", "cnn", "resnet"], help="CI-MNIST's net")
-        parser.add_argument("--rows", type=int, default=None, help="the first training rows only")
-        parser.add_argument("--erm-epochs", type=int, default=None, help="the ERM fit's epochs (CI-MNIST)")
+        add_data_arguments(parser)
 
     return seeds_main(
         argv,

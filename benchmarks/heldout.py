@@ -98,6 +98,7 @@ def fits(data: BenchData, dataset: str, seed: int, param: str, values, cache: st
                 "fairif_rates": result.rates,
                 "rounds": result.extra["n_rounds"],
                 "steps": result.extra["steps"],
+                "finetune_epochs": result.extra["finetune_epochs"],
                 "weight_std": result.extra["weight_std"],
                 "materialization": result.extra["materialization"],
             }
@@ -105,10 +106,20 @@ def fits(data: BenchData, dataset: str, seed: int, param: str, values, cache: st
     return out
 
 
-def run_seed(dataset: str, seed: int, param: str, values, cache: str) -> list[dict]:
+def add_data_arguments(parser) -> None:
+    """The command-line options of :func:`load`'s other CI-MNIST nets, ERM epochs and row subsets."""
+    parser.add_argument("--net", default="mlp", choices=["mlp", "cnn", "resnet"], help="CI-MNIST's net")
+    parser.add_argument("--rows", type=int, default=None, help="the first training rows only")
+    parser.add_argument("--erm-epochs", type=int, default=None, help="the ERM fit's epochs (CI-MNIST)")
+
+
+def run_seed(
+    dataset: str, seed: int, param: str, values, cache: str, *, net="mlp", rows=None, erm_epochs=None
+) -> list[dict]:
     """Every value's FairIF fit of one seed, driven by one half of the annotated rows and judged on
-    the other (:func:`fits` with the halves as its annotated and test sets)."""
-    data = load(dataset, seed)
+    the other (:func:`fits` with the halves as its annotated and test sets; ``net``, ``rows``,
+    ``erm_epochs`` as :func:`load` takes them)."""
+    data = load(dataset, seed, net=net, erm_epochs=erm_epochs, rows=rows)
     order = np.random.RandomState(seed).permutation(len(data.y_valid))
     drive, judge = order[: len(order) // 2], order[len(order) // 2 :]
     halves = replace(
@@ -116,7 +127,8 @@ def run_seed(dataset: str, seed: int, param: str, values, cache: str) -> list[di
         X_valid=data.X_valid[drive], y_valid=data.y_valid[drive], s_valid=data.s_valid[drive],
         X_test=data.X_valid[judge], y_test=data.y_valid[judge], s_test=data.s_valid[judge],
     )  # fmt: skip
-    return fits(halves, dataset, seed, param, values, cache)
+    runs = fits(halves, dataset, seed, param, values, cache)
+    return [{**run, "net": net, "rows": len(data.y_train)} for run in runs]
 
 
 def _param(run: dict) -> str:
@@ -141,9 +153,12 @@ def report(runs: list[dict]) -> str:
         seeds = sorted({r["seed"] for r in rows})
         by = {(r["seed"], _value(r)): r for r in rows}
         erm = {m: np.array([by[s, values[0]]["erm"][m] for s in seeds]) for m in METRICS}
+        net, n = rows[0].get("net", "mlp"), rows[0].get("rows")
+        on = f", net {net} on {n} training rows" if net != "mlp" else ""
         lines.append(
-            f"{dataset}: {len(seeds)} seeds, judged on the held-out half of the annotated rows; "
-            f"ERM AOD {erm['AOD'].mean():.4f}, EOD {erm['EOD'].mean():.4f}, acc {erm['acc'].mean():.4f}, "
+            f"{dataset}{on}: {len(seeds)} seeds, judged on the held-out half of the annotated rows;"
+            + ("\n  " if on else " ")  # another net's header on two lines: the page's width
+            + f"ERM AOD {erm['AOD'].mean():.4f}, EOD {erm['EOD'].mean():.4f}, acc {erm['acc'].mean():.4f}, "
             f"worst cell {erm['WGA'].mean():.4f}"
         )
         lines.append(
@@ -190,11 +205,21 @@ def main(argv=None) -> int:
             default=["auto", 3],
             help="its values, the first the base",
         )
+        add_data_arguments(parser)
 
     return seeds_main(
         argv,
         __doc__.splitlines()[0],
-        lambda dataset, seed, cache, args: run_seed(dataset, seed, args.param, args.values, cache),
+        lambda dataset, seed, cache, args: run_seed(
+            dataset,
+            seed,
+            args.param,
+            args.values,
+            cache,
+            net=args.net,
+            rows=args.rows,
+            erm_epochs=args.erm_epochs,
+        ),  # fmt: skip
         report,
         datasets=["ci-mnist:group_shift", "adult"],
         add_arguments=add_arguments,

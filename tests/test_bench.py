@@ -287,6 +287,14 @@ def test_heldout_benchmark_varies_any_parameter_from_one_erm_model(tmp_path, cap
     assert "max_rounds 1 - auto, paired over seeds" in out and "ERM -> each max_rounds" in out
 
 
+def test_heldout_benchmark_passes_its_net_options_to_the_loader():
+    # --net, --rows, --erm-epochs reach heldout.load (another net is for CI-MNIST only)
+    heldout = _benchmark_script("heldout")
+    argv = ["--datasets", "synthetic:group_shift", "--seeds", "1", "--param", "max_rounds", "--values", "1"]
+    with pytest.raises(ValueError, match="another net or ERM epochs are for CI-MNIST"):
+        heldout.main([*argv, "--net", "resnet", "--rows", "300"])
+
+
 @pytest.mark.slow
 def test_finetune_response_benchmark_scales_one_weight_change(tmp_path, capsys):
     argv = ["--datasets", "synthetic:group_shift", "--seeds", "1"]

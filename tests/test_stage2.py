@@ -9,7 +9,12 @@ import torch
 from sklearn.base import clone
 
 from fairif_sklearn import FairIFClassifier, FairIFClassifierCV, FairIFWeigher
-from fairif_sklearn._skorch import NetFunctions, finetune_net, fit_net, nesterov_step
+from fairif_sklearn._skorch import (
+    NetFunctions,
+    finetune_net,
+    fit_net,
+    nesterov_step,
+)
 from fairif_sklearn.datasets import make_biased_classification
 
 from ._helpers import gaps_on, logreg_net, partial_groups, small_net
@@ -95,8 +100,10 @@ def test_a_fit_with_the_nesterov_fine_tune(shifted):
         assert clf.reweighted_ and clf.influence_info_["largest_eigenvalue"] > 0
         assert np.abs(clf.final_gaps_).max() < np.abs(clf.gaps_).max()  # the chased gap closed
         assert isinstance(clf.estimator_.optimizer_, torch.optim.Adam)  # the net's own, fresh
+    # the default on a net without BatchNorm: the net's own optimizer for one epoch, no estimate
     default = FairIFClassifier(small_net(), damping=0.05, random_state=0).fit(X, y, sensitive_features=groups)
     assert "largest_eigenvalue" not in default.influence_info_
+    assert [(r["finetune_solver"], r["finetune_epochs"]) for r in default.rounds_[:1]] == [("net", 1)]
 
 
 def test_no_weight_change_returns_the_erm_model(shifted):

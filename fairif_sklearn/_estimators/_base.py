@@ -18,7 +18,7 @@ from .._runtime import report
 from .._skorch import check_net
 from .._validation import FitData, check_fit_data, validate_fit_X_y
 from ._stage1 import Stage1, fit_stage1, weights_for_rows
-from ._stage2 import Stage2Settings, resolve_finetune_epochs, resolve_max_rounds, run_rounds
+from ._stage2 import Stage2Settings, resolve_max_rounds, run_rounds
 
 _SUBSAMPLE = [Interval(Integral, 1, None, closed="left"), Interval(Real, 0, 1, closed="right"), None]
 # tolerance="auto": a gap is chased only when it is beyond this family-wise significance
@@ -51,7 +51,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         "pos_label": "no_validation",  # a label or a list of labels, checked against y in fit
         "retrain": [StrOptions({"finetune", "scratch", "warm_start"})],
         "finetune_epochs": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "finetune_solver": [StrOptions({"net", "nesterov"})],
+        "finetune_solver": [StrOptions({"auto", "net", "nesterov"})],
         "max_rounds": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "influence": [StrOptions(set(METHODS))],
         "curvature": [StrOptions(set(CURVATURES))],
@@ -83,7 +83,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         pos_label=None,
         retrain="finetune",
         finetune_epochs="auto",
-        finetune_solver="net",
+        finetune_solver="auto",
         max_rounds="auto",
         influence="auto",
         curvature="gauss_newton",
@@ -151,9 +151,12 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
             cg_tol=self.cg_tol,
             cg_maxiter=self.cg_maxiter,
             batch_size=self.batch_size,
-            # the Nesterov fine-tune's step needs it; damping="auto" estimates it anyway (same cache key)
+            # the Nesterov fine-tune's step needs it (with "auto": on a net with BatchNorm, known once the
+            # net is fitted); damping="auto" estimates it anyway (same cache key)
             largest_eigenvalue=(
-                self.retrain == "finetune" and self.finetune_solver == "nesterov" and self.damping != "auto"
+                self.retrain == "finetune"
+                and self.damping != "auto"
+                and {"nesterov": True, "auto": "batchnorm"}.get(self.finetune_solver, False)
             ),
         )
 
@@ -212,7 +215,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         return Stage2Settings(
             estimator=self.estimator,
             retrain=self.retrain,
-            finetune_epochs=resolve_finetune_epochs(self.finetune_epochs),
+            finetune_epochs=self.finetune_epochs,
             finetune_solver=self.finetune_solver,
             max_rounds=max_rounds,
             relinearise_below=relinearise_below,

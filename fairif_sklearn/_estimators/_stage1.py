@@ -8,7 +8,7 @@ over the weight solve's parameters then fits ERM and computes influence once.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from .._influence import (
 from .._runtime import progress_bar, report
 from .._skorch import (
     NetFunctions,
+    batchnorm_layers,
     check_outputs,
     check_trained,
     fit_net,
@@ -105,8 +106,13 @@ def fit_erm(estimator, X, y: np.ndarray, seed: int, verbose: int = 0, sample_wei
 def influence_at(
     net, data: FitData, gaps_of: AnnotatedGaps, settings: InfluenceSettings, seed: int, verbose: int = 0
 ) -> InfluenceResult:
-    """Influence at a fitted net (with the standard errors of the gaps and of the cells' rates there)."""
+    """Influence at a fitted net (with the standard errors of the gaps and of the cells' rates there).
+
+    ``settings.largest_eigenvalue="batchnorm"`` (``finetune_solver="auto"``, whose fine-tune is
+    Nesterov's on a net with BatchNorm) is resolved here, on the fitted net."""
     check_outputs(net, data.X_train, data.y_train, len(data.classes))
+    if settings.largest_eigenvalue == "batchnorm":
+        settings = replace(settings, largest_eigenvalue=bool(batchnorm_layers(net.module_)))
     model = NetFunctions(net)
     method = resolve_method(settings.method, model)
     report(logger, verbose, "[FairIF] influence (%s) on %d parameters", method, model.n_params())

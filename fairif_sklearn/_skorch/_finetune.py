@@ -160,6 +160,11 @@ def nesterov_step(
     return 1.0 / L, float((root - 1) / (root + 1))
 
 
+def batchnorm_layers(module: torch.nn.Module) -> list[torch.nn.Module]:
+    """The BatchNorm layers (any ``_BatchNorm``: 1d, 2d, 3d, SyncBatchNorm) of ``module``."""
+    return [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
 @contextlib.contextmanager
 def _finetune_optimizer(net: Any, nesterov: tuple[float, float] | None = None):
     """The fine-tune's optimizer for the duration: the net's own, fresh, its L2 weight decay off (it
@@ -195,7 +200,7 @@ def frozen_batchnorm(module: torch.nn.Module):
     def to_eval(layer, args):
         layer.training = False
 
-    norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    norms = batchnorm_layers(module)
     handles = [m.register_forward_pre_hook(to_eval) for m in norms]
     modes = [m.training for m in norms]
     try:
