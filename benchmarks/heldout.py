@@ -219,7 +219,7 @@ def main(argv=None) -> int:
             net=args.net,
             rows=args.rows,
             erm_epochs=args.erm_epochs,
-        ),  # fmt: skip
+        ),
         report,
         datasets=["ci-mnist:group_shift", "adult"],
         add_arguments=add_arguments,
