@@ -19,8 +19,8 @@ response that saturates. The optimizer's own movement is the ``1e-6 z`` row.
 converged).
 
 ``--solvers`` compares the fine-tune's optimizer with another on the same
-weights: ``net`` is stage 2's default (the net's own optimizer and learning
-rate; Adam for ``fairif-bench``'s nets), ``nesterov`` is FairIF's
+weights: ``net`` is the net's own optimizer and learning rate (Adam for
+``fairif-bench``'s nets; stage 2's default on a net without BatchNorm), ``nesterov`` is FairIF's
 ``finetune_solver="nesterov"``: Nesterov's accelerated gradient with a step and
 momentum set by the curvature that stage 1 measured, whose move is
 proportional to the weight change (an adaptive optimizer's is not: Adam's step

@@ -98,7 +98,6 @@ def fits(data: BenchData, dataset: str, seed: int, param: str, values, cache: st
                 "fairif_rates": result.rates,
                 "rounds": result.extra["n_rounds"],
                 "steps": result.extra["steps"],
-                "finetune_epochs": result.extra["finetune_epochs"],
                 "weight_std": result.extra["weight_std"],
                 "materialization": result.extra["materialization"],
             }

@@ -15,12 +15,7 @@ from skorch import NeuralNetClassifier
 
 from fairif_sklearn import FairIFClassifier
 from fairif_sklearn._influence._trees import flatten
-from fairif_sklearn._skorch import (
-    NetFunctions,
-    finetune_net,
-    fit_net,
-    nesterov_step,
-)
+from fairif_sklearn._skorch import NetFunctions, finetune_net, fit_net, nesterov_step
 from fairif_sklearn._skorch._finetune import frozen_batchnorm
 from fairif_sklearn.datasets import make_biased_classification
 from fairif_sklearn.nets import make_cnn_classifier

@@ -9,12 +9,7 @@ import torch
 from sklearn.base import clone
 
 from fairif_sklearn import FairIFClassifier, FairIFClassifierCV, FairIFWeigher
-from fairif_sklearn._skorch import (
-    NetFunctions,
-    finetune_net,
-    fit_net,
-    nesterov_step,
-)
+from fairif_sklearn._skorch import NetFunctions, finetune_net, fit_net, nesterov_step
 from fairif_sklearn.datasets import make_biased_classification
 
 from ._helpers import gaps_on, logreg_net, partial_groups, small_net

@@ -151,13 +151,9 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
             cg_tol=self.cg_tol,
             cg_maxiter=self.cg_maxiter,
             batch_size=self.batch_size,
-            # the Nesterov fine-tune's step needs it (with "auto": on a net with BatchNorm, known once the
-            # net is fitted); damping="auto" estimates it anyway (same cache key)
-            largest_eigenvalue=(
-                self.retrain == "finetune"
-                and self.damping != "auto"
-                and {"nesterov": True, "auto": "batchnorm"}.get(self.finetune_solver, False)
-            ),
+            # the Nesterov fine-tune's step needs it: the solver, resolved on the fitted net (stage 1);
+            # damping="auto" estimates it anyway (one cache key whatever the solver)
+            largest_eigenvalue=self.retrain == "finetune" and self.damping != "auto" and self.finetune_solver,
         )
 
     def _gaps_of(self, data: FitData) -> AnnotatedGaps:

@@ -26,12 +26,12 @@ from .._influence import (
 from .._runtime import progress_bar, report
 from .._skorch import (
     NetFunctions,
-    batchnorm_layers,
     check_outputs,
     check_trained,
     fit_net,
     is_frozen,
     probability_output_hint,
+    resolve_finetune_solver,
     seeded,
     unfrozen,
 )
@@ -108,11 +108,12 @@ def influence_at(
 ) -> InfluenceResult:
     """Influence at a fitted net (with the standard errors of the gaps and of the cells' rates there).
 
-    ``settings.largest_eigenvalue="batchnorm"`` (``finetune_solver="auto"``, whose fine-tune is
-    Nesterov's on a net with BatchNorm) is resolved here, on the fitted net."""
+    A ``finetune_solver`` in ``settings.largest_eigenvalue`` is resolved here, on the fitted net: the
+    eigenvalue is estimated when the fine-tune will be Nesterov's, whose step needs it."""
     check_outputs(net, data.X_train, data.y_train, len(data.classes))
-    if settings.largest_eigenvalue == "batchnorm":
-        settings = replace(settings, largest_eigenvalue=bool(batchnorm_layers(net.module_)))
+    if isinstance(settings.largest_eigenvalue, str):
+        solver = resolve_finetune_solver(settings.largest_eigenvalue, net)
+        settings = replace(settings, largest_eigenvalue=solver == "nesterov")
     model = NetFunctions(net)
     method = resolve_method(settings.method, model)
     report(logger, verbose, "[FairIF] influence (%s) on %d parameters", method, model.n_params())

@@ -41,12 +41,12 @@ from .._influence import InfluenceSettings, compute_influence
 from .._runtime import progress_bar, report
 from .._skorch import (
     NetFunctions,
-    batchnorm_layers,
     check_trained,
     finetune_net,
     fit_net,
     interpolate_net,
     nesterov_step,
+    resolve_finetune_solver,
     seeded,
     unfrozen,
 )
@@ -119,7 +119,7 @@ class Stage2Settings:
     """The estimators' parameters that say how the rounds solve and train (the estimators document
     them). ``estimator`` is the user's net (cloned for a retrain from scratch, never modified);
     ``finetune_solver`` and ``finetune_epochs`` may be ``"auto"``, resolved per fit and round
-    (:func:`resolve_finetune_solver`, :func:`finetune_plan`)."""
+    (:func:`~fairif_sklearn._skorch.resolve_finetune_solver`, :func:`finetune_plan`)."""
 
     estimator: Any
     retrain: str
@@ -164,23 +164,6 @@ def under_delivered(round_: Round, share: float) -> bool:
     chased = np.ones(len(ratio), bool) if round_.chased is None else round_.chased
     ratio = ratio[chased & np.isfinite(ratio)]
     return bool(round_.step > 0 and np.any(ratio < share))
-
-
-def resolve_finetune_solver(finetune_solver: str, net) -> str:
-    """``finetune_solver="auto"``: ``"nesterov"`` on a net with BatchNorm layers, the net's own
-    optimizer (``"net"``) otherwise.
-
-    On a briefly trained ResNet with BatchNorm the net's Adam moved the
-    annotated gaps many times further than influence predicted, and the wrong
-    way, and stage 2's check rejected its first round on every seed (on
-    held-out annotated rows, the one round it kept levelled down); Nesterov's
-    accelerated gradient kept the rounds and levelled up. On the MLPs, held
-    out over ten seeds, the net's own optimizer did as well or better (the
-    results page, "The fine-tune's optimizer").
-    """
-    if finetune_solver != "auto":
-        return finetune_solver
-    return "nesterov" if batchnorm_layers(net.module_) else "net"
 
 
 @dataclass(frozen=True)

@@ -115,9 +115,8 @@ class InfluenceSettings:
     convolutions, whose Gauss-Newton products come from per-sample factors).
     ``largest_eigenvalue``: estimate the curvature's largest eigenvalue with a
     given damping too (``damping="auto"`` always does), for the fine-tune's step
-    with ``finetune_solver="nesterov"``; ``"batchnorm"`` (``finetune_solver="auto"``):
-    only on a net with BatchNorm layers, resolved by the caller once the net is
-    fitted.
+    with ``finetune_solver="nesterov"``; a ``finetune_solver`` in its place is
+    resolved by the caller once the net is fitted (``True`` when it is Nesterov's).
     """
 
     method: str
