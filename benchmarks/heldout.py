@@ -97,6 +97,7 @@ def fits(data: BenchData, dataset: str, seed: int, param: str, values, cache: st
                 "erm_rates": erm.rates,
                 "fairif_rates": result.rates,
                 "rounds": result.extra["n_rounds"],
+                "temperature": result.extra["temperature"],
                 "steps": result.extra["steps"],
                 "weight_std": result.extra["weight_std"],
                 "materialization": result.extra["materialization"],

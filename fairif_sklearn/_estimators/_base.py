@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -56,7 +57,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         "influence": [StrOptions(set(METHODS))],
         "curvature": [StrOptions(set(CURVATURES))],
         "damping": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
-        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "temperature": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "curvature_subsample": [StrOptions({"auto"}), *_SUBSAMPLE],
         "cg_tol": [Interval(Real, 0, None, closed="neither")],
         "cg_maxiter": [Interval(Integral, 1, None, closed="left")],
@@ -224,17 +225,17 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
     def _reweight(self, data: FitData, stage1: Stage1, *, final_fit: bool):
         """Run the rounds of reweighting and set the fitted attributes; return the final net."""
         threshold, target = self._bounds(stage1.gaps_stderr)
+        result = stage1.influence
         net, weights, rounds = run_rounds(
             data,
             stage1,
-            self._gaps_of(data),
+            replace(self._gaps_of(data), temperature=result.temperature),  # "auto" as stage 1 resolved it
             self._influence_settings(),
             self._stage2_settings(final_fit=final_fit),
             threshold=threshold,
             target=target,
             final_fit=final_fit,
         )
-        result = stage1.influence
         self.erm_estimator_ = stage1.erm_estimator
         self.classes_ = data.classes
         self.groups_ = np.array(data.groups.labels + [None], dtype=object)[:-1]  # tuples stay tuples
@@ -244,6 +245,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         self.gaps_stderr_ = stage1.gaps_stderr
         self.gaps_threshold_ = threshold
         self.damping_ = result.damping
+        self.temperature_ = result.temperature
         self.influence_scores_ = result.scores
         self.rate_names_ = result.rate_names
         self.group_rates_ = result.rates

@@ -116,7 +116,8 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Per candidate: ``"params"`` (the FairIF parameters it sets:
         ``max_rounds``, ``closure`` and, with ``temperatures``,
         ``temperature``; empty for ERM), ``"rounds"``, ``"closure"`` and
-        ``"temperature"`` (NaN for ERM), the out-of-fold ``"gap"``, ``"accuracy"``
+        ``"temperature"`` (NaN for ERM, and where the temperature is ``"auto"``,
+        resolved per fit: ``best_estimator_.temperature_``), the out-of-fold ``"gap"``, ``"accuracy"``
         and ``"worst_group_accuracy"``, the bootstrap standard errors of their
         differences with ERM (``"gap_diff_se"``, ``"accuracy_diff_se"``,
         ``"worst_group_diff_se"``) and ``"eligible"``: one entry per candidate
@@ -431,7 +432,8 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             results["worst_group_diff_se"].append(float(worst_se))
             results["rounds"].append(params.get("max_rounds", 0))
             results["closure"].append(params.get("closure", np.nan))
-            results["temperature"].append(float(params.get("temperature", np.nan if i == 0 else temperature)))
+            tau = params.get("temperature", np.nan if i == 0 else temperature)
+            results["temperature"].append(np.nan if tau == "auto" else float(tau))
             results["eligible"].append(bool(eligible))
             self._log(
                 f"{_label(params)}: out-of-fold gap {gap:.4f} (ERM {erm_gap:.4f}, difference se "

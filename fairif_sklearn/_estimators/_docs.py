@@ -123,12 +123,17 @@ default="equalized_odds"
         parameters, CG's first iterations are those Lanczos steps, started from
         the rate gradients; otherwise four steps of four random vectors); the
         value used is ``damping_``.
-    temperature : float, default=1.0
+    temperature : float or "auto", default=1.0
         Temperature of the softmax behind the soft rates. A higher one keeps
         the probabilities further from 1, where the rates' response to the
         weights saturates: measured on held-out annotated rows, 3 closes more
         of CI-MNIST's group-shift gap and lowers Adult's worst cell (the
-        results page, "The soft rates' temperature").
+        results page, "The soft rates' temperature"). ``"auto"``: chosen at
+        the ERM model, from 1 to 16, where the annotated rows' soft
+        true-class probabilities respond most, on average, to the model's
+        log-probabilities (the mean of ``p (1 - p) / temperature``); 1 on a
+        model that is not confident (Adult), 3.5 to 5 on CI-MNIST's MLP. The
+        value used is ``temperature_``.
     curvature_subsample : "auto", int, float or None, default="auto"
         Estimate the curvature on this many training rows (a float: this
         fraction), drawn at random; ``"auto"`` is 5000 rows (1000 on a net with
@@ -214,6 +219,8 @@ ATTRIBUTES = """\
         ``"round"``.
     damping_ : float
         The damping used.
+    temperature_ : float
+        The soft rates' temperature used (``temperature="auto"`` resolved).
     gap_names_ : list of str
         A name per gap, e.g. ``"TPR(1) - TPR(0)"``.
     groups_ : ndarray

@@ -75,6 +75,8 @@ class InfluenceResult:
         The damping used (``"auto"`` resolved).
     solve : SolveInfo
     n_curvature_rows : int
+    temperature : float
+        The soft rates' temperature (``"auto"`` resolved).
     """
 
     scores: np.ndarray
@@ -92,6 +94,7 @@ class InfluenceResult:
     damping: float
     solve: SolveInfo
     n_curvature_rows: int
+    temperature: float
     diagnostics: dict = field(default_factory=dict)
 
 
@@ -144,10 +147,12 @@ def compute_influence(
     group) cell, influence scores.
 
     ``y_train`` holds 0/1 classes; ``gaps_of`` measures the gaps on the annotated
-    set; ``sample_weight`` (mean one) weighs the training rows' loss, whose
-    curvature is inverted. Raises when the solve failed (see :func:`check_solve`).
+    set (its ``temperature="auto"`` resolved here, at the model); ``sample_weight``
+    (mean one) weighs the training rows' loss, whose curvature is inverted. Raises
+    when the solve failed (see :func:`check_solve`).
     """
     s = settings
+    gaps_of = gaps_of.at_temperature_of(model)
     method = resolve_method(s.method, model)
     names = model.last_linear_names() if method == "last_layer" else list(model.params)
     rates, G, rates_stderr = gaps_of.rates_and_gradients(model, names)
@@ -219,6 +224,7 @@ def compute_influence(
         damping=float(damping),
         solve=info,
         n_curvature_rows=len(rows),
+        temperature=float(gaps_of.temperature),
         diagnostics={
             **diagnostics,
             "n_curvature_products": op.n_products,

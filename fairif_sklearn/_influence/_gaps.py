@@ -7,6 +7,7 @@ the annotated samples of that group (and of the rate's class, for TPR and TNR),
 of the predicted probability of the true class (of the positive class, for PPR),
 taken from a softmax of the log-probabilities with temperature ``tau`` (``tau =
 1`` gives the model's own probabilities; smaller values approach the hard rate).
+``tau = "auto"`` is chosen at the fitted model by :func:`responsive_temperature`.
 
 Every soft rate is a ratio ``S / N`` of a differentiable sum ``S`` over samples
 and a constant count ``N``, and every gap is linear in the sums. So the gaps and
@@ -20,7 +21,7 @@ against the rate pooled over all annotated samples.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -63,6 +64,46 @@ def soft_rate_sums(
             mask = mask * weight.to(p.dtype)
         sums.append((value**power * mask) @ onehot)
     return torch.cat(sums)
+
+
+TEMPERATURE_GRID = np.geomspace(1.0, 16.0, 49)
+"""The temperatures ``"auto"`` chooses from: 1 (the model's own probabilities) to 16, 6% apart."""
+
+
+def responsive_temperature(log_proba: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """The temperature of :data:`TEMPERATURE_GRID` at which the soft true-class probabilities respond
+    most to the model's log-probabilities, on average over the rows.
+
+    At temperature ``tau`` a row's soft value is ``p = softmax(log_proba / tau)[y]``, and its
+    derivative in the true class's log-probability is ``p (1 - p) / tau``. Where a model is
+    confident (most ``p`` near 1 at ``tau = 1``) that derivative vanishes on most rows, and the soft
+    rates respond to changes of the model through a few rows only; a higher ``tau`` spreads the
+    response over more rows, until ``1 / tau`` shrinks it again. The mean derivative (weighted by
+    ``weight``) over the rows is largest at one temperature; below 1 it would grow again towards the
+    density of the decision margin at zero, so the grid starts at the model's own probabilities.
+
+    Parameters
+    ----------
+    log_proba : ndarray of shape (n_rows, n_classes)
+    y : ndarray of shape (n_rows,)
+        Class codes.
+    weight : ndarray of shape (n_rows,), optional
+
+    Returns
+    -------
+    float
+    """
+    logp = np.asarray(log_proba, dtype=float)
+    best, best_value = TEMPERATURE_GRID[0], -np.inf
+    for tau in TEMPERATURE_GRID:
+        z = logp / tau
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p_true = p[np.arange(len(y)), y] / p.sum(axis=1)
+        value = np.average(p_true * (1.0 - p_true), weights=weight) / tau
+        if value > best_value:
+            best, best_value = tau, value
+    return float(best)
 
 
 def rate_counts(
@@ -122,7 +163,8 @@ class AnnotatedGaps:
     group_names : list of str
     rates : tuple of Rate
         The target's rates (:func:`fairif_sklearn._rates.target_rates`).
-    temperature : float
+    temperature : float or "auto"
+        ``"auto"`` is resolved at a fitted model by :meth:`at_temperature_of`.
     batch_size : int
     sample_weight : ndarray of shape (n_annotated,), optional
         The annotated rows' weights: each cell's rate is then the weighted mean
@@ -136,7 +178,7 @@ class AnnotatedGaps:
     g_val: np.ndarray
     group_names: list[str]
     rates: tuple[Rate, ...]
-    temperature: float
+    temperature: float | str
     batch_size: int
     sample_weight: np.ndarray | None = None
 
@@ -150,6 +192,20 @@ class AnnotatedGaps:
         # gaps = C @ sums = D @ rates, with rates = sums / counts: one per (rate, group) cell
         self.D = self.C * self.counts
         self.rate_names = [f"{rate.name}({group})" for rate in self.rates for group in self.group_names]
+
+    def at_temperature_of(self, model) -> AnnotatedGaps:
+        """These gaps with ``temperature="auto"`` resolved at ``model``'s parameters
+        (:func:`responsive_temperature` on the annotated rows, weighted by their weights); themselves
+        when the temperature is a number."""
+        if not isinstance(self.temperature, str):
+            return self
+        parts = []
+        with model.eval_mode(), torch.no_grad():
+            for _, x, _ in model.batches(self.X_val, self.y_val, None, self.batch_size):
+                proba = model.proba(model.params, x).double()
+                parts.append(torch.log(proba.clamp_min(torch.finfo(proba.dtype).tiny)).cpu().numpy())
+        tau = responsive_temperature(np.concatenate(parts), self.y_val.astype(int), self.sample_weight)
+        return replace(self, temperature=tau)
 
     def _sums(self, model, names, with_jacobian=False):
         """Soft rate sums over the annotated set and the sums the standard errors need (of the squared

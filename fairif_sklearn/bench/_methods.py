@@ -93,6 +93,7 @@ def _fairif_extra(clf: FairIFClassifier, seconds: float) -> dict:
         "reweighted": bool(clf.reweighted_),
         "n_rounds": len(clf.rounds_),
         "damping": clf.damping_,
+        "temperature": clf.temperature_,
         "gaps": clf.gaps_.tolist(),
         "gaps_stderr": clf.gaps_stderr_.tolist(),
         "predicted_gaps": clf.predicted_gaps_.tolist(),
