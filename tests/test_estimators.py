@@ -485,6 +485,36 @@ def test_memory_makes_a_grid_over_alpha_reuse_stage_one(biased_data, routing, tm
         np.testing.assert_array_equal(plain.cv_results_[key], cached.cv_results_[key])
 
 
+def test_a_memory_cache_written_by_other_code_is_not_read(biased_data, tmp_path, monkeypatch):
+    import fairif_sklearn._estimators._stage1 as stage1_module
+
+    X, y, s = biased_data
+    groups = partial_groups(s, 600, seed=3)
+    calls = {"erm": 0, "influence": 0}
+    real_fit, real_influence = stage1_module.fit_net, stage1_module.compute_influence
+    digest = stage1_module.source_digest()
+    assert len(digest) == 16 and digest == stage1_module.source_digest.__wrapped__()  # computed once
+
+    def counting(name, real):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(stage1_module, "fit_net", counting("erm", real_fit))
+    monkeypatch.setattr(stage1_module, "compute_influence", counting("influence", real_influence))
+    cache = str(tmp_path / "cache")
+    first = _clf(memory=cache).fit(X, y, sensitive_features=groups)
+    again = _clf(memory=cache).fit(X, y, sensitive_features=groups)
+    assert calls == {"erm": 1, "influence": 1}  # the second fit read both from the cache
+    np.testing.assert_array_equal(first.influence_scores_, again.influence_scores_)
+    # the package's code changed (joblib sees only the cached function's own): nothing is read back
+    monkeypatch.setattr(stage1_module, "source_digest", lambda: "another version")
+    _clf(memory=cache).fit(X, y, sensitive_features=groups)
+    assert calls == {"erm": 2, "influence": 2}
+
+
 @pytest.mark.parametrize("target, name", [("demographic_parity", "PPR"), ("accuracy_parity", "ACC")])
 def test_demographic_and_accuracy_parity(biased_data, target, name, routing):
     from fairif_sklearn.metrics import ad_scorer, dpd_scorer

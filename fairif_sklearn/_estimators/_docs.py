@@ -154,7 +154,8 @@ default="equalized_odds"
         search over those then costs one ERM fit and one influence computation
         per fold, with the same results. The ERM fit is cached apart, so fits
         that differ in their annotated set alone share it. A string is a cache
-        folder.
+        folder. The cache's keys include a digest of this package's code, so
+        a cache written by another version is not read back.
     batch_size : int, default=1024
         Rows per batch in stage 1.
     random_state : int, RandomState or None, default=None

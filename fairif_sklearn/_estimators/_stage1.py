@@ -7,8 +7,11 @@ over the weight solve's parameters then fits ERM and computes influence once.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -92,9 +95,27 @@ class Stage1:
         }
 
 
-def fit_erm(estimator, X, y: np.ndarray, seed: int, verbose: int = 0, sample_weight=None):
+@functools.cache
+def source_digest() -> str:
+    """A digest of this package's source code, part of every ``memory`` key of stage 1.
+
+    joblib's :class:`~joblib.Memory` notices a change of the cached function's own
+    code only, not of the code it calls (the influence engine, the skorch adapter,
+    the results' classes). Without the digest a cache written by another version
+    would be read back: an error where a result's fields changed, and worse, a
+    silently stale result where only the arithmetic did.
+    """
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def fit_erm(estimator, X, y: np.ndarray, seed: int, verbose: int = 0, sample_weight=None, code: str = ""):
     """A clone of ``estimator`` fitted by ERM (on the loss weighted by ``sample_weight``, when given),
-    with torch seeded by ``seed``."""
+    with torch seeded by ``seed``; ``code`` (:func:`source_digest`) is read by ``memory``'s key only."""
     net = clone(estimator)
     report(logger, verbose, "[FairIF] ERM fit on %d rows", len(y))
     with seeded(seed, net.device):
@@ -104,9 +125,16 @@ def fit_erm(estimator, X, y: np.ndarray, seed: int, verbose: int = 0, sample_wei
 
 
 def influence_at(
-    net, data: FitData, gaps_of: AnnotatedGaps, settings: InfluenceSettings, seed: int, verbose: int = 0
+    net,
+    data: FitData,
+    gaps_of: AnnotatedGaps,
+    settings: InfluenceSettings,
+    seed: int,
+    verbose: int = 0,
+    code: str = "",
 ) -> InfluenceResult:
-    """Influence at a fitted net (with the standard errors of the gaps and of the cells' rates there).
+    """Influence at a fitted net (with the standard errors of the gaps and of the cells' rates there;
+    ``code`` as :func:`fit_erm` takes it).
 
     A ``finetune_solver`` in ``settings.largest_eigenvalue`` is resolved here, on the fitted net: the
     eigenvalue is estimated when the fine-tune will be Nesterov's, whose step needs it."""
@@ -158,19 +186,19 @@ def fit_stage1(
             lambda: probability_output_hint(net, data.X_train, data.y_train),
         )
         influence = memory.cache(influence_at, ignore=["verbose"])
-        return Stage1(net, influence(net, data, gaps_of, settings, seed, verbose), seed)
+        return Stage1(net, influence(net, data, gaps_of, settings, seed, verbose, source_digest()), seed)
     # influence is cached under what the ERM net is a function of, not the net itself: a net read
     # back from the cache does not hash as the one that was stored
     influence = memory.cache(_erm_then_influence, ignore=["memory", "verbose"])
-    net, result = influence(estimator, data, gaps_of, settings, seed, memory, verbose)
+    net, result = influence(estimator, data, gaps_of, settings, seed, memory, verbose, source_digest())
     return Stage1(net, result, seed)
 
 
-def _erm_then_influence(estimator, data, gaps_of, settings, seed, memory, verbose=0):
+def _erm_then_influence(estimator, data, gaps_of, settings, seed, memory, verbose=0, code=""):
     """The ERM fit (cached apart through ``memory``, for fits that share the training rows) and influence
-    at it."""
+    at it (``code`` as :func:`fit_erm` takes it)."""
     erm = memory.cache(fit_erm, ignore=["verbose"])
-    net = erm(estimator, data.X_train, data.y_train, seed, verbose, data.w_train)
+    net = erm(estimator, data.X_train, data.y_train, seed, verbose, data.w_train, code)
     return net, influence_at(net, data, gaps_of, settings, seed, verbose)
 
 
