@@ -120,15 +120,20 @@ def run_seed(
     the other (:func:`fits` with the halves as its annotated and test sets; ``net``, ``rows``,
     ``erm_epochs`` as :func:`load` takes them)."""
     data = load(dataset, seed, net=net, erm_epochs=erm_epochs, rows=rows)
+    runs = fits(halves(data, seed), dataset, seed, param, values, cache)
+    return [{**run, "net": net, "rows": len(data.y_train)} for run in runs]
+
+
+def halves(data: BenchData, seed: int) -> BenchData:
+    """``data`` with its annotated rows cut in two at random (``seed``): the first half stays the
+    annotated set, which drives FairIF, and the second becomes the test split, which judges it."""
     order = np.random.RandomState(seed).permutation(len(data.y_valid))
     drive, judge = order[: len(order) // 2], order[len(order) // 2 :]
-    halves = replace(
+    return replace(
         data,
         X_valid=data.X_valid[drive], y_valid=data.y_valid[drive], s_valid=data.s_valid[drive],
         X_test=data.X_valid[judge], y_test=data.y_valid[judge], s_test=data.s_valid[judge],
     )  # fmt: skip
-    runs = fits(halves, dataset, seed, param, values, cache)
-    return [{**run, "net": net, "rows": len(data.y_train)} for run in runs]
 
 
 def _param(run: dict) -> str:

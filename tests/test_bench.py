@@ -267,6 +267,36 @@ def test_temperature_benchmark_judges_on_the_half_that_did_not_drive_the_fit(tmp
     assert "each group's rates on the judging half" in out and "TNR[1]" in out
 
 
+def test_second_round_temperature_benchmark_refits_only_where_the_default_ran_two_rounds(
+    tmp_path, capsys, monkeypatch
+):
+    import fairif_sklearn.bench._methods as methods
+    from fairif_sklearn._influence._gaps import TEMPERATURE_GRID
+
+    real, calls = methods.fairif, []
+
+    def default_said_two_rounds(data, seed, memory, **params):
+        """The bench's FairIF runner, its default fit of seed 1 reporting two rounds (the synthetic data
+        need one at most), so that the variant runs there and only there."""
+        calls.append((seed, params))
+        erm, result, net = real(data, seed, memory, **params)
+        if seed == 1 and not params:
+            result.extra["n_rounds"] = 2
+        return erm, result, net
+
+    monkeypatch.setattr(methods, "fairif", default_said_two_rounds)  # before the script imports it
+    argv = ["--datasets", "synthetic:group_shift", "--seeds", "2"]
+    _, runs, out = _seeds_benchmark("second_round_temperature", argv, tmp_path / "s", capsys)
+    assert [(r["seed"], r["value"]) for r in runs] == [(0, 1.0), (0, "auto"), (1, 1.0), (1, "auto")]
+    assert [seed for seed, _ in calls] == [0, 1, 1]  # the second round's fit for seed 1 only
+    assert calls[2][1]["temperature"] == "auto" and calls[2][1]["max_rounds"] == 1
+    assert type(calls[2][1]["estimator"]).__name__ == "FrozenEstimator"
+    assert runs[1]["fairif"] == runs[0]["fairif"] and runs[1]["temperature"] is None  # one round: the same
+    assert runs[3]["temperature"] in TEMPERATURE_GRID and runs[3]["rounds"] in (1, 2)
+    assert runs[2]["erm"] == runs[3]["erm"]  # both against the seed's one ERM model
+    assert "round 2 at auto - 1, paired over seeds" in out
+
+
 @pytest.mark.slow
 def test_heldout_benchmark_varies_any_parameter_from_one_erm_model(tmp_path, capsys):
     argv = [
