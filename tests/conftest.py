@@ -1,5 +1,6 @@
 """Shared fixtures."""
 
+import numpy as np
 import pytest
 import sklearn
 import torch
@@ -20,6 +21,13 @@ def routing():
 def biased_data():
     X, y, s = make_biased_classification(1500, random_state=0)
     return X, y, s
+
+
+@pytest.fixture(scope="session")
+def shifted_annotated():
+    """Group-shift data with a real gap, its first 800 rows annotated (the group NaN elsewhere)."""
+    X, y, s = make_biased_classification(2500, bias="group_shift", random_state=1)
+    return X, y, np.where(np.arange(len(y)) < 800, s, np.nan)
 
 
 @pytest.fixture

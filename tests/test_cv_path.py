@@ -72,15 +72,8 @@ def test_the_rule_takes_the_fairest_candidate_within_the_budget_and_never_one_th
     assert tight["closure"][1:] == [1.0, 0.5, 0.9]
 
 
-@pytest.fixture(scope="module")
-def shifted():
-    X, y, s = make_biased_classification(2500, bias="group_shift", random_state=1)
-    groups = np.where(np.arange(len(y)) < 800, s, np.nan)
-    return X, y, groups
-
-
-def test_another_point_of_the_path_without_another_stage_1(shifted, tmp_path, monkeypatch):
-    X, y, groups = shifted
+def test_another_point_of_the_path_without_another_stage_1(shifted_annotated, tmp_path, monkeypatch):
+    X, y, groups = shifted_annotated
     cv = FairIFClassifierCV(
         FairIFClassifier(small_net(), random_state=0), max_rounds=1, closures=(0.5, 1.0), memory=str(tmp_path)
     ).fit(X, y, sensitive_features=groups)
@@ -109,8 +102,8 @@ def test_another_point_of_the_path_without_another_stage_1(shifted, tmp_path, mo
         cv.refit_candidate(3, X, y, sensitive_features=groups)
 
 
-def test_a_dataframe_goes_through_the_path(shifted):
-    X, y, groups = shifted
+def test_a_dataframe_goes_through_the_path(shifted_annotated):
+    X, y, groups = shifted_annotated
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
     cv = FairIFClassifierCV(FairIFClassifier(small_net(), random_state=0), max_rounds=1, closures=[1.0])
     cv.fit(frame, y, sensitive_features=groups)
@@ -124,12 +117,12 @@ def test_bad_closures_are_named():
 
 
 @pytest.mark.slow
-def test_any_splitter_and_parallel_folds_give_the_same_path(shifted, routing):
+def test_any_splitter_and_parallel_folds_give_the_same_path(shifted_annotated, routing):
     from sklearn.model_selection import GridSearchCV, KFold
 
     from fairif_sklearn.model_selection import AnnotatedStratifiedKFold
 
-    X, y, groups = shifted
+    X, y, groups = shifted_annotated
     inner = FairIFClassifier(small_net(), random_state=0)
     kw = dict(max_rounds=1, closures=[1.0])
     serial = FairIFClassifierCV(inner, cv=AnnotatedStratifiedKFold(3, shuffle=True, random_state=5), **kw)
@@ -153,10 +146,10 @@ def test_any_splitter_and_parallel_folds_give_the_same_path(shifted, routing):
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
 
 
-def test_temperatures_are_points_of_the_path(shifted, tmp_path):
+def test_temperatures_are_points_of_the_path(shifted_annotated, tmp_path):
     from fairif_sklearn._estimators._cv import _label
 
-    X, y, groups = shifted
+    X, y, groups = shifted_annotated
     inner = FairIFClassifier(small_net(), random_state=0)
     plain = FairIFClassifierCV(inner, max_rounds=1, closures=(1.0,))
     assert plain._candidates() == [{}, {"max_rounds": 1, "closure": 1.0}]  # unchanged without temperatures
@@ -184,12 +177,12 @@ def test_temperatures_are_points_of_the_path(shifted, tmp_path):
         FairIFClassifierCV(inner, temperatures=(0.0, 1.0)).fit(X, y, sensitive_features=groups)
 
 
-def test_cv_takes_the_splits_themselves(shifted, tmp_path):
+def test_cv_takes_the_splits_themselves(shifted_annotated, tmp_path):
     """``cv`` as an iterable of (fit, held-out) positions among the annotated rows, as scikit-learn's
     searches take it: the same path as the splitter that made them."""
     from fairif_sklearn.model_selection import AnnotatedStratifiedKFold
 
-    X, y, groups = shifted
+    X, y, groups = shifted_annotated
     annotated = ~np.isnan(groups)
     splitter = AnnotatedStratifiedKFold(2, shuffle=True, random_state=3)
     splits = splitter.split(X[annotated], y[annotated], sensitive_features=groups[annotated])

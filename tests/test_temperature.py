@@ -9,7 +9,6 @@ from scipy.special import expit, log_expit, logsumexp, softmax
 
 from fairif_sklearn import FairIFClassifier, FairIFClassifierCV
 from fairif_sklearn._influence._gaps import TEMPERATURE_GRID, responsive_temperature
-from fairif_sklearn.datasets import make_biased_classification
 
 from ._helpers import small_net
 
@@ -76,14 +75,8 @@ def test_several_classes_against_a_brute_force_search():
     assert responsive_temperature(log_proba, y, w) == expected > 1
 
 
-@pytest.fixture(scope="module")
-def shifted():
-    X, y, s = make_biased_classification(2500, bias="group_shift", random_state=1)
-    return X, y, np.where(np.arange(len(y)) < 800, s, np.nan)
-
-
-def test_auto_is_the_fit_at_the_temperature_it_resolved_to(shifted):
-    X, y, groups = shifted
+def test_auto_is_the_fit_at_the_temperature_it_resolved_to(shifted_annotated):
+    X, y, groups = shifted_annotated
     auto = FairIFClassifier(small_net(), random_state=0, temperature="auto").fit(
         X, y, sensitive_features=groups
     )
@@ -103,8 +96,8 @@ def test_auto_is_the_fit_at_the_temperature_it_resolved_to(shifted):
     assert default.temperature_ == 1.0
 
 
-def test_the_cv_path_records_an_auto_temperature_as_resolved_per_fit(shifted, tmp_path):
-    X, y, groups = shifted
+def test_the_cv_path_records_an_auto_temperature_as_resolved_per_fit(shifted_annotated, tmp_path):
+    X, y, groups = shifted_annotated
     inner = FairIFClassifier(small_net(), random_state=0, temperature="auto")
     cv = FairIFClassifierCV(inner, max_rounds=1, closures=(1.0,), memory=str(tmp_path))
     cv.fit(X, y, sensitive_features=groups)
@@ -112,8 +105,8 @@ def test_the_cv_path_records_an_auto_temperature_as_resolved_per_fit(shifted, tm
     assert cv.best_estimator_.temperature_ in TEMPERATURE_GRID
 
 
-def test_a_temperature_that_is_neither_a_positive_number_nor_auto_is_refused(shifted):
-    X, y, groups = shifted
+def test_a_temperature_that_is_neither_a_positive_number_nor_auto_is_refused(shifted_annotated):
+    X, y, groups = shifted_annotated
     for bad in ("hot", 0.0, -1.0):
         with pytest.raises(ValueError, match="temperature"):
             FairIFClassifier(small_net(), temperature=bad).fit(X, y, sensitive_features=groups)

@@ -152,9 +152,6 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
             cg_tol=self.cg_tol,
             cg_maxiter=self.cg_maxiter,
             batch_size=self.batch_size,
-            # the Nesterov fine-tune's step needs it: the solver, resolved on the fitted net (stage 1);
-            # damping="auto" estimates it anyway (one cache key whatever the solver)
-            largest_eigenvalue=self.retrain == "finetune" and self.damping != "auto" and self.finetune_solver,
         )
 
     def _gaps_of(self, data: FitData) -> AnnotatedGaps:
@@ -187,6 +184,10 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
             sample_weight=sample_weight,
         )
         check_net(self.estimator, n_classes=len(data.classes))
+        # the Nesterov fine-tune's step needs the curvature's largest eigenvalue, which stage 1 then
+        # estimates (the solver resolved on the fitted net); damping="auto" estimates it anyway (one
+        # cache key whatever the solver)
+        solver = self.finetune_solver if self.retrain == "finetune" and self.damping != "auto" else None
         stage1 = fit_stage1(
             self.estimator,
             data,
@@ -195,6 +196,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
             random_state=self.random_state,
             memory=check_memory(self.memory),
             verbose=self.verbose,
+            finetune_solver=solver,
         )
         return data, stage1
 

@@ -132,16 +132,16 @@ def influence_at(
     seed: int,
     verbose: int = 0,
     code: str = "",
+    finetune_solver: str | None = None,
 ) -> InfluenceResult:
     """Influence at a fitted net (with the standard errors of the gaps and of the cells' rates there;
     ``code`` as :func:`fit_erm` takes it).
 
-    A ``finetune_solver`` in ``settings.largest_eigenvalue`` is resolved here, on the fitted net: the
-    eigenvalue is estimated when the fine-tune will be Nesterov's, whose step needs it."""
+    ``finetune_solver`` (the fine-tune's, None without one) is resolved here, on the fitted net: the
+    curvature's largest eigenvalue is estimated when it is Nesterov's, whose step needs it."""
     check_outputs(net, data.X_train, data.y_train, len(data.classes))
-    if isinstance(settings.largest_eigenvalue, str):
-        solver = resolve_finetune_solver(settings.largest_eigenvalue, net)
-        settings = replace(settings, largest_eigenvalue=solver == "nesterov")
+    if finetune_solver is not None and resolve_finetune_solver(finetune_solver, net) == "nesterov":
+        settings = replace(settings, largest_eigenvalue=True)
     model = NetFunctions(net)
     method = resolve_method(settings.method, model)
     report(logger, verbose, "[FairIF] influence (%s) on %d parameters", method, model.n_params())
@@ -166,6 +166,7 @@ def fit_stage1(
     random_state,
     memory,
     verbose: int = 0,
+    finetune_solver: str | None = None,
 ) -> Stage1:
     """The ERM fit on the training rows, then influence; ``memory`` caches each of the two.
 
@@ -173,7 +174,9 @@ def fit_stage1(
     fits that differ in their annotated set alone (the folds of
     :class:`FairIFClassifierCV`) share it through the cache. A net given as
     already trained (a :class:`~sklearn.frozen.FrozenEstimator`) is the ERM
-    model itself: no fit, and the net is only read.
+    model itself: no fit, and the net is only read. ``finetune_solver``: the
+    fine-tune's, when a given damping leaves stage 1 to decide whether to
+    estimate the curvature's largest eigenvalue for it (:func:`influence_at`).
     """
     # every process of a distributed job takes process 0's seed: same initialisation and subsamples
     seed = same_seed(int(check_random_state(random_state).randint(0, 2**31 - 1)))
@@ -186,20 +189,25 @@ def fit_stage1(
             lambda: probability_output_hint(net, data.X_train, data.y_train),
         )
         influence = memory.cache(influence_at, ignore=["verbose"])
-        return Stage1(net, influence(net, data, gaps_of, settings, seed, verbose, source_digest()), seed)
+        result = influence(net, data, gaps_of, settings, seed, verbose, source_digest(), finetune_solver)
+        return Stage1(net, result, seed)
     # influence is cached under what the ERM net is a function of, not the net itself: a net read
     # back from the cache does not hash as the one that was stored
     influence = memory.cache(_erm_then_influence, ignore=["memory", "verbose"])
-    net, result = influence(estimator, data, gaps_of, settings, seed, memory, verbose, source_digest())
+    net, result = influence(
+        estimator, data, gaps_of, settings, seed, memory, verbose, source_digest(), finetune_solver
+    )
     return Stage1(net, result, seed)
 
 
-def _erm_then_influence(estimator, data, gaps_of, settings, seed, memory, verbose=0, code=""):
+def _erm_then_influence(
+    estimator, data, gaps_of, settings, seed, memory, verbose=0, code="", finetune_solver=None
+):
     """The ERM fit (cached apart through ``memory``, for fits that share the training rows) and influence
-    at it (``code`` as :func:`fit_erm` takes it)."""
+    at it (``code`` and ``finetune_solver`` as :func:`fit_erm` and :func:`influence_at` take them)."""
     erm = memory.cache(fit_erm, ignore=["verbose"])
     net = erm(estimator, data.X_train, data.y_train, seed, verbose, data.w_train, code)
-    return net, influence_at(net, data, gaps_of, settings, seed, verbose)
+    return net, influence_at(net, data, gaps_of, settings, seed, verbose, finetune_solver=finetune_solver)
 
 
 def weights_for_rows(train_mask: np.ndarray, train_weights: np.ndarray) -> np.ndarray:

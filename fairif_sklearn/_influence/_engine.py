@@ -118,8 +118,7 @@ class InfluenceSettings:
     convolutions, whose Gauss-Newton products come from per-sample factors).
     ``largest_eigenvalue``: estimate the curvature's largest eigenvalue with a
     given damping too (``damping="auto"`` always does), for the fine-tune's step
-    with ``finetune_solver="nesterov"``; a ``finetune_solver`` in its place is
-    resolved by the caller once the net is fitted (``True`` when it is Nesterov's).
+    with ``finetune_solver="nesterov"`` (the caller resolves the solver on the fitted net).
     """
 
     method: str
@@ -129,7 +128,7 @@ class InfluenceSettings:
     cg_tol: float
     cg_maxiter: int
     batch_size: int
-    largest_eigenvalue: bool | str = False
+    largest_eigenvalue: bool = False
 
 
 def compute_influence(
@@ -172,7 +171,7 @@ def compute_influence(
     )
     op = CurvatureOperator(model, X_train, y_train, rows, names, damping=0.0, **common)
     own_lanczos = damping == "auto" and method == "cg" and s.curvature == "gauss_newton"
-    estimate_top = damping == "auto" or s.largest_eigenvalue is True
+    estimate_top = damping == "auto" or s.largest_eigenvalue
     if own_lanczos:  # CG's first iterations are the damping's Lanczos steps: no pass of its own
         V, info, top = solve_cg_auto_damping(
             op, G, fraction=AUTO_DAMPING_FRACTION, n_steps=AUTO_DAMPING_STEPS, tol=s.cg_tol,
