@@ -58,6 +58,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         "curvature": [StrOptions(set(CURVATURES))],
         "damping": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "later_temperature": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto", "same"})],
         "curvature_subsample": [StrOptions({"auto"}), *_SUBSAMPLE],
         "cg_tol": [Interval(Real, 0, None, closed="neither")],
         "cg_maxiter": [Interval(Integral, 1, None, closed="left")],
@@ -90,6 +91,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         curvature="gauss_newton",
         damping="auto",
         temperature=1.0,
+        later_temperature="auto",
         curvature_subsample="auto",
         cg_tol=1e-2,
         cg_maxiter=100,
@@ -118,6 +120,7 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         self.curvature = curvature
         self.damping = damping
         self.temperature = temperature
+        self.later_temperature = later_temperature
         self.curvature_subsample = curvature_subsample
         self.cg_tol = cg_tol
         self.cg_maxiter = cg_maxiter
@@ -222,6 +225,8 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
             closure=self.closure,
             alpha=self.alpha,
             verbose=self.verbose,
+            later_temperature=self.later_temperature,
+            bands=self._bounds,
         )
 
     def _reweight(self, data: FitData, stage1: Stage1, *, final_fit: bool):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sklearn.base import ClassifierMixin, _fit_context
 
 from .._runtime import keeps_torch_rng
+from .._skorch import NetFunctions
 from ._base import _FairIFBase
 from ._docs import fill_doc
 from ._predict import _NetPredictMixin
@@ -70,11 +73,18 @@ class FairIFClassifier(_NetPredictMixin, ClassifierMixin, _FairIFBase):
         """
         data, stage1 = self._fit_stage1(X, y, sensitive_features, sample_weight)
         self.estimator_ = self._reweight(data, stage1, final_fit=True)
-        self.final_gaps_ = self.rounds_[-1]["final_gaps"] if self.reweighted_ else self.gaps_.copy()
-        if self.reweighted_:
-            self.final_group_rates_ = self.rounds_[-1]["final_rates"]
-            self.final_group_rates_stderr_ = self.rounds_[-1]["final_rates_stderr"]
-        else:
+        last = self.rounds_[-1] if self.reweighted_ else None
+        if last is None:
+            self.final_gaps_ = self.gaps_.copy()
             self.final_group_rates_ = self.group_rates_.copy()
             self.final_group_rates_stderr_ = self.group_rates_stderr_.copy()
+        elif last["temperature"] == self.temperature_:
+            self.final_gaps_ = last["final_gaps"]
+            self.final_group_rates_ = last["final_rates"]
+            self.final_group_rates_stderr_ = last["final_rates_stderr"]
+        else:  # a later round's own temperature: measured again at the first's, to compare with gaps_
+            gaps_of = replace(self._gaps_of(data), temperature=self.temperature_)
+            rates = gaps_of.rates_and_errors(NetFunctions(self.estimator_))
+            self.final_group_rates_, self.final_group_rates_stderr_ = rates
+            self.final_gaps_ = stage1.influence.gap_rows @ self.final_group_rates_
         return self

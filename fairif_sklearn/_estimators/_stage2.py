@@ -24,6 +24,13 @@ previous model is kept, and the rounds stop). The rates' standard errors are
 allowances counted from the ERM model in every round, in the solve and in the
 check: a later round may not take a rate lower than its ERM value less its
 standard error (or lower than it starts, if it is already below that).
+
+A later round measures the soft rates at ``later_temperature``: ``"auto"``
+chooses it afresh at the model the previous round ended at
+(:func:`~fairif_sklearn._influence.responsive_temperature`), ``"same"`` keeps the
+first round's. At a new temperature everything the round is judged by is
+measured again at it: its gaps and their bands (from their standard errors),
+and the ERM model's rates, from which the allowances count.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -80,6 +88,7 @@ class Round:
     chased: np.ndarray | None = None
     finetune_solver: str | None = None
     finetune_epochs: int | None = None
+    temperature: float | None = None
 
     @property
     def materialization(self) -> np.ndarray:
@@ -111,6 +120,7 @@ class Round:
             "solve_converged": self.solve_converged,
             "finetune_solver": self.finetune_solver,
             "finetune_epochs": self.finetune_epochs,
+            "temperature": self.temperature,
         }
 
 
@@ -119,7 +129,9 @@ class Stage2Settings:
     """The estimators' parameters that say how the rounds solve and train (the estimators document
     them). ``estimator`` is the user's net (cloned for a retrain from scratch, never modified);
     ``finetune_solver`` and ``finetune_epochs`` may be ``"auto"``, resolved per fit and round
-    (:func:`~fairif_sklearn._skorch.resolve_finetune_solver`, :func:`finetune_plan`)."""
+    (:func:`~fairif_sklearn._skorch.resolve_finetune_solver`, :func:`finetune_plan`);
+    ``bands`` gives each gap's ``(threshold, target)`` from the gaps' standard errors, for a round
+    at a ``later_temperature`` (a number, ``"auto"`` or ``"same"``)."""
 
     estimator: Any
     retrain: str
@@ -131,6 +143,8 @@ class Stage2Settings:
     verbose: int = 0
     relinearise_below: float | None = None
     finetune_solver: str = "net"
+    later_temperature: float | str = "same"
+    bands: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
 
 
 # ``max_rounds="auto"``: at most this many rounds, a later one only when the previous round's fine-tune
@@ -416,6 +430,33 @@ def settle(previous, trained, gaps_of, check: RealisedCheck, *, segment: bool):
     return 0.0, previous, None, None, full
 
 
+@dataclass(frozen=True)
+class Yardstick:
+    """What a round is measured and judged by, at one temperature: ``gaps_of`` (the annotated set's
+    soft rates at it), the ERM model's rates there and their standard errors (the allowances), the
+    gaps' standard errors, and each gap's band (``threshold``: chased beyond it; ``target``: the
+    near edge it is closed to)."""
+
+    gaps_of: Any
+    erm_rates: np.ndarray
+    rates_stderr: np.ndarray
+    gaps_stderr: np.ndarray
+    threshold: np.ndarray
+    target: np.ndarray
+
+    def at_later_temperature(self, temperature, net, erm_net, bands) -> Yardstick:
+        """This yardstick for a later round at ``temperature`` (``"auto"``: chosen at ``net``, where
+        the previous round ended; ``"same"``: itself), measured again when the temperature changes."""
+        if isinstance(temperature, str) and temperature == "same":
+            return self
+        gaps_of = replace(self.gaps_of, temperature=temperature).at_temperature_of(NetFunctions(net))
+        if gaps_of.temperature == self.gaps_of.temperature:
+            return self
+        erm_rates, rates_stderr = gaps_of.rates_and_errors(NetFunctions(erm_net))
+        gaps_stderr = gaps_of.gap_errors(rates_stderr)
+        return Yardstick(gaps_of, erm_rates, rates_stderr, gaps_stderr, *bands(gaps_stderr))
+
+
 def run_rounds(
     data: FitData,
     stage1: Stage1,
@@ -430,27 +471,30 @@ def run_rounds(
     """The rounds (module docstring); returns the last net, the weights of the training rows, the rounds.
 
     ``gaps_of`` measures the annotated set's rates and gaps at a model (an
-    :class:`~fairif_sklearn._influence.AnnotatedGaps`); ``influence_settings``
-    say how later rounds re-linearise. ``final_fit`` trains stage 2 after the
-    last solve too (the classifier), and checks each round's realised gaps
-    (:class:`RealisedCheck`): a round that fails is shortened along the segment
-    from the previous model to its fine-tune, or rejected; the weigher stops at
-    the last round's weights.
+    :class:`~fairif_sklearn._influence.AnnotatedGaps`, at stage 1's
+    temperature); ``influence_settings`` say how later rounds re-linearise.
+    ``final_fit`` trains stage 2 after the last solve too (the classifier), and
+    checks each round's realised gaps (:class:`RealisedCheck`): a round that
+    fails is shortened along the segment from the previous model to its
+    fine-tune, or rejected; the weigher stops at the last round's weights.
     """
     result = stage1.influence
     solver = resolve_finetune_solver(settings.finetune_solver, stage1.erm_estimator)
     settings = replace(settings, finetune_solver=solver)
     base = np.ones(len(data.y_train)) if data.w_train is None else data.w_train  # what ERM trained with
     net, weights, rounds = stage1.erm_estimator, base, []
-    rates = erm_rates = result.rates
-    rates_stderr = stage1.rates_stderr  # at the current model: the final model's come with its rates
+    rates, rates_stderr = result.rates, stage1.rates_stderr  # at the current model
+    yardstick = Yardstick(gaps_of, result.rates, stage1.rates_stderr, stage1.gaps_stderr, threshold, target)
     # the curvature's largest eigenvalue (with damping="auto", or asked for): later rounds keep stage 1's
     top = result.diagnostics.get("largest_eigenvalue")
     for index in range(1, settings.max_rounds + 1):
         gaps = result.gap_rows @ rates
-        if np.all(np.abs(gaps) <= threshold):
+        if np.all(np.abs(gaps) <= yardstick.threshold):
             break
-        solution = solve_round(result, weights, threshold, target, stage1.rates_stderr, settings, erm_rates)
+        solution = solve_round(
+            result, weights, yardstick.threshold, yardstick.target, yardstick.rates_stderr, settings,
+            yardstick.erm_rates,
+        )  # fmt: skip
         round_ = Round(
             index,
             gaps,
@@ -462,6 +506,7 @@ def run_rounds(
             solution.converged,
             closure=solution.closure,
             chased=solution.chased,
+            temperature=float(yardstick.gaps_of.temperature),
         )
         rounds.append(round_)
         if settings.alpha is None and solution.closure < settings.closure:
@@ -486,15 +531,15 @@ def run_rounds(
         check = RealisedCheck(
             result.gap_rows,
             rates,
-            stage1.gaps_stderr,
-            stage1.rates_stderr,
+            yardstick.gaps_stderr,
+            yardstick.rates_stderr,
             solution.chased,
             n_groups=len(data.groups.names),
             level_up=settings.levelling == "up",
-            anchor_rates=erm_rates,
+            anchor_rates=yardstick.erm_rates,
         )
         step, net, settled, settled_stderr, full = settle(
-            net, trained, gaps_of, check, segment=settings.retrain != "scratch"
+            net, trained, yardstick.gaps_of, check, segment=settings.retrain != "scratch"
         )
         if step > 0:
             rates, rates_stderr = settled, settled_stderr
@@ -504,15 +549,23 @@ def run_rounds(
         round_.final_gaps = gaps = result.gap_rows @ rates
         weights = weights + step * (solution.sample_weight - weights)
         _log(settings, summary(round_))
-        if last or step == 0 or np.all(np.abs(gaps) <= threshold):
+        if last or step == 0 or np.all(np.abs(gaps) <= yardstick.threshold):
             break
         if settings.relinearise_below is not None and not under_delivered(round_, settings.relinearise_below):
             break
+        later = yardstick.at_later_temperature(
+            settings.later_temperature, net, stage1.erm_estimator, settings.bands
+        )
+        if later is not yardstick:  # the round starts where the last ended, measured at its temperature
+            yardstick = later
+            rates, rates_stderr = yardstick.gaps_of.rates_and_errors(NetFunctions(net))
+            _log(settings, f"round {index + 1} measures the soft rates at temperature "
+                           f"{yardstick.gaps_of.temperature:.3g}")  # fmt: skip
         result = compute_influence(
             NetFunctions(net),
             data.X_train,
             data.y_train,
-            gaps_of,
+            yardstick.gaps_of,
             replace(influence_settings, damping=result.damping, largest_eigenvalue=False),
             random_state=np.random.RandomState(stage1.seed + index),
             progress=progress_bar(settings.verbose),
