@@ -136,6 +136,18 @@ default="equalized_odds"
         held out it closed more of group shift's gaps but lowered class size's
         worst cell (the results page, "The temperature chosen at the ERM
         model"). The value used is ``temperature_``.
+    later_temperature : float, "auto" or "same", default="auto"
+        The soft rates' temperature of the rounds after the first
+        (``max_rounds``). ``"auto"``: chosen afresh, as ``temperature="auto"``
+        chooses it, at the model the previous round ended at; the round's gaps,
+        their bands and the ERM model's rates that its allowances count from
+        are measured again at it. ``"same"``: the first round's (the earlier
+        default). A second round runs where the first realised too little
+        of its predicted change: there the model is more confident than at ERM
+        and the rates at temperature 1 respond little to the weights. Measured
+        held out on CI-MNIST's group shift, ``"auto"`` LATER_TEMPERATURE_RESULT
+        (the results page, "A second round at the responsive temperature").
+        Each round's value is in ``rounds_``.
     curvature_subsample : "auto", int, float or None, default="auto"
         Estimate the curvature on this many training rows (a float: this
         fraction), drawn at random; ``"auto"`` is 5000 rows (1000 on a net with
@@ -218,12 +230,15 @@ ATTRIBUTES = """\
         (``"weight_std"``), ``"n_zero_weight"``, ``"solve_converged"``, the
         fine-tune's optimizer and epochs (``"finetune_solver"``, ``"net"`` or
         ``"nesterov"``, and ``"finetune_epochs"``: ``finetune_solver`` and
-        ``finetune_epochs`` resolved; None without the fine-tune) and
+        ``finetune_epochs`` resolved; None without the fine-tune), the soft
+        rates' ``"temperature"`` (a round's figures are all at its own) and
         ``"round"``.
     damping_ : float
         The damping used.
     temperature_ : float
-        The soft rates' temperature used (``temperature="auto"`` resolved).
+        The soft rates' temperature of stage 1 and the first round
+        (``temperature="auto"`` resolved); the fitted ``gaps_`` and rates are at
+        it (a later round's is in ``rounds_``).
     gap_names_ : list of str
         A name per gap, e.g. ``"TPR(1) - TPR(0)"``.
     groups_ : ndarray

@@ -36,6 +36,7 @@ VARIANTS = {
     "FairIF [levelling='any']": {"levelling": "any"},
     "FairIF [retrain='scratch', the paper's stage 2]": {"retrain": "scratch"},
     "FairIF [max_rounds=1]": {"max_rounds": 1},
+    "FairIF [later_temperature='same']": {"later_temperature": "same"},  # the earlier default
 }
 FAIRIF_CV = "FairIFClassifierCV"
 # the trade-off path chosen within a budget the user states: two accuracy points
