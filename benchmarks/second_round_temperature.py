@@ -1,22 +1,24 @@
 """``python benchmarks/second_round_temperature.py``: a second round at the responsive temperature,
 judged on annotated rows that did not drive the fit (a developer tool).
 
-FairIF's default runs a second round only where the first realised too little
-of its predicted change, at the same temperature (1). This study asks whether
-that second round should re-linearise at ``temperature="auto"`` instead: the
-first round is the default's, unchanged, so data on which one round suffices
-(or none runs) are untouched. It is built from public parts, not from a change
-of the rounds: where the default ran a second round, the first-round model
-(``max_rounds=1``) is given to FairIF through ``FrozenEstimator`` with
-``temperature="auto"`` and ``max_rounds=1``. That second round's bands, its
-levelling-up anchors and its realised check are measured at the first-round
-model and the new temperature, and its weights start from one, where the
-default's second round keeps the first round's rates and weights as its
-reference.
+FairIF runs a second round only where the first realised too little of its
+predicted change. This study, which led to the default ``later_temperature="auto"``,
+asks whether that second round should re-linearise at ``temperature="auto"``
+rather than at the first round's temperature (1; ``later_temperature="same"``,
+the default then and the baseline here): the first round is the default's,
+unchanged, so data on which one round suffices (or none runs) are untouched. It
+is built from public parts, not from the rounds' own code: where the baseline
+ran a second round, the first-round model (``max_rounds=1``) is given to FairIF
+through ``FrozenEstimator`` with ``temperature="auto"`` and ``max_rounds=1``.
+That second round's bands, its levelling-up anchors and its realised check are
+measured at the first-round model and the new temperature, and its weights
+start from one; ``later_temperature="auto"`` measures them at the new
+temperature too, but counts the anchors from the ERM model and goes on from the
+first round's weights.
 
 The annotated rows are cut in two as ``benchmarks/heldout.py`` cuts them; the
-report is heldout's, with the value ``1`` for the default and ``auto`` for the
-second round at the responsive temperature (the same model as the default's
+report is heldout's, with the value ``1`` for the baseline and ``auto`` for the
+second round at the responsive temperature (the same model as the baseline's
 where it ran one round or none).
 """
 
@@ -41,12 +43,12 @@ PARAM = "round 2 at"
 
 
 def run_seed(dataset: str, seed: int, cache: str) -> list[dict]:
-    """The default and the variant of one seed, judged on the held-out half of the annotated rows."""
+    """The baseline and the variant of one seed, judged on the held-out half of the annotated rows."""
     data = halves(load(dataset, seed), seed)
     memory = Memory(str(Path(cache) / f"{dataset.replace(':', '-')}-{seed}"), verbose=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # a round that cannot close every gap says so
-        erm, default, _ = fairif(data, seed, memory)
+        erm, default, _ = fairif(data, seed, memory, later_temperature="same")
         rounds, variant, temperature = default.extra["n_rounds"], default, None
         if rounds >= 2:
             first = _fairif_classifier(data, seed, memory, max_rounds=1).fit(data.X_train, data.y_train)

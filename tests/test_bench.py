@@ -280,7 +280,7 @@ def test_second_round_temperature_benchmark_refits_only_where_the_default_ran_tw
         need one at most), so that the variant runs there and only there."""
         calls.append((seed, params))
         erm, result, net = real(data, seed, memory, **params)
-        if seed == 1 and not params:
+        if seed == 1 and params == {"later_temperature": "same"}:
             result.extra["n_rounds"] = 2
         return erm, result, net
 
@@ -289,6 +289,7 @@ def test_second_round_temperature_benchmark_refits_only_where_the_default_ran_tw
     _, runs, out = _seeds_benchmark("second_round_temperature", argv, tmp_path / "s", capsys)
     assert [(r["seed"], r["value"]) for r in runs] == [(0, 1.0), (0, "auto"), (1, 1.0), (1, "auto")]
     assert [seed for seed, _ in calls] == [0, 1, 1]  # the second round's fit for seed 1 only
+    assert calls[0][1] == {"later_temperature": "same"}  # the baseline: the earlier default
     assert calls[2][1]["temperature"] == "auto" and calls[2][1]["max_rounds"] == 1
     assert type(calls[2][1]["estimator"]).__name__ == "FrozenEstimator"
     assert runs[1]["fairif"] == runs[0]["fairif"] and runs[1]["temperature"] is None  # one round: the same
