@@ -39,7 +39,9 @@ class FairIFClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     ``temperatures``, that path at each temperature of the soft rates. The ERM
     fit is computed once per fold and stage 1 once per fold and temperature,
     shared by the one-round candidates (only the weight solve and the
-    fine-tune differ); each further round re-linearises once. Each candidate is
+    fine-tune differ); each further round re-linearises once (at the
+    estimator's ``later_temperature``: by default the temperature chosen where
+    the previous round ended). Each candidate is
     judged on annotated rows that did not drive its influence solve: the
     annotated set is split into ``cv`` folds stratified by group and class; for
     each fold a clone of ``estimator`` is fitted with the other folds'
