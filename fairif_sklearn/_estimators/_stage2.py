@@ -447,7 +447,7 @@ class Yardstick:
     def at_later_temperature(self, temperature, net, erm_net, bands) -> Yardstick:
         """This yardstick for a later round at ``temperature`` (``"auto"``: chosen at ``net``, where
         the previous round ended; ``"same"``: itself), measured again when the temperature changes."""
-        if isinstance(temperature, str) and temperature == "same":
+        if temperature == "same":
             return self
         gaps_of = replace(self.gaps_of, temperature=temperature).at_temperature_of(NetFunctions(net))
         if gaps_of.temperature == self.gaps_of.temperature:
