@@ -1,5 +1,6 @@
 """The benchmark command, end to end on a tiny run."""
 
+import ast
 import csv
 import importlib.util
 import os
@@ -62,6 +63,10 @@ def test_tiny_run_writes_table_csv_and_png(tmp_path, capsys):
         "True",
         "False",
     }
+    for r in by_method["FairIF"]:  # each round's temperature; the first is the fit's own temperature_
+        temperatures = ast.literal_eval(r["round_temperatures"])
+        assert len(temperatures) == int(r["n_rounds"]) == len(ast.literal_eval(r["steps"]))
+        assert temperatures[0] == pytest.approx(float(r["temperature"]))
     # FairIF starts from the ERM row's model: same seed, same net (the ERM row is read off FairIF's own fit)
     with open(tmp_path / "synthetic-group_size-summary.csv") as f:
         summary = {r["method"]: r for r in csv.DictReader(f)}
@@ -450,3 +455,41 @@ def test_cuda_without_cuda_is_a_usage_error(capsys):
             command(["--device", "cuda", "--seeds", "1"])
         assert stop.value.code == 2
         assert "--device: cuda: this torch sees no CUDA device (use --device cpu)" in capsys.readouterr().err
+
+
+def test_results_page_tables_are_what_results_tables_makes_of_the_committed_runs(tmp_path):
+    # the .rst tables the results page includes are generated, never edited by hand: regenerating them
+    # from the committed CSV files gives the committed files, byte for byte
+    results = Path(__file__).parents[1] / "doc" / "results"
+    copy = tmp_path / "results"
+    copy.mkdir()
+    for path in results.glob("*.csv"):
+        (copy / path.name).write_bytes(path.read_bytes())
+    assert _benchmark_script("results_tables").main([str(copy)]) == 0
+    written = sorted(p.name for p in copy.glob("*.rst"))
+    assert "ci-mnist-group_shift-resnet-seeds.rst" in written and "defaults.rst" in written
+    for name in written:
+        assert (copy / name).read_text() == (results / name).read_text(), name
+
+
+def test_per_seed_table_says_what_fairif_did_on_each_seed():
+    tables = _benchmark_script("results_tables")
+    erm = {"method": "ERM", "acc": "0.99", "AOD": "0.02"}
+    fairif = {"method": "FairIF", "acc": "0.98", "AOD": "0.01", "gaps": "[0.03, -0.02]",
+              "gaps_stderr": "[0.005, 0.004]", "final_gaps": "[0.01, -0.01]",
+              "materialization": "[0.5, nan]"}  # fmt: skip
+    runs = [
+        {**erm, "seed": "0"}, {**fairif, "seed": "0", "reweighted": "False", "steps": "[]"},
+        {**erm, "seed": "1"}, {**fairif, "seed": "1", "reweighted": "False", "steps": "[0.0]"},
+        {**erm, "seed": "2"},
+        {**fairif, "seed": "2", "reweighted": "True", "steps": "[1.0, 0.5]",
+         "round_temperatures": "[1.0, 4.25]"},
+        {**erm, "seed": "10"}, {**fairif, "seed": "10", "reweighted": "True", "steps": "[1.0]"},
+    ]  # fmt: skip
+    rows = tables.per_seed(runs).split("   * - ")[2:]
+    assert [r.split("\n")[0] for r in rows] == ["0", "1", "2", "10"]  # numeric order
+    assert "every gap within noise: ERM kept" in rows[0] and "round rejected: ERM kept" in rows[1]
+    assert "0.030, -0.020 (0.005, 0.004)" in rows[0]
+    assert "2 rounds (steps 1, 0.5; temperatures 1, 4.25); gaps to 0.010, -0.010" in rows[2]
+    assert "(first round's materialisation 0.50, nan)" in rows[2]
+    assert "1 round (steps 1); gaps to" in rows[3]  # no temperature column for an older run

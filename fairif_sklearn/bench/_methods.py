@@ -105,6 +105,7 @@ def _fairif_extra(clf: FairIFClassifier, seconds: float) -> dict:
         "predicted_group_rates": clf.predicted_group_rates_.tolist(),
         "final_group_rates": clf.final_group_rates_.tolist(),
         "steps": [r["step"] for r in clf.rounds_],
+        "round_temperatures": [r["temperature"] for r in clf.rounds_],
         "weight_std": float(np.std(clf.sample_weight_[clf.train_mask_])),
     }
 
