@@ -19,6 +19,14 @@ writes, into that folder:
 * ``random-groups.rst``: data with random groups, where FairIF should keep ERM;
 * ``<data set>-seeds.rst``, for the runs of few seeds (the ResNet's): per seed, ERM's and FairIF's
   test accuracy and AOD, the annotated gaps at ERM and what FairIF did with them.
+
+A study split over several processes (``fairif-bench --seeds 5 --first-seed 0 --out a``, then
+``--first-seed 5 --out b``) is merged into one run's files first::
+
+    python benchmarks/results_tables.py --merge a b --into doc/results [--prefix peers-]
+
+which writes ``<prefix><data set>-runs.csv``, ``-summary.csv``, ``.txt`` (the table
+``fairif-bench`` prints) and ``.png`` there, as one run over all the seeds would have.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+
+from fairif_sklearn.bench import _report
 
 CI_MNIST = {"group_size": "group size", "group_shift": "group shift", "class_size": "class size"}
 # Wang, Wu and He, Table 1: (Acc %, AD %, AOD, EOD) of ERM ("Original") and FairIF
@@ -240,10 +250,67 @@ def per_seed(runs: list[dict]) -> str:
     return _list_table(header, rows)
 
 
+_JSON = {"True": "true", "False": "false"}  # a flag as Python wrote it, in JSON
+
+
+def _parsed(row: dict) -> dict:
+    """A runs-CSV row as ``fairif-bench`` held it before writing (what :func:`_report.summarise` reads):
+    the seed, metrics and rates as numbers, the lists and flags it summarises as Python values, and
+    an empty cell as a key the run did not have."""
+    out: dict = {}
+    for key, value in row.items():
+        if value == "":
+            continue
+        if key == "seed":
+            out[key] = int(value)
+        elif key in _report.METRICS or key.startswith(("valid_", "TPR[", "TNR[", "recall[")):
+            out[key] = float(value)
+        elif key in ("materialization", "fit_seconds", "reweighted", "n_rounds_chosen"):
+            out[key] = json.loads(_JSON.get(value) or value.replace("nan", "NaN"))
+        else:
+            out[key] = value
+    return out
+
+
+def merge(folders: list[Path], into: Path, prefix: str = "") -> list[Path]:
+    """The runs CSVs of one study split over processes (one data set, disjoint seeds), as one run:
+    the runs and summary CSVs, the printed table and the plot; the paths written."""
+    found = [sorted(folder.glob("*-runs.csv")) for folder in folders]
+    names = {path.name for paths in found for path in paths}
+    if any(len(paths) != 1 for paths in found) or len(names) != 1:
+        raise ValueError(f"each folder must hold the runs CSV of one and the same data set, got {names}")
+    rows = [row for paths in found for row in _read(paths[0])]
+    seeds = [(r["seed"], r["method"], r["groups"]) for r in rows]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError("the folders share a seed: merge runs of disjoint seeds")
+    name = names.pop().removesuffix("-runs.csv")
+    stem = into / f"{prefix}{name}"
+    into.mkdir(parents=True, exist_ok=True)
+    _report.write_csv(stem.with_name(stem.name + "-runs.csv"), rows)
+    summary = _report.summarise([_parsed(r) for r in rows])
+    _report.write_csv(stem.with_name(stem.name + "-summary.csv"), summary)
+    n_seeds = len({r["seed"] for r in rows})
+    title = f"{name}: test set, mean +- std over {n_seeds} seeds"
+    text = f"merged from {', '.join(map(str, folders))}\n" + _report.format_table(summary, title) + "\n"
+    stem.with_name(stem.name + ".txt").write_text(text)
+    _report.plot(summary, stem.with_name(stem.name + ".png"), title)
+    return [stem.with_name(stem.name + suffix) for suffix in ("-runs.csv", "-summary.csv", ".txt", ".png")]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("folder", type=Path)
+    p.add_argument("folder", type=Path, nargs="?", help="write the tables of this folder's CSV files")
+    p.add_argument("--merge", type=Path, nargs="+", help="merge these folders' runs instead (with --into)")
+    p.add_argument("--into", type=Path, help="the folder the merged files go to")
+    p.add_argument("--prefix", default="", help="put before the merged files' names")
     args = p.parse_args(argv)
+    if args.merge:
+        if args.into is None:
+            p.error("--merge needs --into")
+        print("wrote " + ", ".join(map(str, merge(args.merge, args.into, args.prefix))))
+        return 0
+    if args.folder is None:
+        p.error("give a folder, or --merge with --into")
     written = {"table1.rst": table1(args.folder), "defaults.rst": defaults(args.folder),
                "materialization.rst": materialization(args.folder), "valid-size.rst": valid_size(args.folder),
                "random-groups.rst": random_groups(args.folder)}  # fmt: skip

@@ -493,3 +493,27 @@ def test_per_seed_table_says_what_fairif_did_on_each_seed():
     assert "2 rounds (steps 1, 0.5; temperatures 1, 4.25); gaps to 0.010, -0.010" in rows[2]
     assert "(first round's materialisation 0.50, nan)" in rows[2]
     assert "1 round (steps 1); gaps to" in rows[3]  # no temperature column for an older run
+
+
+def test_merged_runs_are_what_one_run_over_all_the_seeds_wrote(tmp_path):
+    # a study split over processes, merged: the committed 10-seed Adult run (CV rows included), cut
+    # by seed into two folders and merged back, gives that run's summary and runs CSVs byte for byte
+    tables = _benchmark_script("results_tables")
+    runs = Path(__file__).parents[1] / "doc" / "results" / "adult-sex-runs.csv"
+    with open(runs) as f:
+        rows = list(csv.DictReader(f))
+    for part, seeds in (("a", range(4)), ("b", range(4, 10))):
+        (tmp_path / part).mkdir()
+        with open(tmp_path / part / runs.name, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows([r for r in rows if int(r["seed"]) in seeds])
+    argv = ["--merge", str(tmp_path / "a"), str(tmp_path / "b"), "--into", str(tmp_path / "out")]
+    assert tables.main(argv + ["--prefix", "x-"]) == 0
+    out = tmp_path / "out"
+    assert (out / "x-adult-sex-runs.csv").read_text() == runs.read_text()
+    summary = runs.with_name("adult-sex-summary.csv")
+    assert (out / "x-adult-sex-summary.csv").read_text() == summary.read_text()
+    assert "over 10 seeds" in (out / "x-adult-sex.txt").read_text() and (out / "x-adult-sex.png").exists()
+    with pytest.raises(ValueError, match="share a seed"):
+        tables.merge([tmp_path / "a", tmp_path / "a"], tmp_path / "again")
