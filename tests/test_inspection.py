@@ -31,15 +31,22 @@ def test_gaps_display_carries_the_gaps(fitted):
     np.testing.assert_array_equal(display.gaps, clf.gaps_)
     np.testing.assert_array_equal(display.threshold, clf.gaps_threshold_)
     heights = _heights(display.ax_)
-    expected = [clf.gaps_] + [v for r in clf.rounds_ for v in (r["predicted_gaps"], r["final_gaps"])]
+    # the second round ran at the temperature chosen where the first ended (later_temperature="auto"):
+    # it is drawn from its own start, on its own scale
+    first, later = (r["temperature"] for r in clf.rounds_)
+    assert later != first
+    expected = [clf.gaps_, clf.rounds_[0]["predicted_gaps"], clf.rounds_[0]["final_gaps"]]
+    expected += [clf.rounds_[1][k] for k in ("gaps", "predicted_gaps", "final_gaps")]
     np.testing.assert_allclose(heights[: 2 * len(expected)], np.concatenate(expected))
     labels = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    second = f"round 2 (temperature {later:.3g})"
     assert labels == [
         "ERM",
         "round 1: predicted",
         "round 1: after stage 2",
-        "round 2: predicted",
-        "round 2: after stage 2",
+        f"{second}: start",
+        f"{second}: predicted",
+        f"{second}: after stage 2",
     ]
 
 
@@ -47,14 +54,17 @@ def test_gaps_display_shows_how_each_gap_closed_by_group_rates(fitted):
     clf, *_ = fitted
     display = GapsDisplay.from_estimator(clf, kind="rates")
     heights = _heights(display.ax_)
-    expected = [clf.group_rates_] + [v for r in clf.rounds_ for v in (r["predicted_rates"], r["final_rates"])]
+    expected = [clf.group_rates_, clf.rounds_[0]["predicted_rates"], clf.rounds_[0]["final_rates"]]
+    expected += [clf.rounds_[1][k] for k in ("rates", "predicted_rates", "final_rates")]  # its own scale
     np.testing.assert_allclose(heights[: 4 * len(expected)], np.concatenate(expected))
     assert [t.get_text() for t in display.ax_.get_xticklabels()] == clf.rate_names_
-    # error bars: one standard error at ERM and after the last round
+    # error bars: one standard error at ERM and after the last round (at that round's temperature)
     bars = [c for c in display.ax_.containers if getattr(c, "errorbar", None) is not None]
     assert len(bars) == 2
     np.testing.assert_allclose(display.rates_stderr, clf.group_rates_stderr_)
     np.testing.assert_allclose(display.final_rates_stderr, clf.final_group_rates_stderr_)
+    last = display._series("rates")[-1]
+    np.testing.assert_array_equal(last[2], clf.rounds_[1]["final_rates_stderr"])
     with pytest.raises(ValueError, match="kind must be"):
         display.plot(kind="cells")
 

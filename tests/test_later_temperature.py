@@ -100,3 +100,37 @@ def test_a_later_temperature_that_is_not_a_positive_number_auto_or_same_is_refus
     for bad in ("hot", 0.0, -2.0):
         with pytest.raises(ValueError, match="later_temperature"):
             FairIFClassifier(small_net(), later_temperature=bad).fit(X, y, sensitive_features=groups)
+
+
+def test_predicted_attributes_stay_on_the_scale_of_gaps_and_final_gaps(fits):
+    # predicted_gaps_ and predicted_group_rates_ are the last prediction at temperature_, comparable with
+    # gaps_ and final_gaps_: with a later round at another temperature, the first round's; at the same
+    # temperature, the last round's (each round's own prediction stays in rounds_)
+    _, auto, same, _ = fits
+    np.testing.assert_array_equal(auto.predicted_gaps_, auto.rounds_[0]["predicted_gaps"])
+    np.testing.assert_array_equal(auto.predicted_group_rates_, auto.rounds_[0]["predicted_rates"])
+    np.testing.assert_array_equal(same.predicted_gaps_, same.rounds_[1]["predicted_gaps"])
+    for clf in (auto, same):  # levelling up, to first order, against the ERM rates of the same scale
+        assert np.all(clf.predicted_group_rates_ >= clf.group_rates_ - clf.group_rates_stderr_ - 1e-6)
+
+
+def test_the_gaps_display_draws_a_round_at_another_temperature_from_its_own_start(fits):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from fairif_sklearn.inspection import GapsDisplay
+
+    _, auto, same, _ = fits
+    later = auto.rounds_[1]["temperature"]
+    labels = [s[0] for s in GapsDisplay.from_estimator(auto, kind="rates")._series("rates")]
+    name = f"round 2 (temperature {later:.3g})"
+    assert labels == ["ERM", "round 1: predicted", "round 1: after stage 2", f"{name}: start",
+                      f"{name}: predicted", f"{name}: after stage 2"]  # fmt: skip
+    series = dict((s[0], s) for s in GapsDisplay.from_estimator(auto, kind="rates")._series("rates"))
+    np.testing.assert_array_equal(series[f"{name}: start"][1], auto.rounds_[1]["rates"])
+    # the last bars' error bars are the round's own standard errors, at its temperature
+    np.testing.assert_array_equal(series[f"{name}: after stage 2"][2], auto.rounds_[1]["final_rates_stderr"])
+    labels = [s[0] for s in GapsDisplay.from_estimator(same)._series("gaps")]
+    assert labels == ["ERM", "round 1: predicted", "round 1: after stage 2", "round 2: predicted",
+                      "round 2: after stage 2"]  # fmt: skip

@@ -261,8 +261,11 @@ class _FairIFBase(MetaEstimatorMixin, BaseEstimator):
         self._base_weight = data.w_train  # the user's weights of the training rows (mean one), or None
         self.rounds_ = [r.as_dict() for r in rounds]
         self.reweighted_ = any(r.step > 0 for r in rounds)
-        self.predicted_gaps_ = rounds[-1].predicted_gaps if rounds else result.gaps.copy()
-        self.predicted_group_rates_ = rounds[-1].predicted_rates if rounds else result.rates.copy()
+        # the last prediction on gaps_' scale: a later round at another temperature (later_temperature)
+        # predicts soft rates of another scale, kept in its rounds_ entry
+        same_scale = [r for r in rounds if r.temperature == result.temperature]
+        self.predicted_gaps_ = same_scale[-1].predicted_gaps if same_scale else result.gaps.copy()
+        self.predicted_group_rates_ = same_scale[-1].predicted_rates if same_scale else result.rates.copy()
         self.materialization_ = rounds[0].materialization if rounds else np.full(len(result.gaps), np.nan)
         self.influence_info_ = {**stage1.info(), "n_rounds": len(rounds)}
         if not rounds:

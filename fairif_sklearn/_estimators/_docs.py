@@ -209,13 +209,17 @@ ATTRIBUTES = """\
     group_rates_stderr_ : ndarray of shape (n_cells,)
         Their standard errors over the draw of the annotated rows.
     predicted_group_rates_ : ndarray of shape (n_cells,)
-        The rates the last weight solve predicts (to first order): with
-        ``levelling="up"`` none is below ``group_rates_`` by more than
-        ``group_rates_stderr_``.
+        The rates the last weight solve at ``temperature_`` predicts (to first
+        order), on the scale of ``group_rates_``: with ``levelling="up"`` none
+        is below ``group_rates_`` by more than ``group_rates_stderr_``. A later
+        round at another temperature (``later_temperature``) predicts soft
+        rates of another scale; its prediction is in ``rounds_``.
     reweighted_ : bool
         False when every gap was within its threshold and the ERM model was kept.
     predicted_gaps_ : ndarray of shape (n_gaps,)
-        The gaps the last weight solve predicts (to first order).
+        The gaps the last weight solve at ``temperature_`` predicts (to first
+        order), on the scale of ``gaps_`` and ``final_gaps_`` (a later round's
+        at another temperature is in ``rounds_``).
     materialization_ : ndarray of shape (n_gaps,)
         The first round's realised change of each gap on the annotated set over
         its predicted change (NaN without stage 2).

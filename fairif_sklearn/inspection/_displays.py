@@ -39,6 +39,10 @@ class GapsDisplay:
     """The annotated set's gaps, or each group's rates: at ERM with their noise, as predicted and as
     realised, per round.
 
+    A round whose soft rates were measured at another temperature than the
+    first's (``later_temperature``) is drawn on its own scale, from its own
+    start, and its legend says its temperature.
+
     ``kind="gaps"`` draws the gaps with their noise band; ``kind="rates"`` draws
     each (rate, group) cell's rate, so that a user sees *how* a gap closed: by
     raising the lower group's rate, or by lowering the higher one.
@@ -119,14 +123,20 @@ class GapsDisplay:
         key = "gaps" if kind == "gaps" else "rates"
         first = self.gaps if kind == "gaps" else self.rates
         series = [("ERM", first, None if kind == "gaps" else self.rates_stderr, {})]
+        scale = self.rounds[0].get("temperature") if self.rounds else None
         for i, r in enumerate(self.rounds):
-            series.append(
-                (f"round {r['round']}: predicted", r[f"predicted_{key}"], None, {"hatch": "//", "alpha": 0.5})
-            )
+            name = f"round {r['round']}"
+            own_scale = r.get("temperature") == scale
+            if not own_scale:  # soft rates at another temperature: the round's start, on its own scale
+                name += f" (temperature {r['temperature']:.3g})"
+                start = None if kind == "gaps" else r.get("rates_stderr")
+                series.append((f"{name}: start", r[key], start, {"alpha": 0.5}))
+            series.append((f"{name}: predicted", r[f"predicted_{key}"], None, {"hatch": "//", "alpha": 0.5}))
             if r[f"final_{key}"] is not None:
-                last = i == len(self.rounds) - 1
-                error = self.final_rates_stderr if kind == "rates" and last else None
-                series.append((f"round {r['round']}: after stage 2", r[f"final_{key}"], error, {}))
+                error = None
+                if kind == "rates" and i == len(self.rounds) - 1:
+                    error = self.final_rates_stderr if own_scale else r.get("final_rates_stderr")
+                series.append((f"{name}: after stage 2", r[f"final_{key}"], error, {}))
         return series
 
     def plot(self, kind="gaps", ax=None):
