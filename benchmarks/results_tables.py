@@ -212,7 +212,7 @@ def random_groups(folder: Path) -> str:
 
 def _values(cell: str) -> list[float]:
     """A list the runs CSV wrote as a Python list (``nan`` for NaN)."""
-    return [float("nan") if v is None else v for v in json.loads(cell.replace("nan", "NaN"))] if cell else []
+    return json.loads(cell.replace("nan", "NaN")) if cell else []
 
 
 def _what_fairif_did(run: dict) -> str:
@@ -280,8 +280,8 @@ def merge(folders: list[Path], into: Path, prefix: str = "") -> list[Path]:
     if any(len(paths) != 1 for paths in found) or len(names) != 1:
         raise ValueError(f"each folder must hold the runs CSV of one and the same data set, got {names}")
     rows = [row for paths in found for row in _read(paths[0])]
-    seeds = [(r["seed"], r["method"], r["groups"]) for r in rows]
-    if len(set(seeds)) != len(seeds):
+    fits = [(r["seed"], r["method"], r["groups"]) for r in rows]
+    if len(set(fits)) != len(fits):
         raise ValueError("the folders share a seed: merge runs of disjoint seeds")
     name = names.pop().removesuffix("-runs.csv")
     stem = into / f"{prefix}{name}"

@@ -123,19 +123,18 @@ class GapsDisplay:
         key = "gaps" if kind == "gaps" else "rates"
         first = self.gaps if kind == "gaps" else self.rates
         series = [("ERM", first, None if kind == "gaps" else self.rates_stderr, {})]
-        scale = self.rounds[0].get("temperature") if self.rounds else None
+        first_temperature = self.rounds[0].get("temperature") if self.rounds else None
         for i, r in enumerate(self.rounds):
             name = f"round {r['round']}"
-            own_scale = r.get("temperature") == scale
-            if not own_scale:  # soft rates at another temperature: the round's start, on its own scale
+            on_first_scale = r.get("temperature") == first_temperature
+            if not on_first_scale:  # soft rates at another temperature: the round's start, on its scale
                 name += f" (temperature {r['temperature']:.3g})"
-                start = None if kind == "gaps" else r.get("rates_stderr")
-                series.append((f"{name}: start", r[key], start, {"alpha": 0.5}))
+                series.append((f"{name}: start", r[key], None, {"alpha": 0.5}))
             series.append((f"{name}: predicted", r[f"predicted_{key}"], None, {"hatch": "//", "alpha": 0.5}))
             if r[f"final_{key}"] is not None:
                 error = None
                 if kind == "rates" and i == len(self.rounds) - 1:
-                    error = self.final_rates_stderr if own_scale else r.get("final_rates_stderr")
+                    error = self.final_rates_stderr if on_first_scale else r.get("final_rates_stderr")
                 series.append((f"{name}: after stage 2", r[f"final_{key}"], error, {}))
         return series
 
