@@ -138,6 +138,12 @@ def test_peers_run_with_worst_group_accuracy_and_group_rates(tmp_path, capsys):
     assert (summary[_methods.JTT]["levels_down"] == "True") == ("levels down" in lines[_methods.JTT])
     assert main(argv[:-3] + ["--no-peers", "--out", str(tmp_path / "none"), "-q"]) == 0
     assert _methods.DFR not in capsys.readouterr().out
+    # DFR alone (a net too costly to fit ten times for JTT): the same DFR fits, no JTT row
+    assert main(argv[:-3] + ["--peers", "dfr", "--out", str(tmp_path / "dfr"), "-q"]) == 0
+    with open(tmp_path / "dfr" / "synthetic-group_size-runs.csv") as f:
+        alone = [r for r in csv.DictReader(f) if r["method"] in (_methods.DFR, _methods.JTT)]
+    assert [r["method"] for r in alone] == [_methods.DFR] * 2
+    assert [r["AOD"] for r in alone] == [r["AOD"] for r in peers if r["method"] == _methods.DFR]
 
 
 def _rows(method, wga, aod=0.05, groups="none"):

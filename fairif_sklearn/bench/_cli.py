@@ -23,6 +23,9 @@ from ..datasets._fetch import fetch_dataset
 from . import _datasets, _methods, _report
 from ._progress import STATUS
 
+# --peers: the same-budget peers by their option names, to their steps (in the order they run)
+PEERS = {"dfr": "DFR", "jtt": "JTT"}
+
 DESCRIPTION = """\
 FairIF against ERM, fairlearn's mitigators (ThresholdOptimizer,
 ExponentiatedGradient, Kamiran-Calders reweighing) and the same-budget peers
@@ -83,6 +86,11 @@ def _parse(argv):
         "--no-peers", action="store_true",
         help="skip DFR and JTT (fairif_sklearn.baselines; JTT fits the net ten times: two short "
         "first stages, then eight with its default grid)",
+    )  # fmt: skip
+    p.add_argument(
+        "--peers", nargs="+", choices=PEERS, default=list(PEERS),
+        help="which peers to run, e.g. dfr alone on a net too costly to fit ten times for JTT "
+        "(DFR refits the last layer on the ERM net's penultimate features)",
     )  # fmt: skip
     p.add_argument(
         "--valid-fractions", type=fraction, nargs="+", default=None, metavar="F",
@@ -154,7 +162,7 @@ def _steps(args) -> list[str]:
         steps += ["ThresholdOptimizer", "ExponentiatedGradient (valid groups)",
                   "ExponentiatedGradient (oracle)", "Reweighing (oracle)"]  # fmt: skip
     if not args.no_peers:
-        steps += ["DFR", "JTT"]
+        steps += [PEERS[peer] for peer in PEERS if peer in args.peers]
     return steps
 
 
