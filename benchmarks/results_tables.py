@@ -161,9 +161,8 @@ def defaults(folder: Path) -> str:
 def _ratios(rows: list[dict], method: str) -> list[float]:
     out = []
     for r in rows:
-        if r["method"] == method and r.get("materialization"):
-            values = json.loads(r["materialization"].replace("nan", "NaN"))  # written as a Python list
-            out += [x for x in values if x is not None and np.isfinite(x)]
+        if r["method"] == method:
+            out += [x for x in _values(r.get("materialization", "")) if x is not None and np.isfinite(x)]
     return out
 
 
@@ -210,23 +209,34 @@ def random_groups(folder: Path) -> str:
     return _list_table(header, rows) if rows else ""
 
 
+_JSON = {"True": "true", "False": "false"}  # a flag as Python wrote it, in JSON
+
+
+def _value(cell: str):
+    """A value the runs CSV wrote as Python does (a list with ``nan`` for NaN, a number, a flag)."""
+    return json.loads(_JSON.get(cell) or cell.replace("nan", "NaN"))
+
+
 def _values(cell: str) -> list[float]:
-    """A list the runs CSV wrote as a Python list (``nan`` for NaN)."""
-    return json.loads(cell.replace("nan", "NaN")) if cell else []
+    """A list the runs CSV wrote (an empty cell: none)."""
+    return _value(cell) if cell else []
+
+
+def _joined(values, spec: str) -> str:
+    return ", ".join(f"{v:{spec}}" for v in values)
 
 
 def _what_fairif_did(run: dict) -> str:
     """One FairIF run's outcome from its runs-CSV row: ERM kept (and why), or the rounds kept."""
-    steps, gaps = _values(run["steps"]), _values(run["final_gaps"])
+    steps = _values(run["steps"])
     if run["reweighted"] != "True":
         return "every gap within noise: ERM kept" if not steps else "round rejected: ERM kept"
-    shown = lambda values: ", ".join(f"{v:.3f}" for v in values)  # noqa: E731
-    ratios = ", ".join(f"{v:.2f}" for v in _values(run["materialization"]))
-    rounds = f"{len(steps)} round{'s' * (len(steps) > 1)} (steps {', '.join(f'{v:g}' for v in steps)}"
+    rounds = f"{len(steps)} round{'s' * (len(steps) > 1)} (steps {_joined(steps, 'g')}"
     temperatures = _values(run.get("round_temperatures", ""))
     if len(set(temperatures)) > 1:
-        rounds += f"; temperatures {', '.join(f'{v:.3g}' for v in temperatures)}"
-    return f"{rounds}); gaps to {shown(gaps)} (first round's materialisation {ratios})"
+        rounds += f"; temperatures {_joined(temperatures, '.3g')}"
+    gaps, ratios = _joined(_values(run["final_gaps"]), ".3f"), _joined(_values(run["materialization"]), ".2f")
+    return f"{rounds}); gaps to {gaps} (first round's materialisation {ratios})"
 
 
 def per_seed(runs: list[dict]) -> str:
@@ -244,13 +254,10 @@ def per_seed(runs: list[dict]) -> str:
         rows.append([
             seed, f"{float(erm['acc']):.4f}", f"{float(erm['AOD']):.4f}", f"{float(ours['acc']):.4f}",
             f"{float(ours['AOD']):.4f}",
-            f"{', '.join(f'{g:.3f}' for g in gaps)} ({', '.join(f'{e:.3f}' for e in errors)})",
+            f"{_joined(gaps, '.3f')} ({_joined(errors, '.3f')})",
             _what_fairif_did(ours),
         ])  # fmt: skip
     return _list_table(header, rows)
-
-
-_JSON = {"True": "true", "False": "false"}  # a flag as Python wrote it, in JSON
 
 
 def _parsed(row: dict) -> dict:
@@ -263,10 +270,10 @@ def _parsed(row: dict) -> dict:
             continue
         if key == "seed":
             out[key] = int(value)
-        elif key in _report.METRICS or key.startswith(("valid_", "TPR[", "TNR[", "recall[")):
+        elif key in _report.METRICS or key.startswith(("valid_", *_report.RATE_PREFIXES)):
             out[key] = float(value)
-        elif key in ("materialization", "fit_seconds", "reweighted", "n_rounds_chosen"):
-            out[key] = json.loads(_JSON.get(value) or value.replace("nan", "NaN"))
+        elif key in _report.LISTED:
+            out[key] = _value(value)
         else:
             out[key] = value
     return out
@@ -284,17 +291,14 @@ def merge(folders: list[Path], into: Path, prefix: str = "") -> list[Path]:
     if len(set(fits)) != len(fits):
         raise ValueError("the folders share a seed: merge runs of disjoint seeds")
     name = names.pop().removesuffix("-runs.csv")
-    stem = into / f"{prefix}{name}"
-    into.mkdir(parents=True, exist_ok=True)
-    _report.write_csv(stem.with_name(stem.name + "-runs.csv"), rows)
     summary = _report.summarise([_parsed(r) for r in rows])
-    _report.write_csv(stem.with_name(stem.name + "-summary.csv"), summary)
-    n_seeds = len({r["seed"] for r in rows})
-    title = f"{name}: test set, mean +- std over {n_seeds} seeds"
-    text = f"merged from {', '.join(map(str, folders))}\n" + _report.format_table(summary, title) + "\n"
-    stem.with_name(stem.name + ".txt").write_text(text)
-    _report.plot(summary, stem.with_name(stem.name + ".png"), title)
-    return [stem.with_name(stem.name + suffix) for suffix in ("-runs.csv", "-summary.csv", ".txt", ".png")]
+    title = _report.title(name, len({r["seed"] for r in rows}))
+    files = _report.write_run(into, prefix + name, rows, summary, title)
+    text = into / f"{prefix}{name}.txt"
+    text.write_text(
+        f"merged from {', '.join(map(str, folders))}\n" + _report.format_table(summary, title) + "\n"
+    )
+    return [*files, text]
 
 
 def main(argv=None) -> int:

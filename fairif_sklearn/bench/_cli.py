@@ -263,14 +263,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     paths = _report.split_paths(rows)
     summary = _report.summarise(rows)
-    title = f"{name}: test set, mean +- std over {args.seeds} seeds"
+    title = _report.title(name, args.seeds)
     print(f"\n{args.threads} torch thread(s)\n" + _report.format_table(summary, title))
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = f"{name}{'-valid-size' if args.valid_fractions else ''}"
-    _report.write_csv(args.out / f"{stem}-runs.csv", rows)
-    _report.write_csv(args.out / f"{stem}-summary.csv", summary)
-    _report.plot(summary, args.out / f"{stem}.png", title)
-    files = [args.out / f"{stem}{suffix}" for suffix in ("-runs.csv", "-summary.csv", ".png")]
+    files = _report.write_run(args.out, stem, rows, summary, title)
     if _report.plot_path(paths, args.out / f"{stem}-path.png", name):
         _report.write_csv(args.out / f"{stem}-path.csv", paths)
         files += [args.out / f"{stem}-path.csv", args.out / f"{stem}-path.png"]

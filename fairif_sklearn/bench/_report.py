@@ -10,6 +10,10 @@ import numpy as np
 METRICS = ("acc", "WGA", "AD", "AOD", "EOD")
 ERM = "ERM"
 LEVELS_DOWN = "levels down"
+# the per-group test rates' columns: TPR[group], TNR[group], recall[class][group]
+RATE_PREFIXES = ("TPR[", "TNR[", "recall[")
+# the fits' own figures that the summary lists seed by seed
+LISTED = ("materialization", "fit_seconds", "reweighted", "n_rounds_chosen")
 
 
 def result_rows(dataset: str, seed: int, results) -> list[dict]:
@@ -29,7 +33,7 @@ def _rate_columns(rows: list[dict]) -> list[str]:
     """The per-group test rates' columns (``TPR[group]``, ``TNR[group]``, ``recall[class][group]``)."""
     columns: list[str] = []
     for row in rows:
-        columns += [k for k in row if k.startswith(("TPR[", "TNR[", "recall[")) and k not in columns]
+        columns += [k for k in row if k.startswith(RATE_PREFIXES) and k not in columns]
     return columns
 
 
@@ -81,12 +85,27 @@ def summarise(rows: list[dict]) -> list[dict]:
         for column in rate_columns:
             values = [g[column] for g in group if column in g]
             entry[f"{column}_mean"] = float(np.mean(values)) if values else np.nan
-        for key in ("materialization", "fit_seconds", "reweighted", "n_rounds_chosen"):
+        for key in LISTED:
             values = [g[key] for g in group if g.get(key) is not None]
             if values:
                 entry[key] = values
         out.append(entry)
     return out
+
+
+def title(name: str, n_seeds: int) -> str:
+    """The printed table's title."""
+    return f"{name}: test set, mean +- std over {n_seeds} seeds"
+
+
+def write_run(folder: Path, stem: str, rows: list[dict], summary: list[dict], title: str) -> list[Path]:
+    """A run's files in ``folder``: its runs and summary CSVs and its accuracy-AOD plot; the paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [folder / f"{stem}{suffix}" for suffix in ("-runs.csv", "-summary.csv", ".png")]
+    write_csv(files[0], rows)
+    write_csv(files[1], summary)
+    plot(summary, files[2], title)
+    return files
 
 
 def format_table(summary: list[dict], title: str) -> str:
